@@ -1,0 +1,9 @@
+"""The list of command modules; each exposes ``register(group)``. Add one line per module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import click
+
+ALL: list[Callable[[click.Group], None]] = []

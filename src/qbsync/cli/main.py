@@ -1,0 +1,135 @@
+"""The `qbsync` command group and the one place where errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from qbsync import __version__
+from qbsync.errors import ExitCode, QbsyncError
+from qbsync.paths import DEFAULT_PROFILE, config_path, profile_data_dir
+from qbsync.redact import RedactingFilter, redact
+
+log = logging.getLogger("qbsync")
+
+
+@dataclass
+class CliContext:
+    """What every command gets from the global options (as ``ctx.obj``)."""
+
+    config_path: Path
+    profile: str
+    data_dir: Path
+    verbose: int
+
+    @classmethod
+    def get(cls, ctx: click.Context | None = None) -> CliContext:
+        ctx = ctx or click.get_current_context()
+        obj = ctx.find_object(CliContext)
+        if obj is None:  # pragma: no cover - only when a command is invoked outside the group
+            raise click.UsageError("qbsync commands must be run through the `qbsync` group")
+        return obj
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING
+    if verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger("qbsync")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class QbsyncGroup(click.Group):
+    """A click group whose commands' QbsyncErrors map to exit codes in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except QbsyncError as exc:
+            fail(exc)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # the last line of defence: never a raw traceback with secrets
+            _unexpected(exc)
+
+
+def fail(exc: QbsyncError) -> NoReturn:
+    """Print one line (plus the next step) for an expected error and exit with its code."""
+    click.echo(f"Error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"Next step: {exc.hint}", err=True)
+    raise SystemExit(int(exc.exit_code))
+
+
+def _unexpected(exc: BaseException) -> NoReturn:
+    # Tracebacks can hold local variables' reprs only in debuggers; the formatted traceback holds
+    # source lines and the exception message. We print the type and message, and the traceback
+    # only when QBSYNC_DEBUG is set.
+    click.echo(f"Error: unexpected {type(exc).__name__}: {redact(str(exc))}", err=True)
+    if os.environ.get("QBSYNC_DEBUG"):
+        click.echo(redact("".join(traceback.format_exception(exc))), err=True)
+    else:
+        click.echo("Set QBSYNC_DEBUG=1 for a traceback.", err=True)
+    raise SystemExit(int(ExitCode.UNEXPECTED))
+
+
+@click.group(cls=QbsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_opt",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: $QBSYNC_CONFIG, else the user config dir).",
+)
+@click.option(
+    "--profile",
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    envvar="QBSYNC_PROFILE",
+    help="Keep several QBO companies apart: each profile has its own config, state and tokens.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="qbsync")
+@click.pass_context
+def cli(ctx: click.Context, config_opt: Path | None, profile: str, verbose: int) -> None:
+    """Link membership-platform members to QuickBooks Online customers and export their invoices."""
+    _setup_logging(verbose)
+    if not profile.replace("-", "").replace("_", "").isalnum():
+        raise click.BadParameter("use letters, digits, '-' and '_' only", param_hint="--profile")
+    path = config_path(config_opt, profile)
+    ctx.obj = CliContext(
+        config_path=path,
+        profile=profile,
+        data_dir=profile_data_dir(profile),
+        verbose=verbose,
+    )
+
+
+def _register() -> None:
+    # Each module adds its commands to `cli`; imported here so `qbsync --help` lists them all.
+    from qbsync.cli import commands_registry
+
+    for add in commands_registry.ALL:
+        add(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    cli.main(args=argv, prog_name="qbsync")

@@ -1,0 +1,133 @@
+"""One exception hierarchy for qbsync.
+
+Every error the engine raises on purpose is a ``QbsyncError``. Each class carries the exit code
+cron and CI read (see docs/architecture.md) and, where there is one, the next step to suggest.
+Only ``qbsync.cli.main`` turns these into a message and an exit code.
+
+Messages must never contain a secret (client secret, access or refresh token): build them from
+names, ids and field paths, not from request or response bodies that may hold tokens.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    AUTH_NEEDED = 3
+    LOCKED = 4
+    PARTIAL = 5
+
+
+class QbsyncError(Exception):
+    """Base of every expected qbsync failure."""
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(QbsyncError):
+    """The configuration file or a command-line value is missing or wrong (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class UsageError(QbsyncError):
+    """The operator asked for something that cannot be done as asked (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class AuthError(QbsyncError):
+    """QBO authorization is missing, expired or revoked: the operator must run `qbsync auth` (exit 3)."""
+
+    exit_code = ExitCode.AUTH_NEEDED
+    hint = "run `qbsync auth`"
+
+
+class OAuthFlowError(QbsyncError):
+    """The browser/paste authorization flow failed (denied, wrong state, port in use...) (exit 3)."""
+
+    exit_code = ExitCode.AUTH_NEEDED
+
+
+class LockedError(QbsyncError):
+    """Another qbsync run holds the lock (exit 4)."""
+
+    exit_code = ExitCode.LOCKED
+    hint = "wait for the other qbsync run to finish, then try again"
+
+
+class StateError(QbsyncError):
+    """The local state database is unusable or belongs to another company (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class CredentialStoreError(QbsyncError):
+    """The credential store (keyring or token file) could not be read or written (exit 1)."""
+
+    exit_code = ExitCode.UNEXPECTED
+
+
+class QboError(QbsyncError):
+    """QBO answered with a fault, or could not be reached (exit 1 unless a subclass says otherwise).
+
+    ``code`` is QBO's error code as a string ("6240", "5010", "3001"...), ``status`` the HTTP status.
+    """
+
+    exit_code = ExitCode.UNEXPECTED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        detail: str | None = None,
+        element: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.status = status
+        self.detail = detail
+        self.element = element
+
+
+class QboValidationError(QboError):
+    """QBO refused a record (6240 duplicate name, 2500 invalid reference, 610 not found...)."""
+
+
+class QboStaleObjectError(QboValidationError):
+    """Update sent with an out-of-date SyncToken (5010)."""
+
+
+class QboThrottledError(QboError):
+    """QBO answered 429 / 3001 ThrottleExceeded and retries were exhausted."""
+
+    hint = "QBO is throttling this company; try again in a minute"
+
+
+class QboUnavailableError(QboError):
+    """QBO could not be reached or answered 5xx after retries."""
+
+    hint = "QBO could not be reached; check the network and try again"
+
+
+class PartialFailure(QbsyncError):
+    """The run finished, but some records failed; they were listed (exit 5)."""
+
+    exit_code = ExitCode.PARTIAL

@@ -1,0 +1,63 @@
+"""Where qbsync keeps its files: config, state, tokens, locks.
+
+Config: ``--config PATH`` > ``QBSYNC_CONFIG`` > ``click.get_app_dir("qbsync")/config.toml``
+(``<profile>.toml`` for a named profile). Data (state database, token file, lock files):
+``QBSYNC_DATA_DIR`` > ``$XDG_DATA_HOME/qbsync`` > ``~/.local/share/qbsync``, one sub-folder per profile.
+The engine does not import click, so the app dir is computed here the way click does on each OS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+APP_NAME = "qbsync"
+DEFAULT_PROFILE = "default"
+
+
+def user_config_dir() -> Path:
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / APP_NAME
+    if sys.platform == "darwin":  # pragma: no cover - macOS only
+        return Path.home() / "Library" / "Application Support" / APP_NAME
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / APP_NAME
+
+
+def user_data_dir() -> Path:
+    override = os.environ.get("QBSYNC_DATA_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":  # pragma: no cover - Windows only
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / APP_NAME
+    if sys.platform == "darwin":  # pragma: no cover - macOS only
+        return Path.home() / "Library" / "Application Support" / APP_NAME
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / APP_NAME
+
+
+def config_path(explicit: str | os.PathLike[str] | None, profile: str = DEFAULT_PROFILE) -> Path:
+    """The config file to use: explicit path, then QBSYNC_CONFIG, then the user config dir."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("QBSYNC_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    name = "config.toml" if profile == DEFAULT_PROFILE else f"{profile}.toml"
+    return user_config_dir() / name
+
+
+def profile_data_dir(profile: str = DEFAULT_PROFILE) -> Path:
+    return user_data_dir() / profile
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) with mode 0700 for the leaf; return it."""
+    path.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # e.g. a folder we do not own
+        path.chmod(0o700)
+    return path

@@ -1,0 +1,78 @@
+"""Fixtures shared by every test: an isolated environment, a fake keyring, the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backend
+import keyring.backends.fail
+import keyring.errors
+import pytest
+
+
+class DictKeyring(keyring.backend.KeyringBackend):
+    """An in-memory keyring backend for tests (priority 1, so it is a 'real' backend)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        try:
+            del self.entries[(service, username)]
+        except KeyError as exc:
+            raise keyring.errors.PasswordDeleteError(username) from exc
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No test reads or writes the user's real config, data, keyring or Intuit."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    for var in (
+        "QBSYNC_CONFIG",
+        "QBSYNC_DATA_DIR",
+        "QBSYNC_CLIENT_SECRET",
+        "QBSYNC_PROFILE",
+        "QBSYNC_DEBUG",
+        "OAUTHLIB_INSECURE_TRANSPORT",
+        "BROWSER",
+    ):
+        monkeypatch.delenv(var, raising=False)
+    # A headless box: keyring has no working backend unless a test installs the fake one.
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    try:
+        yield home
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def fake_keyring() -> DictKeyring:
+    backend = DictKeyring()
+    keyring.set_keyring(backend)  # isolated_env restores the previous backend afterwards
+    return backend
+
+
+@pytest.fixture
+def emulator() -> Iterator[Any]:
+    """A fresh emulator on a free loopback port, QBO's limits off (tests that need them start their own)."""
+    from qbsync.emulator import Emulator
+
+    with Emulator(limits=False) as emu:
+        yield emu
