@@ -1,0 +1,58 @@
+"""`qbsync demo`: the main job end to end against an embedded emulator."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.panel import Panel
+
+from qbsync.demo import Step, run_demo
+
+
+def _display_argv(step: Step) -> str:
+    # Show what an operator would type: `qbsync ...`, not `python -m qbsync ...`.
+    args = step.argv[3:] if step.argv[:3] == [sys.executable, "-m", "qbsync"] else step.argv
+    return "qbsync " + " ".join(shlex.quote(a) for a in args)
+
+
+@click.command("demo")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Keep the demo's config, state and tokens in this folder instead of a temporary one.",
+)
+def demo_command(keep: Path | None) -> None:
+    """Run qbsync end to end against a built-in QBO emulator (no Intuit account needed)."""
+    console = Console(highlight=False)
+
+    def show(text: str) -> None:
+        console.print(text)
+
+    def show_step(step: Step) -> None:
+        console.print()
+        console.print(f"[bold]{step.title}[/bold]")
+        console.print(f"[cyan]$ {_display_argv(step)}[/cyan]")
+
+    def show_result(step: Step) -> None:
+        out = step.stdout.rstrip()
+        if out:
+            console.print(out, markup=False)
+        if step.exit_code != step.expect_exit and step.stderr.strip():
+            console.print(step.stderr.rstrip(), markup=False, style="red")
+
+    console.print(Panel.fit("qbsync demo: a membership platform -> QuickBooks Online (emulated)"))
+    result = run_demo(show=show, show_step=show_step, show_result=show_result, keep=keep)
+    console.print()
+    console.print(
+        f"[green]Demo finished:[/green] {len(result.steps)} commands ran against "
+        f"{result.emulator_summary.get('company')} at {result.base_url}."
+    )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(demo_command)
