@@ -1,0 +1,386 @@
+"""The TOML config file -> frozen, validated dataclasses; and writing one for `qbsync init`.
+
+Every problem is a ``ConfigError`` that names the file, the key (``[qbo] client_id``) and what
+was expected, because the operator reading it may be looking at a cron mail weeks later. The
+config never holds a secret: a key that looks like one is refused (its value is never echoed).
+Environment override: ``QBSYNC_ENVIRONMENT`` replaces ``[qbo] environment`` (CI against the
+emulator without editing the file).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tomli_w
+
+from qbsync.environments import Endpoints, endpoints_for, is_loopback_host
+from qbsync.errors import ConfigError, UsageError
+from qbsync.files import atomic_write
+
+ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
+PAYMENT_SCOPE = "com.intuit.quickbooks.payment"
+KNOWN_SCOPES = (ACCOUNTING_SCOPE, PAYMENT_SCOPE, "openid", "profile", "email", "phone", "address")
+DEFAULT_SCOPES = (ACCOUNTING_SCOPE, PAYMENT_SCOPE)
+DEFAULT_ENVIRONMENT = "sandbox"
+DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+DEFAULT_MINOR_VERSION = 75  # 1-74 were retired on 2025-08-01 (shared/docs/qbo-facts.md)
+DEFAULT_TIMEOUT_SECONDS = 60.0
+DEFAULT_EXPORT_DAYS = (5, 10, 15, 20, 25, 30)
+TOKEN_STORES = ("auto", "keyring", "file")
+SOURCE_TYPES = ("csv", "http")
+ENVIRONMENT_ENV = "QBSYNC_ENVIRONMENT"
+
+KNOWN_KEYS: dict[str, tuple[str, ...]] = {
+    "qbo": (
+        "environment", "client_id", "redirect_uri", "scopes", "minor_version", "timeout_seconds",
+    ),
+    "tokens": ("store",),
+    "source": ("type", "members", "invoices", "base_url", "token_env"),
+    "export": ("days",),
+}  # fmt: skip
+
+# Key names that hold secrets in other tools' configs. `token_env` (the NAME of a variable) and
+# `[tokens] store` are ours and safe; anything else named like a token or secret is refused.
+_SECRET_NAMES = {
+    "client_secret", "secret", "password", "passwd", "access_token", "refresh_token", "token",
+    "api_key", "apikey", "auth_code", "code",
+}  # fmt: skip
+_SAFE_NAMES = {"token_env", "store"}
+_SECRET_SUFFIXES = ("_secret", "_password", "_token", "_api_key")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class QboConfig:
+    environment: str
+    client_id: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    minor_version: int
+    timeout_seconds: float
+
+    @property
+    def endpoints(self) -> Endpoints:
+        return endpoints_for(self.environment)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    type: str
+    members: Path | None
+    invoices: Path | None
+    base_url: str | None
+    token_env: str | None
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    days: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    profile: str
+    data_dir: Path
+    qbo: QboConfig
+    token_store: str
+    source: SourceConfig
+    export: ExportConfig
+
+    @property
+    def state_path(self) -> Path:
+        return self.data_dir / "state.sqlite3"
+
+
+def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
+    """Read and validate ``path``; raise ``ConfigError`` naming file, key and expectation."""
+    path = Path(path).expanduser()
+    doc = _read_toml(path)
+    check = _Checker(path)
+    check.no_secrets(doc)
+    check.known_keys(doc)
+
+    qbo = check.table(doc, "qbo", required=True)
+    environment = check.string(qbo, "qbo", "environment", default=DEFAULT_ENVIRONMENT)
+    env_source = f"[qbo] environment in {path}"
+    override = os.environ.get(ENVIRONMENT_ENV, "").strip()
+    if override:
+        environment, env_source = override, f"{ENVIRONMENT_ENV} (overrides {path})"
+    try:
+        endpoints_for(environment)
+    except ConfigError as exc:
+        raise ConfigError(f"{env_source}: {exc.message}") from None
+
+    redirect_uri = check.string(qbo, "qbo", "redirect_uri", default=DEFAULT_REDIRECT_URI)
+    check.redirect_uri(redirect_uri)
+    qbo_config = QboConfig(
+        environment=environment.strip(),
+        client_id=check.client_id(qbo),
+        redirect_uri=redirect_uri,
+        scopes=check.scopes(qbo),
+        minor_version=check.integer(qbo, "qbo", "minor_version", DEFAULT_MINOR_VERSION, low=75),
+        timeout_seconds=check.number(qbo, "qbo", "timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+    )
+
+    tokens = check.table(doc, "tokens", required=False)
+    store = check.string(tokens, "tokens", "store", default="auto")
+    check.choice(store, "tokens", "store", TOKEN_STORES)
+
+    return Config(
+        path=path,
+        profile=profile,
+        data_dir=Path(data_dir),
+        qbo=qbo_config,
+        token_store=store,
+        source=check.source(check.table(doc, "source", required=True)),
+        export=ExportConfig(days=check.days(check.table(doc, "export", required=False))),
+    )
+
+
+def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
+    """Write ``values`` as TOML to ``path`` atomically; refuse to overwrite unless ``force``."""
+    path = Path(path).expanduser()
+    _Checker(path).no_secrets(values)  # never let a secret reach the file, whoever calls us
+    if path.exists() and not force:
+        raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = tomli_w.dumps(values).encode("utf-8")
+    try:
+        # 0o644: the config holds no secret, and other tools/editors may need to read it.
+        atomic_write(path, data, mode=0o644, overwrite=force)
+    except FileExistsError:  # created by someone else between our check and the link
+        raise UsageError(
+            f"config file {path} already exists", hint="pass --force to overwrite it"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
+
+
+def is_secret_key(name: str) -> bool:
+    key = name.lower().replace("-", "_")
+    if key in _SAFE_NAMES:
+        return False
+    return key in _SECRET_NAMES or key.endswith(_SECRET_SUFFIXES)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no config file at {path}",
+            hint="run `qbsync init` to create one (or pass --config PATH)",
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"config path {path} is a folder, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; expected a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's messages name the position ("at line 3, column 9"), never the value.
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+class _Checker:
+    """Validation helpers; every message starts with the file and the `[table] key`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, table: str, key: str | None, expectation: str) -> ConfigError:
+        where = f"[{table}] {key}" if key else f"[{table}]"
+        return ConfigError(f"{self.path}: {where}: {expectation}")
+
+    def no_secrets(self, node: Any, trail: tuple[str, ...] = ()) -> None:
+        if isinstance(node, list):
+            for item in node:
+                self.no_secrets(item, trail)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                self.no_secrets(value, (*trail, key))
+            elif is_secret_key(key):
+                where = f"[{'.'.join(trail)}] {key}" if trail else key
+                raise ConfigError(
+                    f"{self.path}: {where}: the config file must not hold secrets; the client "
+                    "secret belongs in the credential store (`qbsync init` asks for it) or in "
+                    "the QBSYNC_CLIENT_SECRET environment variable, and tokens are kept by "
+                    "`qbsync auth`",
+                    hint=f"remove {key} from {self.path} (and rotate it if the file was shared)",
+                )
+
+    def known_keys(self, doc: dict[str, Any]) -> None:
+        for table, body in doc.items():
+            if table not in KNOWN_KEYS:
+                raise ConfigError(
+                    f"{self.path}: unknown table or key {table!r}; known tables: "
+                    + ", ".join(f"[{name}]" for name in KNOWN_KEYS)
+                )
+            if not isinstance(body, dict):
+                raise self.fail(table, None, "expected a table (a [section]), not a value")
+            for key in body:
+                if key not in KNOWN_KEYS[table]:
+                    raise self.fail(
+                        table, key, "unknown key; known keys: " + ", ".join(KNOWN_KEYS[table])
+                    )
+
+    def table(self, doc: dict[str, Any], name: str, *, required: bool) -> dict[str, Any]:
+        if name not in doc:
+            if required:
+                raise ConfigError(f"{self.path}: missing table [{name}]", hint="see `qbsync init`")
+            return {}
+        value: dict[str, Any] = doc[name]
+        return value
+
+    def string(self, body: dict[str, Any], table: str, key: str, *, default: str | None) -> str:
+        if key not in body:
+            if default is None:
+                raise self.fail(table, key, "missing; this key is required")
+            return default
+        value = body[key]
+        if not isinstance(value, str):
+            raise self.fail(table, key, f"expected a string, got {_type_name(value)}")
+        if not value.strip():
+            raise self.fail(table, key, "expected a non-empty string")
+        return value.strip()
+
+    def optional_string(self, body: dict[str, Any], table: str, key: str) -> str | None:
+        return self.string(body, table, key, default=None) if key in body else None
+
+    def choice(self, value: str, table: str, key: str, allowed: tuple[str, ...]) -> None:
+        if value not in allowed:
+            raise self.fail(table, key, f"expected one of {', '.join(allowed)}; got {value!r}")
+
+    def integer(self, body: dict[str, Any], table: str, key: str, default: int, *, low: int) -> int:
+        value = body.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(table, key, f"expected an integer, got {_type_name(value)}")
+        if value < low:
+            raise self.fail(table, key, f"expected an integer >= {low}, got {value}")
+        return value
+
+    def number(self, body: dict[str, Any], table: str, key: str, default: float) -> float:
+        value = body.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(table, key, f"expected a number of seconds, got {_type_name(value)}")
+        if not 0 < value <= 600:
+            raise self.fail(table, key, f"expected a number of seconds in (0, 600], got {value}")
+        return float(value)
+
+    def client_id(self, qbo: dict[str, Any]) -> str:
+        value = self.string(qbo, "qbo", "client_id", default=None)
+        if any(ch.isspace() for ch in value):
+            raise self.fail(
+                "qbo", "client_id", "expected your Intuit app's client ID without spaces"
+            )
+        return value
+
+    def redirect_uri(self, uri: str) -> None:
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self.fail(
+                "qbo", "redirect_uri", f"expected an http(s) URL such as {DEFAULT_REDIRECT_URI}"
+            )
+        if parts.fragment:
+            raise self.fail("qbo", "redirect_uri", "expected a URL without a #fragment")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise self.fail(
+                "qbo",
+                "redirect_uri",
+                "plain http is allowed only for localhost, 127.0.0.1 or [::1]; use https "
+                "for any other host",
+            )
+
+    def scopes(self, qbo: dict[str, Any]) -> tuple[str, ...]:
+        value = qbo.get("scopes", list(DEFAULT_SCOPES))
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self.fail("qbo", "scopes", "expected a list of strings")
+        if not value:
+            raise self.fail(
+                "qbo", "scopes", f"expected at least one scope, e.g. [{ACCOUNTING_SCOPE!r}]"
+            )
+        unknown = [item for item in value if item not in KNOWN_SCOPES]
+        if unknown:
+            raise self.fail(
+                "qbo",
+                "scopes",
+                f"unknown scope {unknown[0]!r}; known scopes: {', '.join(KNOWN_SCOPES)}",
+            )
+        return tuple(dict.fromkeys(value))  # drop repeats, keep order
+
+    def days(self, export: dict[str, Any]) -> tuple[int, ...]:
+        value = export.get("days", list(DEFAULT_EXPORT_DAYS))
+        ok = isinstance(value, list) and all(
+            isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 31 for day in value
+        )
+        if not ok or not value:
+            raise self.fail(
+                "export", "days", "expected a non-empty list of days of the month, 1 to 31"
+            )
+        return tuple(sorted(set(value)))
+
+    def source(self, body: dict[str, Any]) -> SourceConfig:
+        kind = self.string(body, "source", "type", default=None)
+        self.choice(kind, "source", "type", SOURCE_TYPES)
+        if kind == "csv":
+            self._not_for(body, kind, ("base_url", "token_env"))
+            members = self.string(body, "source", "members", default=None)
+            invoices = self.optional_string(body, "source", "invoices")
+            return SourceConfig(
+                type=kind,
+                members=self._path(members),
+                invoices=self._path(invoices) if invoices else None,
+                base_url=None,
+                token_env=None,
+            )
+        self._not_for(body, kind, ("members", "invoices"))
+        base_url = self.string(body, "source", "base_url", default=None)
+        parts = urlsplit(base_url)
+        secure = parts.scheme == "https" or (
+            parts.scheme == "http" and is_loopback_host(parts.hostname)
+        )
+        if not parts.hostname or not secure:
+            raise self.fail(
+                "source",
+                "base_url",
+                "expected an https URL (plain http only for localhost/127.0.0.1/[::1])",
+            )
+        token_env = self.optional_string(body, "source", "token_env")
+        if token_env is not None and not _ENV_NAME.fullmatch(token_env):
+            # Do not echo the value: someone may have pasted the token itself here.
+            raise self.fail(
+                "source",
+                "token_env",
+                "expected the NAME of an environment variable (letters, digits and _, not "
+                "starting with a digit), not the token itself",
+            )
+        return SourceConfig(
+            type=kind, members=None, invoices=None, base_url=base_url, token_env=token_env
+        )
+
+    def _not_for(self, body: dict[str, Any], kind: str, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            if key in body:
+                raise self.fail("source", key, f"not used with type = {kind!r}; remove it")
+
+    def _path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.path.parent.absolute() / path
+
+
+def _type_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names.update({list: "a list", dict: "a table"})
+    return names.get(type(value), type(value).__name__)

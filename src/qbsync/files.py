@@ -1,0 +1,55 @@
+"""Crash-safe file writes shared by the config, the token file and the store-kind pin.
+
+A reader (cron, another terminal) must only ever see the old file or the new one, never half a
+file, and a secret file must never exist, even for a moment, with a looser mode than 0600. So:
+create the temp file in the same folder with its final mode (``os.open(..., mode)``: the mode is
+set at creation, there is no window before a chmod), write, fsync, then ``os.replace`` (atomic on
+POSIX within one filesystem) and fsync the folder so the rename itself survives a power cut.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically with file mode ``mode`` (then narrowed by the umask).
+
+    With ``overwrite=False`` the final step is ``os.link``, which fails with ``FileExistsError``
+    if ``path`` appeared meanwhile, so two writers never silently replace each other's file.
+    """
+    folder = path.parent
+    tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+            os.unlink(tmp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(folder)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (no-op where folders cannot be opened, e.g. Windows)."""
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platform dependent
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on folders
+        pass
+    finally:
+        os.close(dir_fd)

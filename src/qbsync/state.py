@@ -1,0 +1,355 @@
+"""The local SQLite state: which QBO company this is, when the integration was enabled, runs.
+
+Later issues add links, exported invoices and cached customers by appending to ``MIGRATIONS``:
+never edit a released migration, add a new one. ``PRAGMA user_version`` is the number of
+migrations applied; a database from a newer qbsync is refused rather than half-understood.
+
+The file is created 0600 before SQLite opens it. SQLite creates the ``-wal`` and ``-shm`` files
+with the same permissions as the database file (os_unix.c ``findCreateFileMode``: journal and WAL
+files copy the database file's mode), so they are 0600 too; tests check it.
+Transactions are explicit (``with state.transaction():``, ``BEGIN IMMEDIATE``), so a writer takes
+the lock up front and waits ``busy_timeout`` for another process instead of failing mid-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qbsync.errors import LockedError, StateError
+from qbsync.paths import ensure_private_dir
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 15_000
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Append only. Each entry is one SQL script; entry i brings the schema from version i to i + 1.
+MIGRATIONS: list[str] = [
+    # v1: company binding and run history
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id           INTEGER PRIMARY KEY,
+        command      TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT,
+        outcome      TEXT,
+        summary_json TEXT
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    command: str
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    summary: dict[str, Any] | None
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a script into single statements (``sqlite3.complete_statement`` knows triggers).
+
+    ``executescript`` would commit any open transaction first, so migrations run statement by
+    statement inside one ``BEGIN IMMEDIATE`` instead.
+    """
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\r\n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    return statements
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("state times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat()
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class State:
+    """One open state database. Use ``State.open(path)``; close it (or use ``with``)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> State:
+        path = Path(path)
+        ensure_private_dir(path.parent)
+        _prepare_file(path)
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open state database {path}: {exc}") from None
+        state = cls(path, conn)
+        try:
+            state._configure()
+            state._migrate()
+        except BaseException:
+            conn.close()
+            raise
+        return state
+
+    def _configure(self) -> None:
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self._conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            raise self._db_error(exc) from None
+        if str(mode).lower() != "wal":  # pragma: no cover - e.g. a filesystem without shm
+            log.warning("state database %s is not in WAL mode (%s)", self.path, mode)
+
+    def _migrate(self) -> None:
+        try:
+            if self.schema_version == SCHEMA_VERSION:
+                return
+            with self.transaction():
+                current = self.schema_version  # re-read under the write lock: another process
+                if current > SCHEMA_VERSION:  # may have migrated while we waited
+                    raise StateError(
+                        f"state database {self.path} has schema version {current}, newer than "
+                        f"this qbsync understands ({SCHEMA_VERSION})",
+                        hint="upgrade qbsync (the database was written by a newer version)",
+                    )
+                for number in range(current, SCHEMA_VERSION):
+                    for statement in split_sql(MIGRATIONS[number]):
+                        self._conn.execute(statement)
+                    self._conn.execute(f"PRAGMA user_version = {number + 1}")
+                    log.info("state database %s migrated to version %d", self.path, number + 1)
+        except sqlite3.DatabaseError as exc:
+            raise self._db_error(exc) from None
+
+    def _db_error(self, exc: sqlite3.DatabaseError) -> Exception:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return LockedError(f"state database {self.path} is locked by another process")
+        return StateError(
+            f"state database {self.path} is unreadable or not a qbsync database ({text})",
+            hint=f"move {self.path} aside; a new one is created on the next run",
+        )
+
+    @property
+    def schema_version(self) -> int:
+        version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested blocks are savepoints."""
+        conn = self._conn
+        if conn.in_transaction:
+            conn.execute("SAVEPOINT nested")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
+                raise
+            conn.execute("RELEASE nested")
+            return
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._db_error(exc) from None
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """For modules that add their own tables through a migration here."""
+        return self._conn
+
+    # -- meta ----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def realm_id(self) -> str | None:
+        return self.get_meta("realm_id")
+
+    @property
+    def enabled_at(self) -> datetime | None:
+        return _parse(self.get_meta("enabled_at"))
+
+    @property
+    def company_name(self) -> str | None:
+        return self.get_meta("company_name")
+
+    def bind_realm(self, realm_id: str, *, now: datetime, company_name: str | None) -> datetime:
+        """Tie this state to one QBO company; return when the integration was enabled.
+
+        Links and exported-invoice records point at Ids inside one company's books; reusing them
+        against another company would attach members to the wrong customers, so that is refused.
+        """
+        with self.transaction():
+            bound = self.realm_id
+            if bound is None:
+                self.set_meta("realm_id", realm_id)
+                self.set_meta("enabled_at", _iso(now))
+                if company_name:
+                    self.set_meta("company_name", company_name)
+                return now.astimezone(UTC)
+            if bound != realm_id:
+                name = self.company_name
+                label = f"{bound} ({name})" if name else bound
+                raise StateError(
+                    f"the state in {self.path} belongs to QBO company {label}, not {realm_id}; "
+                    "its links would point into the wrong books",
+                    hint="run `qbsync auth --fresh-state` to start this profile over for the new "
+                    "company, or use another --profile",
+                )
+            if company_name:
+                self.set_meta("company_name", company_name)
+            enabled = self.enabled_at
+            if enabled is None:  # pragma: no cover - only a hand-edited database
+                self.set_meta("enabled_at", _iso(now))
+                enabled = now.astimezone(UTC)
+            return enabled
+
+    def reset_for_new_realm(self) -> None:
+        """Delete every row of every table (the file, its mode and schema stay)."""
+        with self.transaction() as conn:
+            conn.execute("PRAGMA defer_foreign_keys = ON")  # delete in any table order
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from sqlite_master
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, command: str, *, now: datetime | None = None) -> int:
+        started = _iso(now or datetime.now(UTC))
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (command, started_at, outcome) VALUES (?, ?, 'running')",
+                (command, started),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(
+        self,
+        run_id: int,
+        outcome: str,
+        summary: dict[str, Any],
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        finished = _iso(now or datetime.now(UTC))
+        body = json.dumps(summary, sort_keys=True, default=str)
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE runs SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?",
+                (finished, outcome, body, run_id),
+            )
+            if cursor.rowcount != 1:
+                raise StateError(f"no run {run_id} in {self.path}")
+
+    def last_runs(self, n: int = 10) -> list[RunRecord]:
+        """The ``n`` most recent runs, newest first."""
+        rows = self._conn.execute(
+            "SELECT id, command, started_at, finished_at, outcome, summary_json FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            (n,),
+        ).fetchall()
+        return [
+            RunRecord(
+                id=row[0],
+                command=row[1],
+                started_at=datetime.fromisoformat(row[2]),
+                finished_at=_parse(row[3]),
+                outcome=row[4],
+                summary=json.loads(row[5]) if row[5] else None,
+            )
+            for row in rows
+        ]
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the database file 0600, or check that an existing one is SQLite and private."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StateError(f"cannot create state database {path}: {exc.strerror or exc}") from None
+    else:
+        os.close(fd)
+        return
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+            mode = os.fstat(handle.fileno()).st_mode
+    except IsADirectoryError:
+        raise StateError(f"state database path {path} is a folder") from None
+    except OSError as exc:
+        raise StateError(f"cannot read state database {path}: {exc.strerror or exc}") from None
+    if header and header != _SQLITE_HEADER:
+        raise StateError(
+            f"{path} is not a SQLite database (not a qbsync state file, or corrupted)",
+            hint=f"move {path} aside; a new one is created on the next run",
+        )
+    if mode & 0o077:
+        os.chmod(path, 0o600)
+        log.warning("state database %s was readable by others; changed it to 0600", path)
+    for suffix in ("-wal", "-shm"):  # left over from when the database itself was loose
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if side.stat().st_mode & 0o077:
+                side.chmod(0o600)
