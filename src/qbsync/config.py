@@ -9,6 +9,7 @@ emulator without editing the file).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -119,7 +120,7 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
         raise ConfigError(f"{env_source}: {exc.message}") from None
 
     redirect_uri = check.string(qbo, "qbo", "redirect_uri", default=DEFAULT_REDIRECT_URI)
-    check.redirect_uri(redirect_uri)
+    check.redirect_uri(redirect_uri, environment.strip())
     qbo_config = QboConfig(
         environment=environment.strip(),
         client_id=check.client_id(qbo),
@@ -161,6 +162,33 @@ def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
+
+
+def redirect_uri_problem(uri: str, environment: str) -> str | None:
+    """What is wrong with ``uri`` as the redirect URI for ``environment`` (None if fine)."""
+    parts = urlsplit(uri.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"expected an http(s) URL such as {DEFAULT_REDIRECT_URI}"
+    if parts.fragment:
+        return "expected a URL without a #fragment"
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        return "plain http is allowed only for localhost, 127.0.0.1 or [::1]; use https for any other host"
+    if environment == "production" and (parts.scheme != "https" or _is_ip(parts.hostname)):
+        # Intuit's "set redirect URI" page: production keys need HTTPS and no IP address.
+        return (
+            "Intuit production keys accept only an https redirect URI with a host name (no IP "
+            "address); register one in your Intuit app (e.g. the OAuth 2.0 Playground redirect) "
+            "and paste the address the browser lands on during `qbsync auth`"
+        )
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_secret_key(name: str) -> bool:
@@ -287,21 +315,10 @@ class _Checker:
             )
         return value
 
-    def redirect_uri(self, uri: str) -> None:
-        parts = urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise self.fail(
-                "qbo", "redirect_uri", f"expected an http(s) URL such as {DEFAULT_REDIRECT_URI}"
-            )
-        if parts.fragment:
-            raise self.fail("qbo", "redirect_uri", "expected a URL without a #fragment")
-        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-            raise self.fail(
-                "qbo",
-                "redirect_uri",
-                "plain http is allowed only for localhost, 127.0.0.1 or [::1]; use https "
-                "for any other host",
-            )
+    def redirect_uri(self, uri: str, environment: str) -> None:
+        problem = redirect_uri_problem(uri, environment)
+        if problem:
+            raise self.fail("qbo", "redirect_uri", problem)
 
     def scopes(self, qbo: dict[str, Any]) -> tuple[str, ...]:
         value = qbo.get("scopes", list(DEFAULT_SCOPES))

@@ -7,3 +7,7 @@ from collections.abc import Callable
 import click
 
 ALL: list[Callable[[click.Group], None]] = []
+
+from qbsync.cli import init_cmd  # noqa: E402
+
+ALL.append(init_cmd.register)

@@ -1,0 +1,346 @@
+"""`qbsync init`: write the config file and put the client secret in the credential store.
+
+Interactive by default (a prompt for each value not given as a flag); ``--yes`` never prompts,
+for scripts and CI. The client secret comes from ``QBSYNC_CLIENT_SECRET`` or a hidden prompt and
+goes only to the credential store, never to the config file or the terminal. The config is
+validated (written to a temp file in the same folder and loaded with ``load_config``) before the
+real file is touched, so a bad answer never replaces a working config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qbsync.cli.main import CliContext
+from qbsync.config import (
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_EXPORT_DAYS,
+    DEFAULT_REDIRECT_URI,
+    DEFAULT_SCOPES,
+    SOURCE_TYPES,
+    TOKEN_STORES,
+    Config,
+    load_config,
+    redirect_uri_problem,
+    write_config,
+)
+from qbsync.credentials import CLIENT_SECRET_ENV, CredentialStore, open_store
+from qbsync.environments import endpoints_for
+from qbsync.errors import ConfigError, UsageError
+from qbsync.paths import DEFAULT_PROFILE, config_path
+
+
+class _Asker:
+    """Take each value from its flag, else prompt (or, with --yes, use the default or fail)."""
+
+    def __init__(self, yes: bool) -> None:
+        self.yes = yes
+
+    def value(
+        self,
+        given: str | None,
+        *,
+        flag: str,
+        text: str,
+        default: str | None = None,
+        required: bool = True,
+        check: Callable[[str], str] | None = None,
+        choices: tuple[str, ...] | None = None,
+    ) -> str | None:
+        if given is not None:
+            return _checked(given, flag, check)
+        if self.yes:
+            if default is None and required:
+                raise UsageError(f"missing {flag}: --yes never prompts", hint=f"pass {flag}")
+            return default
+        prompt_default = default if (default is not None or required) else ""
+        answer: str = click.prompt(
+            text,
+            default=prompt_default,
+            show_default=bool(prompt_default),
+            type=click.Choice(choices) if choices else str,
+            # click.prompt re-asks when value_proc raises click.BadParameter (a UsageError).
+            value_proc=check,
+        )
+        answer = answer.strip()
+        return answer or None
+
+
+def _checked(value: str, flag: str, check: Callable[[str], str] | None) -> str:
+    if check is None:
+        return value.strip()
+    try:
+        return check(value)
+    except click.BadParameter as exc:
+        raise ConfigError(f"{flag}: {exc.message}") from None
+
+
+def _environment(value: str) -> str:
+    try:
+        endpoints_for(value)
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message) from None
+    return value.strip()
+
+
+def _redirect_checker(environment: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        problem = redirect_uri_problem(value, environment)
+        if problem:
+            raise click.BadParameter(problem)
+        return value.strip()
+
+    return check
+
+
+def _client_id(value: str) -> str:
+    value = value.strip()
+    if not value or any(ch.isspace() for ch in value):
+        raise click.BadParameter("expected your Intuit app's client ID (no spaces)")
+    return value
+
+
+def _file_path(value: str) -> str:
+    # The operator types a path relative to where they are; the config resolves relative paths
+    # against its own folder, so write it absolute. Empty = "none" for the optional invoices.
+    if not value.strip():
+        return ""
+    return str(Path(value.strip()).expanduser().absolute())
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value.strip() not in allowed:
+            raise click.BadParameter(f"expected one of {', '.join(allowed)}")
+        return value.strip()
+
+    return check
+
+
+@click.command("init")
+@click.option("--environment", help="sandbox, production, or an emulator base URL.")
+@click.option("--client-id", help="Your Intuit app's client ID.")
+@click.option("--redirect-uri", help="Redirect URI registered in your Intuit app.")
+@click.option("--token-store", help="Where tokens live: auto (keyring, else file), keyring, file.")
+@click.option("--source", "source_type", help="Where members come from: csv or http.")
+@click.option("--members", help="csv: the members CSV file.")
+@click.option("--invoices", help="csv: the invoices CSV file (optional).")
+@click.option("--base-url", help="http: the membership platform's API base URL.")
+@click.option("--token-env", help="http: NAME of the environment variable holding its API token.")
+@click.option("--yes", "-y", is_flag=True, help="Never prompt; take every value from flags/env.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+def init_command(
+    environment: str | None,
+    client_id: str | None,
+    redirect_uri: str | None,
+    token_store: str | None,
+    source_type: str | None,
+    members: str | None,
+    invoices: str | None,
+    base_url: str | None,
+    token_env: str | None,
+    yes: bool,
+    force: bool,
+) -> None:
+    """Create the config file and store your Intuit app's client secret.
+
+    The client secret is read from QBSYNC_CLIENT_SECRET or asked for (hidden); it is kept in the
+    credential store (keyring or a 0600 file), never in the config file.
+    """
+    obj = CliContext.get()
+    path = obj.config_path
+    if path.exists() and not force:  # before any prompt: do not waste the operator's answers
+        raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
+
+    ask = _Asker(yes)
+    env = ask.value(
+        environment,
+        flag="--environment",
+        text="QBO environment (sandbox, production or an emulator URL)",
+        default=DEFAULT_ENVIRONMENT,
+        check=_environment,
+    )
+    assert env is not None
+    values: dict[str, Any] = {
+        "qbo": {
+            "environment": env,
+            "client_id": ask.value(
+                client_id, flag="--client-id", text="Intuit app client ID", check=_client_id
+            ),
+            "redirect_uri": ask.value(
+                redirect_uri,
+                flag="--redirect-uri",
+                text="Redirect URI (as registered in your Intuit app)",
+                default=None if env == "production" else DEFAULT_REDIRECT_URI,
+                check=_redirect_checker(env),
+            ),
+            "scopes": list(DEFAULT_SCOPES),
+        },
+        "tokens": {
+            "store": ask.value(
+                token_store,
+                flag="--token-store",
+                text="Token store",
+                default="auto",
+                check=_choice(TOKEN_STORES),
+                choices=None if token_store else TOKEN_STORES,
+            )
+        },
+        "source": _source_values(ask, source_type, members, invoices, base_url, token_env),
+        "export": {"days": list(DEFAULT_EXPORT_DAYS)},
+    }
+
+    _validate(values, path, obj)
+    store = open_store(values["tokens"]["store"], profile=obj.profile, data_dir=obj.data_dir)
+    secret = _client_secret(ask, existing=_has_secret(store))
+
+    write_config(path, values, force=force)
+    if secret is not None:
+        store.save_client_secret(secret)
+    config = load_config(path, profile=obj.profile, data_dir=obj.data_dir)
+    _report(config, store.kind, store.location, kept_secret=secret is None, obj=obj)
+
+
+def _source_values(
+    ask: _Asker,
+    source_type: str | None,
+    members: str | None,
+    invoices: str | None,
+    base_url: str | None,
+    token_env: str | None,
+) -> dict[str, Any]:
+    kind = ask.value(
+        source_type,
+        flag="--source",
+        text="Member source",
+        default="csv",
+        check=_choice(SOURCE_TYPES),
+        choices=None if source_type else SOURCE_TYPES,
+    )
+    given_csv = [flag for flag, v in (("--members", members), ("--invoices", invoices)) if v]
+    given_http = [flag for flag, v in (("--base-url", base_url), ("--token-env", token_env)) if v]
+    wrong = given_http if kind == "csv" else given_csv
+    if wrong:
+        raise UsageError(f"{wrong[0]} does not apply to --source {kind}")
+    if kind == "csv":
+        values = {
+            "type": "csv",
+            "members": ask.value(
+                members, flag="--members", text="Members CSV file", check=_file_path
+            ),
+        }
+        invoices_path = ask.value(
+            invoices,
+            flag="--invoices",
+            text="Invoices CSV file (empty for none)",
+            required=False,
+            check=_file_path,
+        )
+        if invoices_path:
+            values["invoices"] = invoices_path
+        return values
+    values = {
+        "type": "http",
+        "base_url": ask.value(base_url, flag="--base-url", text="Platform API base URL"),
+    }
+    env_name = ask.value(
+        token_env,
+        flag="--token-env",
+        text="Name of the env var holding the platform API token (empty for none)",
+        required=False,
+    )
+    if env_name:
+        values["token_env"] = env_name
+    return values
+
+
+def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
+    """Load ``values`` through ``load_config`` from a temp file next to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".init-", suffix=".toml", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write_config(tmp, values, force=True)
+        try:
+            load_config(tmp, profile=obj.profile, data_dir=obj.data_dir)
+        except ConfigError as exc:
+            # Name the real file, not our temp copy.
+            raise ConfigError(exc.message.replace(str(tmp), str(path)), hint=exc.hint) from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _has_secret(store: CredentialStore) -> bool:
+    try:
+        return store.load_client_secret() is not None
+    except Exception:  # an unreadable old entry: ask for a new secret
+        return False
+
+
+def _client_secret(ask: _Asker, *, existing: bool) -> str | None:
+    """The secret to store, or None to keep the one already stored."""
+    from_env = os.environ.get(CLIENT_SECRET_ENV, "").strip()
+    if from_env:
+        return from_env
+    if ask.yes:
+        if existing:
+            return None
+        raise UsageError(
+            f"missing client secret: --yes never prompts and {CLIENT_SECRET_ENV} is not set",
+            hint=f"set {CLIENT_SECRET_ENV} for this command",
+        )
+    text = "Intuit app client secret (input hidden"
+    text += "; Enter keeps the stored one)" if existing else ")"
+    while True:
+        answer: str = click.prompt(
+            text,
+            hide_input=True,
+            confirmation_prompt=True,
+            default="" if existing else None,
+            show_default=False,
+        )
+        answer = answer.strip()
+        if answer:
+            return answer
+        if existing:
+            return None
+        click.echo("The client secret is required.", err=True)  # pragma: no cover
+
+
+def _report(
+    config: Config, kind: str, location: str, *, kept_secret: bool, obj: CliContext
+) -> None:
+    click.echo(f"Config written: {config.path}")
+    click.echo(f"Environment:    {config.qbo.environment}")
+    secret_note = "kept the stored client secret" if kept_secret else "client secret stored"
+    click.echo(f"Token store:    {kind} ({location}); {secret_note}")
+    if kind == "keyring":
+        click.echo(
+            "Note: a desktop keyring is often unreachable from cron or SSH. If cron will run "
+            "qbsync, re-run `qbsync init --force --token-store file`."
+        )
+    if config.source.type == "csv" and config.source.members and not config.source.members.exists():
+        click.echo(f"Note: {config.source.members} does not exist yet.")
+    click.echo(f"Next step:      {_auth_command(obj)}")
+
+
+def _auth_command(obj: CliContext) -> str:
+    parts = ["qbsync"]
+    if obj.config_path != config_path(None, obj.profile):
+        parts += ["--config", str(obj.config_path)]
+    if obj.profile != DEFAULT_PROFILE:
+        parts += ["--profile", obj.profile]
+    return " ".join([*parts, "auth"])
+
+
+def register(group: click.Group) -> None:
+    group.add_command(init_command)
