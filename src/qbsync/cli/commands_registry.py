@@ -11,3 +11,7 @@ ALL: list[Callable[[click.Group], None]] = []
 from qbsync.cli import init_cmd  # noqa: E402
 
 ALL.append(init_cmd.register)
+
+from qbsync.cli import auth_cmd, status_cmd  # noqa: E402
+
+ALL += [auth_cmd.register, status_cmd.register]

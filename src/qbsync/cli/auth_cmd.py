@@ -1,0 +1,324 @@
+"""`qbsync auth` (connect to a QBO company) and `qbsync disconnect`.
+
+Two ways back from Intuit's consent page: a loopback catcher when the app's redirect URI is
+``http://localhost:PORT/...`` (sandbox keys allow it), or pasting the address the browser landed
+on for an HTTPS redirect (production keys require one). For scripts, ``--print-url`` prints the
+URL and remembers the login's ``state`` in the data folder; ``--redirect-url URL`` completes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import webbrowser
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from qbsync import oauth
+from qbsync.cli import render
+from qbsync.cli.main import CliContext
+from qbsync.config import Config, load_config
+from qbsync.credentials import CredentialStore, open_store, resolve_client_secret, token_lock
+from qbsync.errors import OAuthFlowError, QboError, QbsyncError, StateError
+from qbsync.files import atomic_write
+from qbsync.loopback import LoopbackCatcher
+from qbsync.paths import ensure_private_dir
+from qbsync.qbo import QboClient
+from qbsync.state import State
+from qbsync.tokens import TokenManager
+
+log = logging.getLogger(__name__)
+
+PENDING_FILE = "auth-pending.json"
+PENDING_MAX_AGE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Connected:
+    realm_id: str
+    company_name: str | None
+    enabled_at: datetime
+    store: CredentialStore
+
+
+def _load(obj: CliContext) -> tuple[Config, CredentialStore]:
+    config = load_config(obj.config_path, profile=obj.profile, data_dir=obj.data_dir)
+    store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
+    return config, store
+
+
+def _open_browser(url: str) -> None:
+    # In a thread: webbrowser runs a $BROWSER command and waits for it to exit, and a command that
+    # follows the redirect itself would wait on our catcher, which is waiting on us.
+    def run() -> None:
+        try:
+            if not webbrowser.open(url):
+                render.info("No browser could be opened; open the address above yourself.")
+        except Exception as exc:  # a broken $BROWSER must not end the login
+            log.warning("could not start a browser: %s", type(exc).__name__)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+def _show_url(url: str, no_browser: bool) -> None:
+    render.info("Open this address in a browser and connect your QuickBooks company:")
+    click.echo(url, err=True)
+    if not no_browser:
+        _open_browser(url)
+
+
+@click.command("auth")
+@click.option("--no-browser", is_flag=True, help="Only print the authorization URL.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=300.0,
+    show_default=True,
+    help="Seconds to wait for the browser to come back (loopback redirect).",
+)
+@click.option(
+    "--print-url",
+    is_flag=True,
+    help="Print the authorization URL on stdout and exit; finish later with --redirect-url.",
+)
+@click.option(
+    "--redirect-url",
+    metavar="URL",
+    default=None,
+    help="The address the browser landed on, for the login started by --print-url.",
+)
+@click.option(
+    "--fresh-state",
+    is_flag=True,
+    help="Connecting another company: delete this profile's links and history first.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def auth_command(
+    no_browser: bool,
+    timeout: float,
+    print_url: bool,
+    redirect_url: str | None,
+    fresh_state: bool,
+    yes: bool,
+) -> None:
+    """Connect qbsync to a QuickBooks Online company (browser login, once)."""
+    config, store = _load(CliContext.get())
+    secret = resolve_client_secret(store)
+    qbo = config.qbo
+    if redirect_url is not None:
+        pending = _read_pending(config)
+        callback = oauth.parse_pasted_redirect(redirect_url, pending["state"])
+        done = _connect(config, store, secret, pending["redirect_uri"], callback, fresh_state, yes)
+        _clear_pending(config)
+        _report(done)
+        return
+    request = oauth.build_authorization_url(
+        qbo.endpoints, qbo.client_id, qbo.redirect_uri, qbo.scopes
+    )
+    if print_url:
+        _write_pending(config, request)
+        click.echo(request.url)
+        return
+    if oauth.is_loopback_redirect(qbo.redirect_uri):
+        with LoopbackCatcher(qbo.redirect_uri) as catcher:
+            _show_url(request.url, no_browser)
+            render.info(f"Waiting for the browser on {qbo.redirect_uri} ...")
+            query = catcher.wait(timeout)
+            try:
+                callback = oauth.check_callback(oauth.query_params(query), request.state)
+                done = _connect(config, store, secret, qbo.redirect_uri, callback, fresh_state, yes)
+            except QbsyncError as exc:
+                catcher.respond(False, f"{exc.message}. See the terminal for the next step.")
+                raise
+            name = done.company_name or f"company {done.realm_id}"
+            catcher.respond(True, f"Connected to {name}. You can close this tab.")
+    else:
+        _show_url(request.url, no_browser)
+        text = click.prompt(
+            "Paste the full address your browser landed on", err=True, show_default=False
+        )
+        callback = oauth.parse_pasted_redirect(text, request.state)
+        done = _connect(config, store, secret, qbo.redirect_uri, callback, fresh_state, yes)
+    _report(done)
+
+
+def _connect(
+    config: Config,
+    store: CredentialStore,
+    secret: str,
+    redirect_uri: str,
+    callback: oauth.Callback,
+    fresh_state: bool,
+    yes: bool,
+) -> Connected:
+    """Exchange the code, store the tokens, read CompanyInfo, bind the state to the company."""
+    ensure_private_dir(config.data_dir)
+    state = State.open(config.state_path)
+    try:
+        bound = state.realm_id
+        switching = bound is not None and bound != callback.realm_id
+        # Refuse another company before the code is exchanged, so the working connection's
+        # tokens are never replaced by tokens whose company the state does not belong to.
+        if switching and not fresh_state:
+            name = state.company_name
+            raise StateError(
+                f"this profile is connected to QBO company {bound}"
+                + (f" ({name})" if name else "")
+                + f", not {callback.realm_id}; its links point into that company's books",
+                hint="run `qbsync auth --fresh-state` to start this profile over for the new "
+                "company, or use another --profile",
+            )
+        if switching and not yes:
+            click.confirm(
+                f"Delete this profile's links and export history for company {bound} and "
+                f"connect company {callback.realm_id}?",
+                abort=True,
+                err=True,
+            )
+        now = oauth.utcnow()
+        tokens = oauth.exchange_code(
+            config.qbo.endpoints,
+            config.qbo.client_id,
+            secret,
+            redirect_uri,
+            callback,
+            now=now,
+            timeout=config.qbo.timeout_seconds,
+        )
+        if switching:
+            state.reset_for_new_realm()
+        with token_lock(config.data_dir):
+            store.save_tokens(tokens)
+        manager = TokenManager(
+            store,
+            config.qbo.endpoints,
+            config.qbo.client_id,
+            secret,
+            config.data_dir,
+            timeout=config.qbo.timeout_seconds,
+        )
+        company_name: str | None = None
+        try:
+            info = QboClient(config, manager).company_info()
+            company_name = str(info.get("CompanyName") or "") or None
+        except QboError as exc:  # connected all the same; status --check can retry later
+            render.warn(f"connected, but CompanyInfo could not be read: {exc.message}")
+        enabled_at = state.bind_realm(tokens.realm_id, now=now, company_name=company_name)
+    finally:
+        state.close()
+    return Connected(tokens.realm_id, company_name, enabled_at, store)
+
+
+def _report(done: Connected) -> None:
+    render.result(f"Connected to {done.company_name or '(company name unknown)'}")
+    render.key_values(
+        None,
+        [
+            ("Realm", done.realm_id),
+            ("Company", done.company_name or "-"),
+            ("Enabled at", render.iso(done.enabled_at) or "-"),
+            ("Token store", f"{done.store.kind} ({done.store.location})"),
+        ],
+    )
+
+
+# -- pending login for --print-url / --redirect-url ---------------------------------------------
+
+
+def _pending_path(config: Config) -> Path:
+    return config.data_dir / PENDING_FILE
+
+
+def _write_pending(config: Config, request: oauth.AuthorizationRequest) -> None:
+    ensure_private_dir(config.data_dir)
+    data = {
+        "state": request.state,
+        "redirect_uri": request.redirect_uri,
+        "created_at": oauth.utcnow().isoformat(),
+    }
+    atomic_write(_pending_path(config), json.dumps(data).encode(), mode=0o600)
+
+
+def _read_pending(config: Config) -> dict[str, str]:
+    missing = OAuthFlowError(
+        "no login is waiting for --redirect-url in this profile",
+        hint="run `qbsync auth --print-url`, open that address, then pass the address the "
+        "browser landed on with --redirect-url (within an hour)",
+    )
+    try:
+        data = json.loads(_pending_path(config).read_text(encoding="utf-8"))
+        created = datetime.fromisoformat(data["created_at"])
+        state, redirect_uri = str(data["state"]), str(data["redirect_uri"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise missing from None
+    if oauth.utcnow() - created.astimezone(UTC) > PENDING_MAX_AGE:
+        _clear_pending(config)
+        raise missing
+    return {"state": state, "redirect_uri": redirect_uri}
+
+
+def _clear_pending(config: Config) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _pending_path(config).unlink()
+
+
+# -- disconnect ---------------------------------------------------------------------------------
+
+
+@click.command("disconnect")
+@click.option("--forget", is_flag=True, help="Also delete the local state (links, export history).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def disconnect_command(forget: bool, yes: bool) -> None:
+    """Revoke qbsync's access to the QBO company and delete the stored tokens.
+
+    Links and export history stay (unless --forget), so reconnecting the same company resumes.
+    """
+    config, store = _load(CliContext.get())
+    if forget and not yes:
+        click.confirm(
+            f"Delete the local state {config.state_path} (links and export history)?",
+            abort=True,
+            err=True,
+        )
+    with token_lock(config.data_dir):
+        tokens = store.load_tokens()
+        if tokens is None:
+            render.info("No stored tokens: nothing to revoke.")
+        else:
+            try:
+                oauth.revoke(
+                    config.qbo.endpoints,
+                    config.qbo.client_id,
+                    resolve_client_secret(store),
+                    tokens.refresh_token,
+                    timeout=config.qbo.timeout_seconds,
+                )
+                render.info("Revoked qbsync's access at Intuit.")
+            except QbsyncError as exc:
+                render.warn(
+                    f"could not revoke the tokens at Intuit ({exc.message}); deleting them "
+                    "locally anyway. To cut access now, disconnect the app in QuickBooks "
+                    "(Settings > Apps > Connected apps)."
+                )
+            store.delete_tokens()
+    _clear_pending(config)
+    if forget:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{config.state_path}{suffix}").unlink()
+        render.result(f"Disconnected; deleted the tokens and the local state {config.state_path}.")
+    else:
+        render.result(
+            "Disconnected; deleted the stored tokens. Links and export history are kept: "
+            "`qbsync auth` with the same company resumes."
+        )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(auth_command)
+    group.add_command(disconnect_command)

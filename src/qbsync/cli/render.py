@@ -1,0 +1,95 @@
+"""Shared output helpers for commands: rich for people, one JSON object for scripts.
+
+Results go to stdout; progress, warnings and prompts go to stderr, so ``qbsync status --json``
+(or any result) can be piped without noise. Everything printed passes through ``redact`` first:
+a secret that slipped into a message is masked rather than shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from qbsync.redact import redact
+
+
+def _console(stderr: bool) -> Console:
+    # highlight=False: rich would colour numbers and dates in ids; plain is easier to read.
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:  # a pipe or a log file: do not wrap lines at 80 columns
+        console = Console(stderr=stderr, highlight=False, width=200)
+    return console
+
+
+def stdout_console() -> Console:
+    return _console(stderr=False)
+
+
+def stderr_console() -> Console:
+    return _console(stderr=True)
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 with offset (UTC), or None."""
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def when(value: datetime | None, now: datetime) -> str:
+    """A date-time for people: ``2026-03-01 12:00 UTC (in 93 days)``."""
+    if value is None:
+        return "-"
+    delta = value - now
+    seconds = int(delta.total_seconds())
+    if abs(seconds) < 120:
+        rel = f"{abs(seconds)} s"
+    elif abs(seconds) < 2 * 3600:
+        rel = f"{abs(seconds) // 60} min"
+    elif abs(seconds) < 2 * 86400:
+        rel = f"{abs(seconds) // 3600} h"
+    else:
+        rel = f"{abs(seconds) // 86400} days"
+    relative = f"in {rel}" if seconds >= 0 else f"{rel} ago"
+    return f"{value.strftime('%Y-%m-%d %H:%M UTC')} ({relative})"
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+def emit_json(obj: dict[str, Any]) -> None:
+    """One JSON object on stdout, keys sorted so the output is stable."""
+    click.echo(redact(json.dumps(obj, sort_keys=True, default=_json_default)))
+
+
+def info(message: str) -> None:
+    stderr_console().print(escape(redact(message)), soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    stderr_console().print(f"[yellow]Warning:[/yellow] {escape(redact(message))}", soft_wrap=True)
+
+
+def result(message: str) -> None:
+    stdout_console().print(escape(redact(message)), soft_wrap=True)
+
+
+def key_values(title: str | None, rows: Iterable[tuple[str, str]]) -> None:
+    """A two-column table of labels and values on stdout."""
+    table = Table(title=title, show_header=False, box=None, pad_edge=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in rows:
+        table.add_row(escape(label), escape(redact(value)))
+    stdout_console().print(table)

@@ -1,0 +1,152 @@
+"""The loopback catcher: a one-shot local web server the browser is redirected to after consent.
+
+It binds only the redirect URI's loopback address and port (never all interfaces), answers the
+callback path once, gives 404 to anything else (browsers ask for /favicon.ico), and holds the
+browser's request open until the caller has exchanged the code, so the page can say which company
+was connected, or what went wrong. It never logs request lines: they carry the authorization code.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import queue
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from qbsync.errors import OAuthFlowError
+
+# How long the browser's request is held while qbsync exchanges the code and reads CompanyInfo.
+PAGE_WAIT_SECONDS = 120.0
+
+
+class _Server(ThreadingHTTPServer):
+    # Threads, so that a browser's idle pre-connection cannot block the callback; not daemon
+    # threads, so that server_close() waits until the result page has been written.
+    daemon_threads = False
+    catcher: LoopbackCatcher
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # see library-notes.md: avoids a 40 ms stall per response
+    timeout = 10  # drop idle connections (browsers open spare ones)
+
+    def do_GET(self) -> None:
+        catcher = self.server.catcher
+        parts = urlsplit(self.path)
+        if parts.path.rstrip("/") != catcher.path.rstrip("/"):
+            self._send(404, "Not found", "Nothing here.")
+            return
+        if not catcher._claim():
+            self._send(409, "Already handled", "This login was already handled; close this tab.")
+            return
+        catcher._arrived.put(parts.query)
+        catcher._page_ready.wait(PAGE_WAIT_SECONDS)
+        status, title, message = catcher._page or (500, "qbsync", "qbsync stopped waiting.")
+        self._send(status, title, message)
+
+    def _send(self, status: int, title: str, message: str) -> None:
+        body = (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title></head><body>"
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+        ).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        # The request line holds ?code=...: never write it anywhere.
+        return
+
+
+class LoopbackCatcher:
+    """``with LoopbackCatcher(redirect_uri) as c: query = c.wait(300); ...; c.respond(...)``."""
+
+    def __init__(self, redirect_uri: str) -> None:
+        parts = urlsplit(redirect_uri)
+        host = parts.hostname or "localhost"
+        # localhost: bind IPv4 loopback; browsers fall back to it when ::1 refuses.
+        self.host = "127.0.0.1" if host == "localhost" else host
+        self.port = parts.port or 80
+        self.path = parts.path or "/"
+        self._arrived: queue.Queue[str] = queue.Queue()
+        self._page_ready = threading.Event()
+        self._page: tuple[int, str, str] | None = None
+        self._claimed = False
+        self._claim_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def _claim(self) -> bool:
+        with self._claim_lock:
+            if self._claimed:
+                return False
+            self._claimed = True
+            return True
+
+    def __enter__(self) -> LoopbackCatcher:
+        cls = _Server6 if ":" in self.host else _Server
+        try:
+            server = cls((self.host, self.port), _Handler)
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                reason = "is in use" if exc.errno == errno.EADDRINUSE else "needs privileges"
+                raise OAuthFlowError(
+                    f"cannot listen for the login callback on {self.host} port {self.port}: the "
+                    f"port {reason}",
+                    hint=f"stop the program using port {self.port} (e.g. `lsof -i :{self.port}`), "
+                    "or register another http://localhost:PORT redirect URI for the app and set "
+                    "redirect_uri in the config to it",
+                ) from None
+            raise OAuthFlowError(
+                f"cannot listen for the login callback on {self.host} port {self.port}: "
+                f"{exc.strerror}",
+                hint="check redirect_uri in the config",
+            ) from None
+        server.catcher = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float) -> str:
+        """Block until the browser reaches the callback path; return its raw query string."""
+        try:
+            return self._arrived.get(timeout=timeout)
+        except queue.Empty:
+            raise OAuthFlowError(
+                f"no browser came back to {self.host}:{self.port}{self.path} within {timeout:g} s",
+                hint="run `qbsync auth` again (--timeout to wait longer), or use the paste flow "
+                "with --redirect-url",
+            ) from None
+
+    def respond(self, ok: bool, message: str) -> None:
+        """The page the waiting browser gets: success or the error, then stop."""
+        title = "Connected" if ok else "qbsync could not connect"
+        self._page = (200 if ok else 400, title, message)
+        self._page_ready.set()
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._page is None:
+            self.respond(False, "qbsync stopped; see the terminal for details.")
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,379 @@
+"""Intuit OAuth 2.0: authorization URL, redirect parsing, code exchange, refresh, revoke.
+
+The loopback catcher (the one-shot local web server a browser is redirected to) lives in
+``qbsync.loopback``; this module holds everything that talks to Intuit's OAuth endpoints.
+
+Token requests are made with plain ``requests`` + HTTP Basic client auth rather than
+requests-oauthlib's ``fetch_token``: Intuit accepts ``client_secret_basic`` (its discovery document
+lists it; see ../shared/docs/qbo-facts.md), we need the extra ``x_refresh_token_*`` fields of the
+response, and this way oauthlib's https-only check never has to be switched off for the emulator.
+The authorization URL is built with requests-oauthlib, which does apply that check, so it is relaxed
+for that one call and only for a loopback emulator (``allow_insecure_transport``).
+
+Nothing here logs or raises with a token, code or secret in the text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from qbsync.credentials import TokenSet
+from qbsync.environments import Endpoints, is_loopback_host
+from qbsync.errors import AuthError, ConfigError, OAuthFlowError, QboUnavailableError
+from qbsync.redact import register_secret
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCOPES = ("com.intuit.quickbooks.accounting", "com.intuit.quickbooks.payment")
+# Intuit: access tokens live 3600 s, refresh tokens roll over 100 days (qbo-facts.md). Used only
+# when a response leaves the field out.
+DEFAULT_ACCESS_TTL = 3600
+DEFAULT_REFRESH_TTL = 100 * 24 * 3600
+HTTP_TIMEOUT = 30.0
+# Asks Intuit to add x_refresh_token_hard_expires_in (the five-year cap, Intuit blog 2025-11-12).
+HARD_EXPIRY_HEADER = {"x-include-refresh-token-hard-expires-in": "true"}
+REINIT_HINT = "check client_id in the config and the client secret, or run `qbsync init --force`"
+
+_env_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def allow_insecure_transport(endpoints: Endpoints) -> Iterator[None]:
+    """Let oauthlib accept http:// for the ``with`` block, only for a loopback emulator.
+
+    oauthlib reads OAUTHLIB_INSECURE_TRANSPORT from the environment at call time; we set it for the
+    one call and restore the previous value, so it is never left set for the rest of the process.
+    """
+    if not endpoints.loopback:
+        yield
+        return
+    with _env_lock:
+        previous = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+            else:
+                os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = previous
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    url: str
+    state: str
+    redirect_uri: str
+
+
+def build_authorization_url(
+    endpoints: Endpoints, client_id: str, redirect_uri: str, scopes: Sequence[str]
+) -> AuthorizationRequest:
+    """The URL the operator opens; ``state`` is random and checked on the way back (CSRF)."""
+    state = secrets.token_urlsafe(24)
+    session = OAuth2Session(
+        client_id, redirect_uri=redirect_uri, scope=list(scopes or DEFAULT_SCOPES), state=state
+    )
+    with allow_insecure_transport(endpoints):
+        url, returned_state = session.authorization_url(endpoints.authorize_url)
+    return AuthorizationRequest(url=url, state=returned_state, redirect_uri=redirect_uri)
+
+
+def is_loopback_redirect(redirect_uri: str) -> bool:
+    """True for ``http://localhost:PORT/...``, ``http://127.0.0.1:...``, ``http://[::1]:...``."""
+    parts = urlsplit(redirect_uri)
+    return parts.scheme == "http" and is_loopback_host(parts.hostname)
+
+
+@dataclass(frozen=True)
+class Callback:
+    """What Intuit's redirect carried, already checked."""
+
+    code: str
+    realm_id: str
+
+    def __repr__(self) -> str:  # the code is a secret until it is exchanged
+        return f"Callback(realm_id={self.realm_id!r}, code=***)"
+
+
+def check_callback(params: dict[str, str], expected_state: str) -> Callback:
+    """Validate the redirect's query parameters; raise OAuthFlowError saying what to fix."""
+    error = params.get("error")
+    if error:
+        if error == "access_denied":
+            raise OAuthFlowError(
+                "authorization was declined: the operator clicked Cancel/Disconnect, or the "
+                "company does not allow this app",
+                hint="run `qbsync auth` again and choose Connect (an admin of the company must approve)",
+            )
+        description = params.get("error_description", "")
+        raise OAuthFlowError(
+            f"Intuit answered the authorization with error {error!r}"
+            + (f": {description}" if description else ""),
+            hint="check the app's scopes and redirect URI in the Intuit developer portal, "
+            "then run `qbsync auth` again",
+        )
+    state = params.get("state")
+    if not state or not secrets.compare_digest(state, expected_state):
+        raise OAuthFlowError(
+            "the redirect's state does not match this login (missing or wrong state: a stale "
+            "tab, or a possible cross-site request forgery); nothing was exchanged",
+            hint="run `qbsync auth` again and use the address from that run only",
+        )
+    code = params.get("code")
+    if not code:
+        raise OAuthFlowError(
+            "the redirect carries no authorization code",
+            hint="paste the whole address the browser landed on (it contains ?code=...)",
+        )
+    realm_id = params.get("realmId")
+    if not realm_id:
+        raise OAuthFlowError(
+            "the redirect carries no realmId (company id)",
+            hint="connect with a QuickBooks Online company (accounting scope), then paste the "
+            "whole address",
+        )
+    register_secret(code)
+    return Callback(code=code, realm_id=realm_id)
+
+
+def query_params(query: str) -> dict[str, str]:
+    """First value of each parameter of a URL query string."""
+    return {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items() if v}
+
+
+def parse_pasted_redirect(text: str, expected_state: str) -> Callback:
+    """Parse the address the browser landed on (pasted by the operator) and check it."""
+    text = text.strip()
+    if not text:
+        raise OAuthFlowError("no address was pasted", hint="run `qbsync auth` again")
+    parts = urlsplit(text)
+    query = parts.query if (parts.scheme or "?" in text) else text.lstrip("?")
+    return check_callback(query_params(query), expected_state)
+
+
+# --- token endpoint -------------------------------------------------------------------------
+
+
+def _token_post(
+    endpoints: Endpoints,
+    client_id: str,
+    client_secret: str,
+    form: dict[str, str],
+    *,
+    http: requests.Session | None,
+    timeout: float,
+    what: str,
+) -> dict[str, Any]:
+    """POST to the token endpoint once (never retried: a code or a rotated token must not be
+    sent twice). Returns the JSON body on 200; otherwise raises with the OAuth error code."""
+    sender = http or requests.Session()
+    headers = {"Accept": "application/json", **HARD_EXPIRY_HEADER}
+    try:
+        resp = sender.post(
+            endpoints.token_url,
+            data=form,
+            headers=headers,
+            auth=HTTPBasicAuth(client_id, client_secret),
+            timeout=timeout,
+        )
+    except requests.RequestException as exc:
+        raise QboUnavailableError(
+            f"could not reach Intuit's token endpoint for {what} ({type(exc).__name__})"
+        ) from None
+    body: dict[str, Any] = {}
+    with contextlib.suppress(ValueError):
+        parsed = resp.json()
+        if isinstance(parsed, dict):
+            body = parsed
+    if resp.status_code == 200 and body.get("access_token"):
+        return body
+    error = str(body.get("error") or f"HTTP {resp.status_code}")
+    if error == "invalid_client" or resp.status_code == 401:
+        raise ConfigError(
+            f"Intuit refused the app's credentials during {what} ({error}): the client id or "
+            "client secret is wrong, or belongs to the other environment (sandbox vs production)",
+            hint=REINIT_HINT,
+        )
+    if resp.status_code >= 500:
+        raise QboUnavailableError(f"Intuit's token endpoint failed during {what} ({error})")
+    raise _OAuthErrorResponse(error, resp.status_code)
+
+
+class _OAuthErrorResponse(Exception):
+    def __init__(self, error: str, status: int) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+def token_set_from_response(
+    body: dict[str, Any],
+    *,
+    realm_id: str,
+    now: datetime,
+    previous: TokenSet | None = None,
+) -> TokenSet:
+    """Turn a token endpoint response into a TokenSet (expiry times are absolute, aware UTC).
+
+    A refresh response may omit the hard expiry: the previous one still holds then.
+    """
+    access = str(body["access_token"])
+    refresh = str(body.get("refresh_token") or (previous.refresh_token if previous else ""))
+    if not refresh:
+        raise AuthError("Intuit's token response carries no refresh token")
+    register_secret(access)
+    register_secret(refresh)
+    access_ttl = _seconds(body.get("expires_in"), DEFAULT_ACCESS_TTL)
+    refresh_ttl = _seconds(body.get("x_refresh_token_expires_in"), DEFAULT_REFRESH_TTL)
+    hard_ttl = body.get("x_refresh_token_hard_expires_in")
+    hard: datetime | None
+    if hard_ttl is not None:
+        hard = now + timedelta(seconds=_seconds(hard_ttl, 0))
+    else:
+        hard = previous.refresh_hard_expires_at if previous else None
+    refresh_expires = now + timedelta(seconds=refresh_ttl)
+    if hard is not None and refresh_expires > hard:
+        refresh_expires = hard
+    return TokenSet(
+        realm_id=realm_id,
+        access_token=access,
+        refresh_token=refresh,
+        access_expires_at=now + timedelta(seconds=access_ttl),
+        refresh_expires_at=refresh_expires,
+        refresh_hard_expires_at=hard,
+        obtained_at=now,
+    )
+
+
+def _seconds(value: object, default: int) -> int:
+    try:
+        return int(float(str(value))) if value is not None else default
+    except ValueError:
+        return default
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def exchange_code(
+    endpoints: Endpoints,
+    client_id: str,
+    client_secret: str,
+    redirect_uri: str,
+    callback: Callback,
+    *,
+    http: requests.Session | None = None,
+    now: datetime | None = None,
+    timeout: float = HTTP_TIMEOUT,
+) -> TokenSet:
+    """Exchange an authorization code for tokens, exactly once (reusing a code can make Intuit
+    revoke the tokens it issued for it)."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": callback.code,
+        "redirect_uri": redirect_uri,  # must repeat the authorize request's redirect_uri
+    }
+    try:
+        body = _token_post(
+            endpoints,
+            client_id,
+            client_secret,
+            form,
+            http=http,
+            timeout=timeout,
+            what="the code exchange",
+        )
+    except _OAuthErrorResponse as exc:
+        if exc.error == "invalid_grant":
+            raise OAuthFlowError(
+                "Intuit refused the authorization code (invalid_grant): it expired, was already "
+                "used, or the redirect URI differs from the one registered for the app",
+                hint="run `qbsync auth` again and finish within a few minutes",
+            ) from None
+        raise OAuthFlowError(
+            f"the code exchange failed ({exc.error}, HTTP {exc.status})",
+            hint="check the app's redirect URI and scopes, then run `qbsync auth` again",
+        ) from None
+    return token_set_from_response(body, realm_id=callback.realm_id, now=now or utcnow())
+
+
+def refresh_tokens(
+    endpoints: Endpoints,
+    client_id: str,
+    client_secret: str,
+    current: TokenSet,
+    *,
+    http: requests.Session | None = None,
+    now: datetime | None = None,
+    timeout: float = HTTP_TIMEOUT,
+) -> TokenSet:
+    """Use ``current.refresh_token`` once; the caller must save the result before using it."""
+    form = {"grant_type": "refresh_token", "refresh_token": current.refresh_token}
+    try:
+        body = _token_post(
+            endpoints,
+            client_id,
+            client_secret,
+            form,
+            http=http,
+            timeout=timeout,
+            what="the token refresh",
+        )
+    except _OAuthErrorResponse as exc:
+        if exc.error == "invalid_grant":
+            raise AuthError(
+                "Intuit refused the stored refresh token (invalid_grant): the connection was "
+                "revoked or disconnected, or the token expired; run `qbsync auth`"
+            ) from None
+        raise AuthError(f"the token refresh failed ({exc.error}, HTTP {exc.status})") from None
+    return token_set_from_response(
+        body, realm_id=current.realm_id, now=now or utcnow(), previous=current
+    )
+
+
+def revoke(
+    endpoints: Endpoints,
+    client_id: str,
+    client_secret: str,
+    token: str,
+    *,
+    http: requests.Session | None = None,
+    timeout: float = HTTP_TIMEOUT,
+) -> None:
+    """Revoke a refresh (or access) token at Intuit: POST JSON ``{"token": ...}`` + Basic auth."""
+    sender = http or requests.Session()
+    try:
+        resp = sender.post(
+            endpoints.revoke_url,
+            json={"token": token},
+            headers={"Accept": "application/json"},
+            auth=HTTPBasicAuth(client_id, client_secret),
+            timeout=timeout,
+        )
+    except requests.RequestException as exc:
+        raise QboUnavailableError(
+            f"could not reach Intuit's revoke endpoint ({type(exc).__name__})"
+        ) from None
+    if resp.status_code == 200:
+        return
+    if resp.status_code == 401:
+        raise ConfigError("Intuit refused the app's credentials at revoke", hint=REINIT_HINT)
+    if resp.status_code >= 500:
+        raise QboUnavailableError(f"Intuit's revoke endpoint failed (HTTP {resp.status_code})")
+    # 400: Intuit treats an unknown/already revoked token as an error; nothing left to revoke.
+    log.info("revoke answered HTTP %s; treating the token as already revoked", resp.status_code)

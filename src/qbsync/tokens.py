@@ -1,0 +1,175 @@
+"""TokenManager: hands out a valid access token and refreshes it without ever losing access.
+
+Other QBO tools lose their connection in three ways, and each rule here answers one:
+- a rotated refresh token was not saved: the new TokenSet is saved before its access token is
+  returned, so nothing uses a token the store does not hold;
+- two processes refreshed at once: every refresh happens under ``token_lock`` (a cross-process
+  flock) after re-reading the stored TokenSet, so the second process finds the first one's new
+  tokens and uses them instead of spending the now-stale refresh token;
+- a token expired while nobody looked: refresh tokens past their rolling or hard expiry are
+  refused locally with "run `qbsync auth`" rather than sent to Intuit.
+
+If a refresh POST times out after Intuit rotated the token, the previous refresh token keeps
+working for about 24 h (qbo-facts.md), so the next run can still refresh: we never retry the POST
+inside one run, since a retried refresh could spend a token twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from qbsync import oauth
+from qbsync.config import Config
+from qbsync.credentials import (
+    CredentialStore,
+    TokenSet,
+    open_store,
+    resolve_client_secret,
+    token_lock,
+)
+from qbsync.environments import Endpoints
+from qbsync.errors import AuthError
+from qbsync.redact import register_secret
+
+log = logging.getLogger(__name__)
+
+# Refresh when the access token has less than this left, so a request never starts with a token
+# that dies in flight.
+REFRESH_MARGIN = timedelta(minutes=5)
+LOCK_TIMEOUT = 60.0
+
+
+def refresh_expiry_problem(tokens: TokenSet, now: datetime) -> str | None:
+    """Why the refresh token can no longer be used (rolling or hard expiry), or None."""
+    if tokens.refresh_hard_expires_at is not None and tokens.refresh_hard_expires_at <= now:
+        return "the refresh token reached its hard (five-year) expiry"
+    if tokens.refresh_expires_at <= now:
+        return "the refresh token expired (it was not used for 100 days)"
+    return None
+
+
+def access_token_fresh(tokens: TokenSet, now: datetime) -> bool:
+    return tokens.access_expires_at - now > REFRESH_MARGIN
+
+
+class TokenManager:
+    """Valid access tokens for one profile, refreshed under the cross-process token lock."""
+
+    def __init__(
+        self,
+        store: CredentialStore,
+        endpoints: Endpoints,
+        client_id: str,
+        client_secret: str,
+        data_dir: Path,
+        *,
+        http: requests.Session | None = None,
+        clock: Callable[[], datetime] = oauth.utcnow,
+        timeout: float = oauth.HTTP_TIMEOUT,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> None:
+        self.store = store
+        self.endpoints = endpoints
+        self.client_id = client_id
+        self._client_secret = client_secret
+        register_secret(client_secret)
+        self.data_dir = data_dir
+        self._http = http or requests.Session()
+        self._clock = clock
+        self._timeout = timeout
+        self._lock_timeout = lock_timeout
+        self._cached: TokenSet | None = None
+
+    def __repr__(self) -> str:
+        return f"TokenManager(store={self.store.kind!r}, client_id={self.client_id!r})"
+
+    def tokens(self) -> TokenSet:
+        """The TokenSet in use (read from the store once); AuthError when none is stored."""
+        if self._cached is None:
+            self._cached = self._load()
+        return self._cached
+
+    @property
+    def realm_id(self) -> str:
+        return self.tokens().realm_id
+
+    def access_token(self) -> str:
+        """A valid access token, refreshing first when it expires within REFRESH_MARGIN."""
+        current = self.tokens()
+        if access_token_fresh(current, self._clock()):
+            return current.access_token
+        return self._refresh(token_used=current.access_token)
+
+    def after_401(self, token_used: str) -> str:
+        """QBO refused ``token_used``: get another one (refreshing at most once)."""
+        return self._refresh(token_used=token_used, forced=True)
+
+    def _load(self) -> TokenSet:
+        tokens = self.store.load_tokens()
+        if tokens is None:
+            raise AuthError(
+                f"qbsync is not connected to QuickBooks Online (no tokens in the {self.store.kind} "
+                f"store at {self.store.location})"
+            )
+        register_secret(tokens.access_token)
+        register_secret(tokens.refresh_token)
+        return tokens
+
+    def _refresh(self, *, token_used: str, forced: bool = False) -> str:
+        with token_lock(self.data_dir, timeout=self._lock_timeout):
+            # Re-read under the lock: another process may have rotated the tokens since we read
+            # them, and its refresh token is the only one guaranteed to keep working.
+            stored = self._load()
+            now = self._clock()
+            if stored.access_token != token_used and access_token_fresh(stored, now):
+                log.debug("another process already refreshed the tokens; using its access token")
+                self._cached = stored
+                return stored.access_token
+            if not forced and access_token_fresh(stored, now):
+                self._cached = stored
+                return stored.access_token
+            problem = refresh_expiry_problem(stored, now)
+            if problem:
+                raise AuthError(f"{problem}; run `qbsync auth` to connect again")
+            log.info("refreshing the QBO access token")
+            new = oauth.refresh_tokens(
+                self.endpoints,
+                self.client_id,
+                self._client_secret,
+                stored,
+                http=self._http,
+                now=now,
+                timeout=self._timeout,
+            )
+            # Save before use: if we crashed after using an unsaved rotated token, the stored
+            # one would die about 24 h later and the connection with it.
+            self.store.save_tokens(new)
+            self._cached = new
+            log.debug("saved the refreshed tokens to the %s store", self.store.kind)
+            return new.access_token
+
+
+def token_manager_for(
+    config: Config,
+    *,
+    store: CredentialStore | None = None,
+    http: requests.Session | None = None,
+) -> TokenManager:
+    """The TokenManager for a loaded config: its store, endpoints, client id and secret."""
+    store = store or open_store(
+        config.token_store, profile=config.profile, data_dir=config.data_dir
+    )
+    return TokenManager(
+        store,
+        config.qbo.endpoints,
+        config.qbo.client_id,
+        resolve_client_secret(store),
+        config.data_dir,
+        http=http,
+        timeout=config.qbo.timeout_seconds,
+    )
