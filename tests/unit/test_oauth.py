@@ -1,0 +1,306 @@
+"""oauth.py and loopback.py: URL building, redirect checks, token endpoint calls, the catcher."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+
+from qbsync import oauth
+from qbsync.credentials import TokenSet
+from qbsync.environments import endpoints_for
+from qbsync.errors import AuthError, ConfigError, OAuthFlowError, QboUnavailableError
+from qbsync.loopback import LoopbackCatcher
+
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+SANDBOX = endpoints_for("sandbox")
+EMU = endpoints_for("http://127.0.0.1:4999")
+CLIENT_ID = "client-abc"
+CLIENT_SECRET = "s3cret-client-value"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _tokens(**kw: object) -> TokenSet:
+    values: dict[str, object] = {
+        "realm_id": "9130",
+        "access_token": "access-old-123",
+        "refresh_token": "refresh-old-123",
+        "access_expires_at": NOW + timedelta(hours=1),
+        "refresh_expires_at": NOW + timedelta(days=100),
+        "refresh_hard_expires_at": NOW + timedelta(days=1000),
+        "obtained_at": NOW,
+    }
+    values.update(kw)
+    return TokenSet(**values)  # type: ignore[arg-type]
+
+
+# -- authorization URL ---------------------------------------------------------------------
+
+
+def test_authorization_url_carries_client_scopes_redirect_and_random_state() -> None:
+    req = oauth.build_authorization_url(
+        SANDBOX, CLIENT_ID, "http://localhost:8765/callback", oauth.DEFAULT_SCOPES
+    )
+    parts = urlsplit(req.url)
+    q = parse_qs(parts.query)
+    assert (
+        f"{parts.scheme}://{parts.netloc}{parts.path}"
+        == "https://appcenter.intuit.com/connect/oauth2"
+    )
+    assert q["client_id"] == [CLIENT_ID]
+    assert q["response_type"] == ["code"]
+    assert q["redirect_uri"] == ["http://localhost:8765/callback"]
+    assert q["scope"] == ["com.intuit.quickbooks.accounting com.intuit.quickbooks.payment"]
+    assert q["state"] == [req.state]
+    assert len(req.state) >= 24
+    other = oauth.build_authorization_url(SANDBOX, CLIENT_ID, req.redirect_uri, ["x"])
+    assert other.state != req.state
+
+
+def test_plain_http_allowed_for_loopback_emulator_only_during_the_call() -> None:
+    assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ
+    req = oauth.build_authorization_url(EMU, CLIENT_ID, "http://localhost:1/cb", ["a"])
+    assert req.url.startswith("http://127.0.0.1:4999/connect/oauth2?")
+    assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ
+
+
+def test_insecure_transport_restores_a_previous_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "0")
+    with oauth.allow_insecure_transport(EMU):
+        assert os.environ["OAUTHLIB_INSECURE_TRANSPORT"] == "1"
+    assert os.environ["OAUTHLIB_INSECURE_TRANSPORT"] == "0"
+    with oauth.allow_insecure_transport(SANDBOX):
+        assert os.environ["OAUTHLIB_INSECURE_TRANSPORT"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("http://localhost:8765/callback", True),
+        ("http://127.0.0.1:9/cb", True),
+        ("http://[::1]:9/cb", True),
+        ("https://localhost:8765/callback", False),
+        ("https://example.com/callback", False),
+        ("http://example.com/callback", False),
+    ],
+)
+def test_is_loopback_redirect(uri: str, expected: bool) -> None:
+    assert oauth.is_loopback_redirect(uri) is expected
+
+
+# -- redirect checks -------------------------------------------------------------------------
+
+
+def test_check_callback_accepts_matching_state() -> None:
+    cb = oauth.check_callback({"code": "C0DE-xyz", "state": "st", "realmId": "9130"}, "st")
+    assert (cb.code, cb.realm_id) == ("C0DE-xyz", "9130")
+    assert "C0DE-xyz" not in repr(cb)
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"code": "c", "state": "evil", "realmId": "1"}, "state does not match"),
+        ({"code": "c", "realmId": "1"}, "state does not match"),
+        ({"error": "access_denied", "state": "st"}, "declined"),
+        ({"error": "invalid_scope", "state": "st"}, "invalid_scope"),
+        ({"state": "st", "realmId": "1"}, "no authorization code"),
+        ({"code": "c", "state": "st"}, "no realmId"),
+    ],
+)
+def test_check_callback_rejections(params: dict[str, str], needle: str) -> None:
+    with pytest.raises(OAuthFlowError) as info:
+        oauth.check_callback(params, "st")
+    assert needle in info.value.message
+    assert info.value.hint
+    assert int(info.value.exit_code) == 3
+
+
+def test_parse_pasted_redirect_full_url_and_bare_query() -> None:
+    url = "https://developer.intuit.com/v2/OAuth2Playground/RedirectUrl?code=AB&state=st&realmId=42"
+    assert oauth.parse_pasted_redirect(f"  {url}\n", "st").realm_id == "42"
+    assert oauth.parse_pasted_redirect("?code=AB&state=st&realmId=43", "st").realm_id == "43"
+    assert oauth.parse_pasted_redirect("code=AB&state=st&realmId=44", "st").code == "AB"
+    with pytest.raises(OAuthFlowError):
+        oauth.parse_pasted_redirect("   ", "st")
+    with pytest.raises(OAuthFlowError, match="state"):
+        oauth.parse_pasted_redirect(url.replace("state=st", "state=zz"), "st")
+
+
+# -- token endpoint --------------------------------------------------------------------------
+
+
+def _basic(request: requests.PreparedRequest) -> str:
+    header = request.headers["Authorization"]
+    assert header.startswith("Basic ")
+    return base64.b64decode(header[6:]).decode()
+
+
+@responses.activate
+def test_exchange_code_posts_once_with_basic_auth_and_hard_expiry_header() -> None:
+    responses.post(
+        SANDBOX.token_url,
+        json={
+            "access_token": "acc-new-0001",
+            "refresh_token": "ref-new-0001",
+            "expires_in": 3600,
+            "x_refresh_token_expires_in": 8726400,
+            "x_refresh_token_hard_expires_in": 157680000,
+            "token_type": "bearer",
+        },
+    )
+    cb = oauth.Callback(code="the-code-1", realm_id="9130")
+    tokens = oauth.exchange_code(
+        SANDBOX, CLIENT_ID, CLIENT_SECRET, "http://localhost:8765/callback", cb, now=NOW
+    )
+    assert len(responses.calls) == 1
+    req = responses.calls[0].request
+    assert _basic(req) == f"{CLIENT_ID}:{CLIENT_SECRET}"
+    assert req.headers["x-include-refresh-token-hard-expires-in"] == "true"
+    form = parse_qs(str(req.body))
+    assert form == {
+        "grant_type": ["authorization_code"],
+        "code": ["the-code-1"],
+        "redirect_uri": ["http://localhost:8765/callback"],
+    }
+    assert req.req_kwargs["timeout"] == oauth.HTTP_TIMEOUT  # type: ignore[attr-defined]
+    assert tokens.realm_id == "9130"
+    assert tokens.access_token == "acc-new-0001"
+    assert tokens.refresh_token == "ref-new-0001"
+    assert tokens.access_expires_at == NOW + timedelta(hours=1)
+    assert tokens.refresh_expires_at == NOW + timedelta(seconds=8726400)
+    assert tokens.refresh_hard_expires_at == NOW + timedelta(seconds=157680000)
+    assert tokens.obtained_at == NOW
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("status", "body", "exc", "needle"),
+    [
+        (400, {"error": "invalid_grant"}, OAuthFlowError, "invalid_grant"),
+        (401, {"error": "invalid_client"}, ConfigError, "client id or client secret"),
+        (500, {"error": "server_error"}, QboUnavailableError, "server_error"),
+        (400, {"error": "unsupported_grant_type"}, OAuthFlowError, "unsupported_grant_type"),
+    ],
+)
+def test_exchange_code_failures_are_never_retried(
+    status: int, body: dict[str, str], exc: type[Exception], needle: str
+) -> None:
+    responses.post(SANDBOX.token_url, status=status, json=body)
+    cb = oauth.Callback(code="code-used-once", realm_id="1")
+    with pytest.raises(exc) as info:  # type: ignore[call-overload]
+        oauth.exchange_code(SANDBOX, CLIENT_ID, CLIENT_SECRET, "https://x/cb", cb, now=NOW)
+    assert needle in str(info.value)
+    assert CLIENT_SECRET not in str(info.value)
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_exchange_code_network_error() -> None:
+    responses.post(SANDBOX.token_url, body=requests.ConnectionError("boom"))
+    with pytest.raises(QboUnavailableError, match="token endpoint"):
+        oauth.exchange_code(
+            SANDBOX, CLIENT_ID, CLIENT_SECRET, "https://x/cb", oauth.Callback("c", "1"), now=NOW
+        )
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_refresh_keeps_previous_hard_expiry_and_caps_rolling_expiry() -> None:
+    responses.post(
+        SANDBOX.token_url,
+        json={"access_token": "acc-2", "refresh_token": "ref-2", "expires_in": 3600,
+              "x_refresh_token_expires_in": 8726400},
+    )  # fmt: skip
+    old = _tokens(refresh_hard_expires_at=NOW + timedelta(days=3))
+    new = oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, old, now=NOW)
+    form = parse_qs(str(responses.calls[0].request.body))
+    assert form == {"grant_type": ["refresh_token"], "refresh_token": ["refresh-old-123"]}
+    assert new.refresh_token == "ref-2"
+    assert new.refresh_hard_expires_at == NOW + timedelta(days=3)
+    assert new.refresh_expires_at == NOW + timedelta(days=3)  # never beyond the hard limit
+    assert new.realm_id == old.realm_id
+
+
+@responses.activate
+def test_refresh_invalid_grant_says_run_auth() -> None:
+    responses.post(SANDBOX.token_url, status=400, json={"error": "invalid_grant"})
+    with pytest.raises(AuthError) as info:
+        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+    assert "run `qbsync auth`" in info.value.message
+    assert "refresh-old-123" not in info.value.message
+
+
+@responses.activate
+def test_revoke_posts_json_token_with_basic_auth() -> None:
+    responses.post(SANDBOX.revoke_url, status=200)
+    oauth.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "refresh-xyz")
+    req = responses.calls[0].request
+    assert json.loads(req.body or b"") == {"token": "refresh-xyz"}
+    assert _basic(req) == f"{CLIENT_ID}:{CLIENT_SECRET}"
+
+
+@responses.activate
+def test_revoke_already_revoked_is_fine_but_outage_raises() -> None:
+    responses.post(SANDBOX.revoke_url, status=400, json={"error": "invalid_token"})
+    oauth.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "t")
+    responses.replace(responses.POST, SANDBOX.revoke_url, status=503)
+    with pytest.raises(QboUnavailableError):
+        oauth.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "t")
+
+
+# -- loopback catcher ----------------------------------------------------------------------
+
+
+def test_catcher_ignores_other_paths_and_answers_the_callback_with_the_result() -> None:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    pages: list[requests.Response] = []
+    with LoopbackCatcher(f"http://localhost:{port}/callback") as catcher:
+        assert requests.get(f"{base}/favicon.ico", timeout=5).status_code == 404
+
+        def browser() -> None:
+            pages.append(requests.get(f"{base}/callback?code=a&state=b&realmId=1", timeout=5))
+
+        thread = threading.Thread(target=browser)
+        thread.start()
+        assert catcher.wait(5) == "code=a&state=b&realmId=1"
+        catcher.respond(True, "Connected to Acme <Inc>. You can close this tab.")
+        thread.join(5)
+    assert pages[0].status_code == 200
+    assert "Connected to Acme &lt;Inc&gt;" in pages[0].text
+    with pytest.raises(requests.ConnectionError):  # stopped: the port is free again
+        requests.get(f"{base}/callback", timeout=1)
+
+
+def test_catcher_port_in_use_names_the_port() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(OAuthFlowError) as info, LoopbackCatcher(f"http://localhost:{port}/cb"):
+            pass
+    assert str(port) in info.value.message
+    assert "in use" in info.value.message
+    assert info.value.hint and str(port) in info.value.hint
+
+
+def test_catcher_timeout() -> None:
+    with (
+        LoopbackCatcher(f"http://127.0.0.1:{_free_port()}/cb") as catcher,
+        pytest.raises(OAuthFlowError, match="within 0.05 s"),
+    ):
+        catcher.wait(0.05)
