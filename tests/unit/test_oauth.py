@@ -301,6 +301,6 @@ def test_catcher_port_in_use_names_the_port() -> None:
 def test_catcher_timeout() -> None:
     with (
         LoopbackCatcher(f"http://127.0.0.1:{_free_port()}/cb") as catcher,
-        pytest.raises(OAuthFlowError, match="within 0.05 s"),
+        pytest.raises(OAuthFlowError, match=r"within 0\.05 s"),
     ):
         catcher.wait(0.05)
