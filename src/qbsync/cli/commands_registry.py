@@ -15,3 +15,7 @@ ALL.append(init_cmd.register)
 from qbsync.cli import auth_cmd, status_cmd  # noqa: E402
 
 ALL += [auth_cmd.register, status_cmd.register]
+
+from qbsync.cli import emulator_cmd  # noqa: E402
+
+ALL.append(emulator_cmd.register)

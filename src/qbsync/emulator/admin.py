@@ -1,0 +1,165 @@
+"""The admin API under ``/_emulator/``: what tests and users' CI use to steer the emulator.
+
+No bearer token: it is meant for loopback only. It can mint tokens and rewrite the company, so an
+emulator must never be reachable from another machine (``qbsync emulator serve`` refuses
+non-loopback hosts unless ``--allow-remote``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qbsync.emulator.clock import qbo_time
+from qbsync.emulator.faults import make_rule
+from qbsync.emulator.oauth import OAuthClient
+from qbsync.emulator.wire import Request, Response
+
+if TYPE_CHECKING:
+    from qbsync.emulator.server import Emulator
+
+PREFIX = "/_emulator/"
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _object(request: Request) -> dict[str, Any]:
+    if not request.body.strip():
+        return {}
+    try:
+        value = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdminError(400, f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise AdminError(400, "the body must be a JSON object")
+    return value
+
+
+def _health(emu: Emulator, request: Request) -> Response:
+    return Response.json(
+        200,
+        {"status": "ok", "realm_id": emu.realm_id, "company_name": emu.company.company_name},
+    )
+
+
+def _requests(emu: Emulator, request: Request) -> Response:
+    return Response.json(200, {"requests": emu.requests(), "counts": emu.request_counts()})
+
+
+def _dump(emu: Emulator, request: Request) -> Response:
+    return Response.json(200, emu.company.dump())
+
+
+def _reset(emu: Emulator, request: Request) -> Response:
+    emu.reset()
+    return Response.json(200, {"reset": True})
+
+
+def _list_faults(emu: Emulator, request: Request) -> Response:
+    return Response.json(200, {"faults": emu.faults.pending()})
+
+
+def _add_fault(emu: Emulator, request: Request) -> Response:
+    fields = _object(request)
+    unknown = set(fields) - {"path", "kind", "count", "status", "method", "hang_seconds"}
+    if unknown:
+        raise AdminError(400, f"unknown fault fields: {', '.join(sorted(unknown))}")
+    try:
+        rule = make_rule(
+            fields.get("path", ""),
+            fields.get("kind", ""),
+            count=fields.get("count", 1),
+            status=fields.get("status"),
+            method=fields.get("method"),
+            hang_seconds=fields.get("hang_seconds", 5.0),
+        )
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from exc
+    emu.faults.add(rule)
+    return Response.json(201, {"fault": rule.to_dict()})
+
+
+def _clear_faults(emu: Emulator, request: Request) -> Response:
+    emu.faults.clear()
+    return Response.json(200, {"faults": []})
+
+
+def _add_client(emu: Emulator, request: Request) -> Response:
+    fields = _object(request)
+    uris = fields.get("redirect_uris")
+    if (
+        not isinstance(fields.get("client_id"), str)
+        or not isinstance(fields.get("client_secret"), str)
+        or not isinstance(uris, list)
+        or not all(isinstance(uri, str) for uri in uris)
+        or not isinstance(fields.get("deny", False), bool)
+    ):
+        raise AdminError(
+            400, "send {client_id: str, client_secret: str, redirect_uris: [str], deny?: bool}"
+        )
+    try:
+        emu.oauth.add_client(
+            OAuthClient(
+                fields["client_id"], fields["client_secret"], tuple(uris), fields.get("deny", False)
+            )
+        )
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from exc
+    return Response.json(201, {"client_id": fields["client_id"], "redirect_uris": uris})
+
+
+def _advance_clock(emu: Emulator, request: Request) -> Response:
+    seconds = _object(request).get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise AdminError(400, 'send {"seconds": n} with n >= 0')
+    emu.clock.advance(float(seconds))
+    return Response.json(
+        200, {"offset_seconds": emu.clock.offset, "now": qbo_time(emu.clock.now())}
+    )
+
+
+def _tokens(emu: Emulator, request: Request) -> Response:
+    client_id = _object(request).get("client_id")
+    if client_id is not None and not isinstance(client_id, str):
+        raise AdminError(400, "client_id must be a string")
+    try:
+        tokens = emu.issue_tokens(client_id)
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from exc
+    return Response.json(200, tokens, {"Cache-Control": "no-store"})
+
+
+_ROUTES: dict[tuple[str, str], Callable[[Emulator, Request], Response]] = {
+    ("GET", "health"): _health,
+    ("GET", "requests"): _requests,
+    ("GET", "dump"): _dump,
+    ("POST", "reset"): _reset,
+    ("GET", "faults"): _list_faults,
+    ("POST", "faults"): _add_fault,
+    ("DELETE", "faults"): _clear_faults,
+    ("POST", "clients"): _add_client,
+    ("POST", "clock/advance"): _advance_clock,
+    ("POST", "tokens"): _tokens,
+}
+
+
+def handle(emu: Emulator, request: Request) -> Response:
+    name = request.path[len(PREFIX) :].strip("/") if request.path.startswith(PREFIX) else ""
+    endpoint = _ROUTES.get((request.method, name))
+    if endpoint is None:
+        allowed = sorted(method for method, path in _ROUTES if path == name)
+        if allowed:
+            return Response.json(
+                405, {"error": "method not allowed"}, {"Allow": ", ".join(allowed)}
+            )
+        return Response.json(404, {"error": f"no admin endpoint {request.path}"})
+    try:
+        return endpoint(emu, request)
+    except AdminError as exc:
+        return Response.json(exc.status, {"error": exc.message})

@@ -1,0 +1,112 @@
+"""Injected faults: what a flaky network or a struggling QBO does to a client.
+
+Each fault matches requests by path (a substring, or an ``fnmatch`` pattern when it holds ``*``,
+``?`` or ``[``) and optionally by method, and fires ``count`` times. Kinds:
+
+- ``error``: answer a 5xx (500 unless ``status`` says 503...) with a QBO fault body; work not done.
+- ``throttle``: answer 429 code 3001 ThrottleExceeded, like the real limits.
+- ``hang``: hold the request ``hang_seconds``, then answer 504 (the client has usually given up).
+- ``drop``: close the connection without answering; the work is NOT done.
+- ``lose_response``: do the work, then close the connection without answering: the reason
+  ``requestid`` exists, since the client cannot tell this from ``drop``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KINDS = ("error", "throttle", "hang", "drop", "lose_response")
+_DEFAULT_STATUS = {"error": 500, "throttle": 429, "hang": 504}
+
+
+@dataclass
+class FaultRule:
+    path: str
+    kind: str
+    count: int = 1
+    status: int | None = None
+    method: str | None = None
+    hang_seconds: float = 5.0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if any(char in self.path for char in "*?["):
+            return fnmatch.fnmatchcase(path, self.path)
+        return self.path in path
+
+    @property
+    def answer_status(self) -> int | None:
+        return self.status if self.status is not None else _DEFAULT_STATUS.get(self.kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def make_rule(
+    path: str,
+    kind: str,
+    *,
+    count: int = 1,
+    status: int | None = None,
+    method: str | None = None,
+    hang_seconds: float = 5.0,
+) -> FaultRule:
+    """Validate the fields (they also arrive as JSON over the admin API) and build a rule."""
+    if not isinstance(path, str) or not path:
+        raise ValueError("path must be a non-empty string")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError("count must be a positive integer")
+    if status is not None:
+        if not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError("status must be an HTTP error status (400-599)")
+        if kind in ("drop", "lose_response"):
+            raise ValueError(f"a {kind} fault sends no response, so it takes no status")
+    if method is not None and (not isinstance(method, str) or not method.isalpha()):
+        raise ValueError("method must be an HTTP method such as GET or POST")
+    if not isinstance(hang_seconds, int | float) or hang_seconds < 0:
+        raise ValueError("hang_seconds must be a number >= 0")
+    return FaultRule(
+        path=path,
+        kind=kind,
+        count=count,
+        status=status,
+        method=method.upper() if method else None,
+        hang_seconds=float(hang_seconds),
+    )
+
+
+class FaultPlan:
+    """The pending faults, consumed in the order they were injected."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[FaultRule] = []
+
+    def add(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules.append(rule)
+
+    def take(self, method: str, path: str) -> FaultRule | None:
+        """The first matching fault, with one of its uses consumed; None when none matches."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(method, path):
+                    rule.count -= 1
+                    if rule.count <= 0:
+                        self._rules.remove(rule)
+                    return rule
+        return None
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [rule.to_dict() for rule in self._rules]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()

@@ -1,0 +1,165 @@
+"""Bytes on the wire: JSON with exact Decimals, and the canned bodies QBO sends for auth and throttle.
+
+Bodies follow captured traffic (qbo-facts.md "Errors" and "Captured shapes"):
+- 401: lowercase ``{"fault":{"error":[...],"type":"AUTHENTICATION"}}`` with code 3200 (python-quickbooks
+  issue 250 shows one: ``message=AuthenticationFailed; errorCode=003200; statusCode=401``).
+- 403: lowercase, code 3100 ``AuthorizationFailed``, type ``SERVICE`` (oauth-jsclient issue 2).
+  Both carry ``time`` as epoch milliseconds, as in those captures.
+- 429: ``{"Fault":{"Error":[{... "code":"3001"}],"type":"SERVICE"}}`` or the captured XML form.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+JSON_TYPE = "application/json;charset=UTF-8"
+XML_TYPE = "application/xml;charset=UTF-8"
+
+THROTTLE_MESSAGE = "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+THROTTLE_DETAIL = "The request limit was reached.  Try again later"
+AUTH_DETAILS = {
+    "missing": "Authorization header is missing: send 'Authorization: Bearer <access token>'",
+    "malformed": "Malformed bearer token: the Authorization header is not 'Bearer <token>'",
+    "unknown": "Token invalid: the access token is not known to this server",
+    "expired": "Token expired: the access token is past its expires_in; refresh it",
+    "revoked": "Token revoked: the grant was revoked or its authorization code reused",
+}
+
+
+def dumps(value: Any) -> str:
+    """JSON text where a Decimal is written digit for digit as a JSON number (never via float)."""
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts)
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        out.append("{")
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                out.append(",")
+            out.append(json.dumps(str(key), ensure_ascii=False))
+            out.append(":")
+            _encode(item, out)
+        out.append("}")
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"cannot write {value} as a JSON number")
+        out.append(str(value))  # "25.00", "-0.5", "1E+2": all valid JSON numbers
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"cannot write {value} as a JSON number")
+    else:
+        out.append(json.dumps(value, ensure_ascii=False))
+
+
+def json_bytes(value: Any) -> bytes:
+    return dumps(value).encode("utf-8")
+
+
+def auth_fault(reason: str, time_ms: int) -> dict[str, Any]:
+    return {
+        "fault": {
+            "error": [
+                {
+                    "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                    "detail": AUTH_DETAILS.get(reason, AUTH_DETAILS["unknown"]),
+                    "code": "3200",
+                    "element": None,
+                }
+            ],
+            "type": "AUTHENTICATION",
+        },
+        "time": time_ms,
+    }
+
+
+def forbidden_fault(detail: str, time_ms: int) -> dict[str, Any]:
+    return {
+        "fault": {
+            "error": [
+                {
+                    "message": "message=AuthorizationFailed; errorCode=003100; statusCode=403",
+                    "detail": detail,
+                    "code": "3100",
+                    "element": None,
+                }
+            ],
+            "type": "SERVICE",
+        },
+        "time": time_ms,
+    }
+
+
+def throttle_json(time: str) -> dict[str, Any]:
+    return {
+        "Fault": {
+            "Error": [{"Message": THROTTLE_MESSAGE, "Detail": THROTTLE_DETAIL, "code": "3001"}],
+            "type": "SERVICE",
+        },
+        "time": time,
+    }
+
+
+def throttle_xml(time: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{time}">'
+        f'<Fault type="SERVICE"><Error code="3001"><Message>{THROTTLE_MESSAGE}</Message>'
+        f"<Detail>{THROTTLE_DETAIL}</Detail></Error></Fault></IntuitResponse>"
+    ).encode()
+
+
+def server_fault(status: int, time: str) -> dict[str, Any]:
+    """What an injected 5xx answers: QBO's generic system fault (code 10000)."""
+    detail = (
+        "Service Unavailable"
+        if status == 503
+        else "System Failure Error: An unexpected error occurred"
+    )
+    return {
+        "Fault": {
+            "Error": [
+                {
+                    "Message": "An application error has occurred while processing your request",
+                    "Detail": detail,
+                    "code": "10000",
+                }
+            ],
+            "type": "SystemFault",
+        },
+        "time": time,
+    }
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, value: Any, headers: dict[str, str] | None = None) -> Response:
+        return cls(status, json_bytes(value), JSON_TYPE, dict(headers or {}))
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    query_pairs: list[tuple[str, str]]
+    headers: Any  # email.message.Message: case-insensitive .get()
+    body: bytes
