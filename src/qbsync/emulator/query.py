@@ -1,0 +1,396 @@
+"""QBO's query language: a parser and an evaluator, pure (no store, no HTTP).
+
+Grammar (qbo-facts.md "Query"; Intuit "Data queries" page):
+
+    SELECT (* | COUNT(*) | field[, field...]) FROM Entity
+        [WHERE cond [AND cond]...] [ORDERBY field [ASC|DESC][, ...]]
+        [STARTPOSITION n] [MAXRESULTS n]
+    cond := field (= | < | > | <= | >= | LIKE) value | field IN (value[, value...])
+
+Keywords and entity names are case-insensitive; field names are matched exactly (stricter than
+needed; see docs/emulator-rules.md). OR, JOIN, GROUP BY, parentheses are refused with a 4000 fault
+like QBO's QueryParserError. Which fields may be filtered, and their types, is given by the
+caller (``FieldSpec``), so this module knows nothing about entities.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+MAX_RESULTS_LIMIT = 1000  # qbo-facts.md: MAXRESULTS max 1000
+DEFAULT_MAX_RESULTS = 100
+
+# Field kinds the evaluator knows how to compare.
+STR, ID, DECIMAL, BOOL, DATE, DATETIME, REF, EMAIL = (
+    "str",
+    "id",
+    "decimal",
+    "bool",
+    "date",
+    "datetime",
+    "ref",
+    "email",
+)
+
+FieldSpec = Mapping[str, str]  # filterable field path -> kind
+
+
+class QueryError(Exception):
+    """A query QBO would refuse; ``detail`` mimics QBO's QueryParserError / QueryValidationError."""
+
+    def __init__(self, detail: str, element: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.element = element
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str  # "=", "<", ">", "<=", ">=", "LIKE", "IN"
+    values: tuple[Any, ...]  # raw literals: str (quoted), bool, or Decimal (unquoted number)
+
+
+@dataclass(frozen=True)
+class Query:
+    entity: str
+    count: bool = False
+    fields: tuple[str, ...] = ("*",)
+    where: tuple[Condition, ...] = ()
+    order_by: tuple[tuple[str, bool], ...] = ()  # (field, descending)
+    start_position: int = 1
+    max_results: int = DEFAULT_MAX_RESULTS
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def mentions(self, name: str) -> bool:
+        return any(c.field == name for c in self.where)
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<str>'(?:\\.|[^'\\])*')
+      | (?P<op><=|>=|!=|<>|=|<|>)
+      | (?P<punct>[(),*])
+      | (?P<num>-?\d+(?:\.\d+)?(?![\w.]))
+      | (?P<word>[A-Za-z_][\w.]*)
+    )""",
+    re.VERBOSE,
+)
+
+
+def _tokenize(text: str) -> list[tuple[str, Any]]:
+    tokens: list[tuple[str, Any]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise QueryError(
+                f'QueryParserError: Encountered "{text[pos : pos + 10].strip()}" at column {pos + 1}'
+            )
+        pos = m.end()
+        kind = m.lastgroup or ""
+        raw = m.group(kind)
+        if kind == "str":
+            # QBO escapes a quote inside a value as \' (qbo-facts.md); other backslashes stay.
+            tokens.append(("str", raw[1:-1].replace("\\'", "'")))
+        elif kind == "num":
+            tokens.append(("num", Decimal(raw)))
+        else:
+            tokens.append((kind, raw))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    def peek(self) -> tuple[str, Any] | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def next(self, expected: str = "") -> tuple[str, Any]:
+        tok = self.peek()
+        if tok is None:
+            raise QueryError(
+                f"QueryParserError: Encountered <EOF>; was expecting {expected or 'more'}"
+            )
+        self.i += 1
+        return tok
+
+    def is_word(self, *words: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok[0] == "word" and tok[1].upper() in words
+
+    def expect_word(self, word: str) -> None:
+        kind, value = self.next(word)
+        if kind != "word" or value.upper() != word:
+            raise QueryError(f'QueryParserError: Encountered "{value}"; was expecting {word}')
+
+    def expect_punct(self, p: str) -> None:
+        kind, value = self.next(p)
+        if kind != "punct" or value != p:
+            raise QueryError(f'QueryParserError: Encountered "{value}"; was expecting "{p}"')
+
+    def parse(self) -> Query:
+        self.expect_word("SELECT")
+        count = False
+        fields: list[str] = []
+        if self.is_word("COUNT"):
+            self.next()
+            self.expect_punct("(")
+            self.expect_punct("*")
+            self.expect_punct(")")
+            count = True
+        else:
+            while True:
+                kind, value = self.next("a field or *")
+                if kind == "punct" and value == "*":
+                    fields.append("*")
+                elif kind == "word" and value.upper() != "FROM":
+                    fields.append(value)
+                else:
+                    raise QueryError(f'QueryParserError: Encountered "{value}" in select list')
+                if self.peek() == ("punct", ","):
+                    self.next()
+                    continue
+                break
+        self.expect_word("FROM")
+        kind, entity = self.next("an entity")
+        if kind != "word":
+            raise QueryError(f'QueryParserError: Encountered "{entity}"; was expecting an entity')
+        where: list[Condition] = []
+        if self.is_word("WHERE"):
+            self.next()
+            where.append(self.condition())
+            while self.is_word("AND", "OR"):
+                _, word = self.next()
+                if word.upper() == "OR":
+                    # QBO has no OR (qbo-facts.md): a parse error, not an empty result.
+                    raise QueryError(
+                        'QueryParserError: Encountered " <OR> "OR "" ; OR is not supported'
+                    )
+                where.append(self.condition())
+        order_by: list[tuple[str, bool]] = []
+        if self.is_word("ORDERBY", "ORDER"):
+            _, word = self.next()
+            if word.upper() == "ORDER":
+                self.expect_word("BY")
+            while True:
+                kind, name = self.next("a field")
+                if kind != "word":
+                    raise QueryError(f'QueryParserError: Encountered "{name}" in ORDERBY')
+                desc = False
+                if self.is_word("ASC", "DESC"):
+                    desc = self.next()[1].upper() == "DESC"
+                order_by.append((name, desc))
+                if self.peek() == ("punct", ","):
+                    self.next()
+                    continue
+                break
+        start, maximum = 1, DEFAULT_MAX_RESULTS
+        while self.is_word("STARTPOSITION", "MAXRESULTS"):
+            _, word = self.next()
+            kind, num = self.next("a number")
+            if kind != "num" or num != num.to_integral_value():
+                raise QueryError(f'QueryParserError: Encountered "{num}"; {word} needs an integer')
+            if word.upper() == "STARTPOSITION":
+                start = int(num)
+            else:
+                maximum = int(num)
+        tok = self.peek()
+        if tok is not None:
+            raise QueryError(f'QueryParserError: Encountered "{tok[1]}" at the end of the query')
+        if start < 1:
+            raise QueryError("QueryValidationError: STARTPOSITION must be 1 or more")
+        if maximum < 1 or maximum > MAX_RESULTS_LIMIT:
+            raise QueryError(
+                f"QueryValidationError: MAXRESULTS must be between 1 and {MAX_RESULTS_LIMIT}"
+            )
+        return Query(
+            entity=entity,
+            count=count,
+            fields=tuple(fields) or ("*",),
+            where=tuple(where),
+            order_by=tuple(order_by),
+            start_position=start,
+            max_results=maximum,
+        )
+
+    def literal(self) -> Any:
+        kind, value = self.next("a value")
+        if kind in ("str", "num"):
+            return value
+        if kind == "word" and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise QueryError(f'QueryParserError: Encountered "{value}"; was expecting a value')
+
+    def condition(self) -> Condition:
+        kind, name = self.next("a field")
+        if kind != "word":
+            raise QueryError(f'QueryParserError: Encountered "{name}"; was expecting a field')
+        kind, op = self.next("an operator")
+        if kind == "op" and op in ("=", "<", ">", "<=", ">="):
+            return Condition(name, op, (self.literal(),))
+        if kind == "word" and op.upper() == "LIKE":
+            value = self.literal()
+            if not isinstance(value, str):
+                raise QueryError("QueryParserError: LIKE needs a quoted value")
+            return Condition(name, "LIKE", (value,))
+        if kind == "word" and op.upper() == "IN":
+            self.expect_punct("(")
+            values = [self.literal()]
+            while self.peek() == ("punct", ","):
+                self.next()
+                values.append(self.literal())
+            self.expect_punct(")")
+            return Condition(name, "IN", tuple(values))
+        raise QueryError(f'QueryParserError: Encountered "{op}"; operator not supported')
+
+
+def parse(text: str) -> Query:
+    """Parse one QBO query; raises QueryError (QBO code 4000) on anything QBO would refuse."""
+    if not text or not text.strip():
+        raise QueryError("QueryParserError: the query is empty")
+    return _Parser(text).parse()
+
+
+def validate(query: Query, spec: FieldSpec) -> None:
+    """Refuse fields that are unknown or not filterable/sortable for the entity (QBO: 4000)."""
+    for cond in query.where:
+        kind = spec.get(cond.field)
+        if kind is None:
+            raise not_queryable(cond.field, query.entity)
+        for value in cond.values:
+            coerce(kind, value, cond.field)
+        if cond.op == "LIKE" and kind not in (STR, EMAIL):
+            raise QueryError(
+                f"QueryValidationError: LIKE is not supported on property {cond.field}", cond.field
+            )
+    for name, _ in query.order_by:
+        if name not in spec:
+            raise not_queryable(name, query.entity)
+
+
+def not_queryable(name: str, entity: str) -> QueryError:
+    return QueryError(
+        f"QueryValidationError: property '{name}' is not queryable for entity {entity}", name
+    )
+
+
+def _parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        # QBO reads an offset-less time in the company's zone; the emulator's zone is UTC here
+        # unless the value carries one. Clients should always send an offset.
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def coerce(kind: str, value: Any, name: str = "") -> Any:
+    """Turn a query literal or a stored value into something comparable for ``kind``."""
+    try:
+        if kind == BOOL:
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if isinstance(value, bool):
+            raise ValueError
+        if kind == DECIMAL:
+            return Decimal(str(value))
+        if kind in (ID, REF):
+            return int(Decimal(str(value)))
+        if kind == DATETIME:
+            return _parse_datetime(str(value))
+        if kind == DATE:
+            return date.fromisoformat(str(value)[:10])
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except (ValueError, InvalidOperation, TypeError) as exc:
+        raise QueryError(
+            f"QueryValidationError: value {value!r} is not valid for property {name}", name
+        ) from exc
+
+
+def field_value(row: Mapping[str, Any], path: str, kind: str) -> Any:
+    """The stored value a query field refers to, or None when the record has none."""
+    current: Any = row
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    if kind == REF and isinstance(current, Mapping):
+        current = current.get("value")
+    if kind == EMAIL and isinstance(current, Mapping):
+        # `PrimaryEmailAddr = '...'` compares the address (qbo-facts.md).
+        current = current.get("Address")
+    if current is None:
+        return None
+    return coerce(kind, current, path)
+
+
+def _like(pattern: str, value: str) -> bool:
+    # QBO supports only % (qbo-facts.md); _ and other characters are literal.
+    regex = ".*".join(re.escape(part) for part in pattern.split("%"))
+    return re.fullmatch(regex, value, flags=re.IGNORECASE | re.DOTALL) is not None
+
+
+def matches(row: Mapping[str, Any], cond: Condition, spec: FieldSpec) -> bool:
+    kind = spec[cond.field]
+    actual = field_value(row, cond.field, kind)
+    if actual is None:
+        return False
+    wanted = [coerce(kind, v, cond.field) for v in cond.values]
+    op = cond.op
+    if op == "LIKE":
+        return _like(cond.values[0], actual)
+    if op in ("=", "IN"):
+        # String `=` is case-sensitive here (stricter than QBO may be; docs/emulator-rules.md).
+        return actual in wanted
+    target = wanted[0]
+    comparisons: dict[str, Callable[[Any, Any], bool]] = {
+        "<": lambda a, b: a < b,
+        ">": lambda a, b: a > b,
+        "<=": lambda a, b: a <= b,
+        ">=": lambda a, b: a >= b,
+    }
+    return comparisons[op](actual, target)
+
+
+def run(query: Query, rows: Iterable[Mapping[str, Any]], spec: FieldSpec) -> tuple[list[Any], int]:
+    """Filter, sort and page ``rows``; returns (page, total matching before paging)."""
+    selected = [r for r in rows if all(matches(r, c, spec) for c in query.where)]
+    # Default order: by Id, as QBO's results usually come (unverified; clients must not rely on it).
+    keys = query.order_by or (("Id", False),)
+    for name, desc in reversed(keys):
+        kind = spec.get(name, STR)
+        present = [r for r in selected if field_value(r, name, kind) is not None]
+        missing = [r for r in selected if field_value(r, name, kind) is None]
+        present.sort(key=_sort_key(name, kind), reverse=desc)
+        selected = present + missing
+    total = len(selected)
+    start = query.start_position - 1
+    return selected[start : start + query.max_results], total
+
+
+def _sort_key(name: str, kind: str) -> Callable[[Mapping[str, Any]], Any]:
+    def key(row: Mapping[str, Any]) -> Any:
+        return field_value(row, name, kind)
+
+    return key
+
+
+def project(row: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Apply a select list: ``*`` keeps everything; named fields keep those plus Id."""
+    if "*" in fields:
+        return dict(row)
+    kept = {"Id", "domain", *fields}
+    out = {k: v for k, v in row.items() if k in kept}
+    out["sparse"] = True
+    return out

@@ -1,0 +1,330 @@
+"""QBO's business rules for the entities the emulator writes (qbo-facts.md "Entities", "Errors").
+
+Each ``apply_*`` takes the merged record about to be stored (after sparse/full update merging),
+the previous stored version (None on create) and the company, and returns the record to store
+or raises a ``Fault``. The company is only read here; store.py does the writing under its lock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from qbsync.emulator.entities import (
+    PERSON_ENTITIES,
+    Fault,
+    business,
+    clean,
+    invalid_property,
+    is_blank,
+    money,
+    not_found,
+    required_missing,
+    to_decimal,
+    too_long,
+)
+
+if TYPE_CHECKING:
+    from qbsync.emulator.store import Company
+
+# Intuit Customer reference (qbo-facts.md): maximum lengths of the name and contact fields.
+NAME_FIELDS = ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")
+MAX_LENGTHS = {
+    "DisplayName": 500,
+    "GivenName": 100,
+    "MiddleName": 100,
+    "FamilyName": 100,
+    "CompanyName": 100,
+    "Title": 16,
+    "Suffix": 16,
+    "PrintOnCheckName": 110,
+    "Notes": 2000,
+}
+EMAIL_MAX = 100
+DOC_NUMBER_MAX = 21
+PRIVATE_NOTE_MAX = 4000
+MAX_CUSTOM_FIELDS = 3
+FORBIDDEN_NAME_CHARS = (":", "\t", "\n", "\r")
+
+
+def duplicate_name(name: str) -> Fault:
+    # Message and code from the captured 6240 (qbo-facts.md "Captured shapes").
+    return Fault(
+        "6240",
+        "Duplicate Name Exists Error",
+        "The name supplied already exists. : Another customer, vendor or employee is already "
+        f"using this name ({name}). Please use a different name.",
+        "DisplayName",
+    )
+
+
+def _check_text(record: dict[str, Any], name: str, limit: int) -> None:
+    value = record.get(name)
+    if value is None:
+        return
+    if len(value) > limit:
+        raise too_long(name, limit)
+
+
+def _check_name_chars(record: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        value = record.get(name)
+        if value and any(ch in value for ch in FORBIDDEN_NAME_CHARS):
+            raise invalid_property(name, "names must not contain a colon, tab or newline")
+
+
+def _check_email(record: dict[str, Any], key: str = "PrimaryEmailAddr") -> None:
+    holder = record.get(key)
+    if holder is None:
+        return
+    address = holder.get("Address")
+    element = f"{key}.Address"
+    if is_blank(address):
+        record[key] = clean(holder)
+        if not record[key]:
+            del record[key]
+        return
+    if not isinstance(address, str):
+        raise invalid_property(element, "a string is expected")
+    if len(address) > EMAIL_MAX:
+        raise too_long(element, EMAIL_MAX)
+    # Intuit's reference: the address must contain '@' and '.'.
+    if "@" not in address or "." not in address:
+        raise invalid_property(element, "an email address needs '@' and '.'")
+
+
+def _deleted_name(company: Company, entity: str, ident: str | None, name: str) -> str:
+    # QBO renames an inactive name-list entry "<name> (deleted)" (qbo-facts.md), freeing the name.
+    # When that name is taken too, the emulator numbers it; Intuit's exact scheme is unverified.
+    candidate = f"{name} (deleted)"
+    n = 1
+    while company.name_owner(candidate, exclude=(entity, ident)) is not None:
+        candidate = f"{name} (deleted-{n})"
+        n += 1
+    return candidate
+
+
+def apply_person(
+    company: Company, entity: str, record: dict[str, Any], previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Customer, Vendor and Employee: names, lengths, email, inactive rename, unique DisplayName."""
+    assert entity in PERSON_ENTITIES
+    record = clean(record)
+    _check_name_chars(record, (*NAME_FIELDS, "DisplayName"))
+    for name, limit in MAX_LENGTHS.items():
+        _check_text(record, name, limit)
+    _check_email(record)
+    if is_blank(record.get("DisplayName")):
+        parts = [record[k].strip() for k in NAME_FIELDS if record.get(k, "").strip()]
+        if not parts:
+            raise Fault(
+                "6080",
+                "No Name Provided",
+                "Title, GivenName, MiddleName, FamilyName, DisplayName, Suffix - one of these "
+                "must be non-empty",
+                "DisplayName",
+            )
+        record["DisplayName"] = " ".join(parts)
+    record.setdefault("Active", True)
+    ident = previous["Id"] if previous else None
+    was_active = previous is None or previous.get("Active", True)
+    if was_active and record["Active"] is False:
+        record["DisplayName"] = _deleted_name(company, entity, ident, record["DisplayName"])
+    if company.name_owner(record["DisplayName"], exclude=(entity, ident)) is not None:
+        raise duplicate_name(record["DisplayName"])
+    if entity == "Customer":
+        record.setdefault("Taxable", True)
+        record.setdefault("Job", False)
+        record.setdefault("BillWithParent", False)
+        record["FullyQualifiedName"] = record["DisplayName"]
+        record["PrintOnCheckName"] = record.get("PrintOnCheckName") or record["DisplayName"]
+    return record
+
+
+def apply_item(
+    company: Company, record: dict[str, Any], previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    record = clean(record)
+    if is_blank(record.get("Name")):
+        raise required_missing("Name")
+    _check_name_chars(record, ("Name",))
+    _check_text(record, "Name", 100)
+    record.setdefault("Active", True)
+    record.setdefault("Type", "Service")
+    if record["Type"] not in ("Service", "NonInventory"):
+        raise business(f"Item type {record['Type']} is not supported by the emulator", "Type")
+    ident = previous["Id"] if previous else None
+    for other in company.rows("Item"):
+        if other["Id"] != ident and other["Name"].casefold() == record["Name"].casefold():
+            raise Fault(
+                "6240",
+                "Duplicate Name Exists Error",
+                "The name supplied already exists. : Another product or service is already "
+                f"using this name ({record['Name']}).",
+                "Name",
+            )
+    if "UnitPrice" in record:
+        record["UnitPrice"] = to_decimal(record["UnitPrice"], "UnitPrice")
+    record["FullyQualifiedName"] = record["Name"]
+    return record
+
+
+def _ref_value(record: dict[str, Any], key: str) -> str | None:
+    ref = record.get(key)
+    if not isinstance(ref, dict) or is_blank(ref.get("value")):
+        return None
+    return str(ref["value"])
+
+
+def _sales_line(
+    company: Company, line: dict[str, Any], where: str, us: bool
+) -> tuple[dict[str, Any], Decimal]:
+    if is_blank(line.get("Amount")):
+        raise required_missing(f"{where}.Amount")
+    amount = to_decimal(line["Amount"], f"{where}.Amount")
+    detail = line.get("SalesItemLineDetail")
+    if not isinstance(detail, dict):
+        raise required_missing(f"{where}.SalesItemLineDetail")
+    detail = clean(detail)
+    item_id = _ref_value(detail, "ItemRef")
+    if item_id is None:
+        raise required_missing(f"{where}.SalesItemLineDetail.ItemRef")
+    item = company.get_row("Item", item_id)
+    if item is None:
+        raise Fault(
+            "2500",
+            "Invalid Reference Id",
+            f"Invalid Reference Id : Item {item_id} does not exist",
+            f"{where}.SalesItemLineDetail.ItemRef",
+        )
+    if not item.get("Active", True):
+        raise not_found("Item", f"{item_id} has been made inactive")
+    detail["ItemRef"] = {"value": item_id, "name": item["Name"]}
+    qty = to_decimal(detail["Qty"], "Qty") if "Qty" in detail else None
+    price = to_decimal(detail["UnitPrice"], "UnitPrice") if "UnitPrice" in detail else None
+    # Intuit error table: 6070 "Amount calculation incorrect in the request".
+    both_given = qty is not None and price is not None and (qty != 0 or price != 0)
+    if both_given and money(qty * price) != money(amount):  # type: ignore[operator]
+        raise Fault(
+            "6070",
+            "Amount calculation incorrect in the request",
+            f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}",
+            f"{where}.Amount",
+        )
+    # python-quickbooks sends Qty 0 and UnitPrice 0 when unset: the emulator reads 0/0 as "not given".
+    for key, value in (("Qty", qty), ("UnitPrice", price)):
+        if value is not None and (qty or price):
+            detail[key] = value
+        else:
+            detail.pop(key, None)
+    detail.pop("TaxInclusiveAmt", None)
+    tax = _ref_value(detail, "TaxCodeRef")
+    if tax is not None:
+        if company.get_row("TaxCode", tax) is None:
+            if us:
+                raise Fault(
+                    "6100",
+                    "Invalid Line TaxCode in the request",
+                    f"Valid Line TaxCodes for US should be TAX or NON. Supplied value:{tax}",
+                    f"{where}.SalesItemLineDetail.TaxCodeRef",
+                )
+            raise Fault("2500", "Invalid Reference Id", f"Invalid Reference Id : TaxCode {tax}")
+        detail["TaxCodeRef"] = {"value": tax}
+    elif not us:
+        # Outside the US each line needs a tax code (qbo-facts.md, "6000 business validation").
+        raise business("Make sure all your transactions have a GST/VAT rate before you save.")
+    out = clean({k: v for k, v in line.items() if k not in ("Id", "LineNum", "LinkedTxn")})
+    out["Amount"] = money(amount)
+    out["SalesItemLineDetail"] = detail
+    return out, money(amount)
+
+
+def apply_invoice(
+    company: Company, record: dict[str, Any], previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    record = clean(record)
+    customer_id = _ref_value(record, "CustomerRef")
+    if customer_id is None:
+        raise required_missing("CustomerRef")
+    customer = company.get_row("Customer", customer_id)
+    if customer is None:
+        raise not_found("Customer", customer_id)
+    if not customer.get("Active", True):
+        raise Fault(
+            "610",
+            "Object Not Found",
+            "Object Not Found : Something you're trying to use has been made inactive. Check "
+            f"the fields with accounts, customers, items, vendors or employees (Customer {customer_id}).",
+            "CustomerRef",
+        )
+    record["CustomerRef"] = {"value": customer_id, "name": customer["DisplayName"]}
+    lines = record.get("Line")
+    if not lines:
+        raise required_missing("Line")
+    us = company.country == "US"
+    stored: list[dict[str, Any]] = []
+    total = Decimal("0")
+    for index, line in enumerate(lines):
+        where = f"Line[{index}]"
+        if not isinstance(line, dict):
+            raise invalid_property(where, "an object is expected")
+        kind = line.get("DetailType")
+        if kind == "SubTotalLineDetail":
+            continue  # computed by QBO; clients echo it back on full updates
+        if kind == "SalesItemLineDetail":
+            out, amount = _sales_line(company, line, where, us)
+            total += amount
+        elif kind == "DescriptionOnly":
+            out = clean({k: v for k, v in line.items() if k in ("Description", "DetailType")})
+            out["DescriptionLineDetail"] = {}
+        elif is_blank(kind):
+            raise required_missing(f"{where}.DetailType")
+        else:
+            raise invalid_property(
+                f"{where}.DetailType", f"{kind} is not supported by the emulator"
+            )
+        out["Id"] = str(len(stored) + 1)
+        out["LineNum"] = len(stored) + 1
+        stored.append(out)
+    if not stored:
+        raise required_missing("Line")
+    stored.append({"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+    record["Line"] = stored
+    if len(record.get("CustomField", [])) > MAX_CUSTOM_FIELDS:
+        raise invalid_property("CustomField", f"at most {MAX_CUSTOM_FIELDS} custom fields")
+    if "CustomField" in record and not record["CustomField"]:
+        del record["CustomField"]
+    _check_text(record, "PrivateNote", PRIVATE_NOTE_MAX)
+    _apply_doc_number(company, record, previous)
+    record.setdefault("TxnDate", company.today())
+    record["TotalAmt"] = total
+    record["Balance"] = total  # no payments are emulated
+    record["TxnTaxDetail"] = {"TotalTax": Decimal("0.00")}
+    return record
+
+
+def _apply_doc_number(
+    company: Company, record: dict[str, Any], previous: dict[str, Any] | None
+) -> None:
+    doc = record.get("DocNumber")
+    if doc is None and previous is not None and previous.get("DocNumber"):
+        record["DocNumber"] = doc = previous["DocNumber"]  # a full update keeps the number
+    if doc is None:
+        if company.custom_txn_numbers:
+            return  # with custom numbers on, QBO leaves it empty
+        record["DocNumber"] = company.next_doc_number()
+        return
+    _check_text(record, "DocNumber", DOC_NUMBER_MAX)
+    if not company.custom_txn_numbers:
+        return
+    ident = previous["Id"] if previous else None
+    owner = company.doc_owner(doc)
+    if owner is not None and owner != ident:
+        raise Fault(
+            "6140",
+            "Duplicate Document Number Error",
+            "Duplicate Document Number Error : You must specify a different number. This "
+            f"number has already been used. DocNumber={doc} is assigned to TxnType=Invoice "
+            f"with TxnId={owner}",
+            "DocNumber",
+        )

@@ -1,0 +1,439 @@
+"""``Company``: one emulated QBO realm, its entities and QBO's rules, thread-safe.
+
+Every public method takes the company's re-entrant lock, so the threaded HTTP server can call it
+from many requests at once; api.py also holds it around a requestid check and the work it guards.
+Records are stored as plain dicts (money as Decimal) and handed out as deep copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from qbsync.emulator import query as q
+from qbsync.emulator import rules
+from qbsync.emulator.entities import (
+    ALL_ENTITIES,
+    CDC_ENTITIES,
+    NAME_LIST,
+    PERSON_ENTITIES,
+    QUERY_FIELDS,
+    WRITABLE,
+    Fault,
+    check_types,
+    clean,
+    invalid_property,
+    is_blank,
+    not_found,
+    required_missing,
+    unsupported,
+)
+
+__all__ = ["Company", "Fault"]
+
+DEFAULT_REALM = "9341455130166501"
+CDC_MAX_DAYS = 30  # qbo-facts.md: at most 30 days back
+CDC_MAX_OBJECTS = 1000
+_COMPANY_INFO_SKIP = ("custom_txn_numbers",)
+
+
+def _parse_offset(text: str) -> timezone:
+    sign = -1 if text.startswith("-") else 1
+    hours, _, minutes = text.lstrip("+-").partition(":")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+
+
+def _exact(value: Any) -> Any:
+    """Seed files are read with plain json.loads: turn their floats into exact Decimals."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return value
+
+
+class Company:
+    """One realm. ``seed`` is a dict shaped like default_seed.json; missing keys mean empty."""
+
+    def __init__(self, seed: dict[str, Any], *, clock: Callable[[], datetime]) -> None:
+        self.lock = threading.RLock()
+        self._seed = copy.deepcopy(seed)
+        self._clock = clock
+        info = self._seed.get("company") or {}
+        self.realm_id = str(self._seed.get("realm_id") or DEFAULT_REALM)
+        self.company_name = str(info.get("CompanyName") or "Emulated Company")
+        self.country = str(info.get("Country") or "US")
+        self.custom_txn_numbers = bool(info.get("custom_txn_numbers", False))
+        # QBO stamps times in the company's zone; the default seed uses US Pacific standard time.
+        self.tz = _parse_offset(str(self._seed.get("utc_offset") or "+00:00"))
+        self.requestids: dict[str, Any] = {}
+        self.reset()
+
+    # -- time -----------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self._clock().astimezone(self.tz)
+
+    def stamp(self) -> str:
+        return self.now().isoformat(timespec="seconds")
+
+    def time_str(self) -> str:
+        """The ``time`` field of every answer."""
+        return self.now().isoformat(timespec="milliseconds")
+
+    def today(self) -> str:
+        return self.now().date().isoformat()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def reset(self) -> None:
+        with self.lock:
+            self._rows: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ALL_ENTITIES}
+            self._next_id: dict[str, int] = dict.fromkeys(ALL_ENTITIES, 1)
+            self._deleted: dict[str, list[dict[str, Any]]] = {e: [] for e in ALL_ENTITIES}
+            self._names: dict[str, tuple[str, str]] = {}
+            self._docs: dict[str, str] = {}
+            self._next_doc = 1001
+            self.requestids.clear()
+            stamp = self.stamp()
+            for entity in ALL_ENTITIES:
+                raws = self._seed.get(entity) or []
+                if not isinstance(raws, list) or not all(isinstance(r, dict) for r in raws):
+                    raise ValueError(f"key '{entity}' must be a list of objects")
+                for raw in raws:
+                    record = _exact(copy.deepcopy(raw))
+                    if entity == "Invoice":
+                        # Seed invoices go through QBO's rules so their totals are computed.
+                        record = rules.apply_invoice(self, record, None)
+                    ident = str(record.get("Id") or self._new_id(entity))
+                    self._store(entity, ident, record, stamp, create_time=stamp, token="0")
+            info = self._seed.get("company") or {}
+            self._info = {k: v for k, v in info.items() if k not in _COMPANY_INFO_SKIP}
+            self._info.update(
+                {
+                    "Id": "1",
+                    "SyncToken": "0",
+                    "CompanyName": self.company_name,
+                    "Country": self.country,
+                    "domain": "QBO",
+                    "sparse": False,
+                    "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
+                }
+            )
+
+    def dump(self) -> dict[str, list[dict[str, Any]]]:
+        with self.lock:
+            return {e: [self._render(e, r) for r in self._sorted(e)] for e in ALL_ENTITIES}
+
+    def count(self, entity: str) -> int:
+        with self.lock:
+            return len(self._rows.get(entity, {}))
+
+    # -- lookups used by rules.py ---------------------------------------------------------
+    def rows(self, entity: str) -> Iterator[dict[str, Any]]:
+        return iter(list(self._rows[entity].values()))
+
+    def get_row(self, entity: str, ident: str) -> dict[str, Any] | None:
+        return self._rows[entity].get(str(ident))
+
+    def name_owner(self, name: str, exclude: tuple[str, str | None]) -> tuple[str, str] | None:
+        """Who holds ``name`` as DisplayName among Customer, Vendor and Employee (any state).
+
+        Case-insensitive: stricter than QBO may be (unverified; docs/emulator-rules.md)."""
+        owner = self._names.get(name.casefold())
+        return None if owner is None or owner == exclude else owner
+
+    def doc_owner(self, doc_number: str) -> str | None:
+        """The Id of the invoice that carries ``doc_number``, if any."""
+        return self._docs.get(doc_number)
+
+    def next_doc_number(self) -> str:
+        while str(self._next_doc) in self._docs:
+            self._next_doc += 1
+        doc = str(self._next_doc)
+        self._next_doc += 1
+        return doc
+
+    # -- entity operations ----------------------------------------------------------------
+    def canonical(self, name: str) -> str:
+        for entity in (*ALL_ENTITIES, "CompanyInfo"):
+            if entity.lower() == name.lower():
+                return entity
+        raise unsupported(f"Entity {name} is not supported")
+
+    def read(self, entity: str, ident: str) -> dict[str, Any]:
+        with self.lock:
+            row = self._rows[entity].get(ident)
+            if row is None:
+                raise not_found(entity, ident)
+            return self._render(entity, row)
+
+    def create(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._writable(entity)
+            check_types(entity, data)
+            record = self._apply(entity, self._input(entity, data), None)
+            ident = self._new_id(entity)
+            stamp = self.stamp()
+            self._store(entity, ident, record, stamp, create_time=stamp, token="0")
+            return self._render(entity, self._rows[entity][ident])
+
+    def update(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self._writable(entity)
+            check_types(entity, data)
+            previous = self._current(entity, data)
+            sparse = data.get("sparse", False)
+            if not isinstance(sparse, bool):
+                raise invalid_property("sparse", "true or false is expected")
+            incoming = self._input(entity, data)
+            if sparse:
+                # Sparse: only the fields sent change; "" clears one (QBO leaves it out after).
+                merged = {k: v for k, v in previous.items() if WRITABLE[entity].get(k) != "ro"}
+                merged.update({k: v for k, v in data.items() if k in incoming or v == ""})
+            else:
+                merged = incoming  # full update: fields not sent go back to their defaults
+            record = self._apply(entity, merged, previous)
+            token = str(int(previous["SyncToken"]) + 1)
+            create_time = previous["MetaData"]["CreateTime"]
+            self._store(entity, previous["Id"], record, self.stamp(), create_time, token)
+            return self._render(entity, self._rows[entity][previous["Id"]])
+
+    def delete(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            if entity != "Invoice":
+                # Name-list entities are never deleted in QBO, only made inactive (qbo-facts.md).
+                raise unsupported(
+                    f"Operation Delete is not supported for {entity}; send Active:false instead"
+                )
+            previous = self._current(entity, data)
+            self._unindex(entity, previous["Id"], previous)
+            del self._rows[entity][previous["Id"]]
+            stamp = self.stamp()
+            tombstone = {
+                "Id": previous["Id"],
+                "status": "Deleted",
+                "domain": "QBO",
+                "MetaData": {"LastUpdatedTime": stamp},
+            }
+            self._deleted[entity].append(tombstone)
+            return {"Id": previous["Id"], "status": "Deleted", "domain": "QBO"}
+
+    def company_info(self) -> dict[str, Any]:
+        with self.lock:
+            return copy.deepcopy(self._info)
+
+    def preferences(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "SalesFormsPrefs": {"CustomTxnNumbers": self.custom_txn_numbers},
+                "domain": "QBO",
+                "sparse": False,
+                "Id": "1",
+                "SyncToken": "0",
+            }
+
+    # -- query and change data capture ----------------------------------------------------
+    def query(self, text: str) -> dict[str, Any]:
+        """The ``QueryResponse`` object for one query (qbo-facts.md "Captured shapes")."""
+        with self.lock:
+            try:
+                parsed = q.parse(text)
+                entity = self._query_entity(parsed.entity)
+                spec = QUERY_FIELDS[entity]
+                q.validate(parsed, spec)
+                if entity == "CompanyInfo":
+                    rows = [self._info]
+                else:
+                    rows = list(self._rows[entity].values())
+                if entity in NAME_LIST and not parsed.mentions("Active"):
+                    # Plain queries return only active records (qbo-facts.md).
+                    rows = [r for r in rows if r.get("Active", True)]
+                page, total = q.run(parsed, rows, spec)
+                page = [self._render(entity, r) for r in page]
+            except q.QueryError as exc:
+                raise Fault("4000", "Error parsing query", exc.detail, exc.element) from exc
+            if parsed.count:
+                return {"totalCount": total}
+            if not page:
+                return {}
+            return {
+                entity: [q.project(r, parsed.fields) for r in page],
+                "startPosition": parsed.start_position,
+                "maxResults": len(page),
+            }
+
+    def _query_entity(self, name: str) -> str:
+        for entity in QUERY_FIELDS:
+            if entity.lower() == name.lower():
+                return entity
+        raise q.QueryError(f"QueryValidationError: Invalid entity name {name}", name)
+
+    def cdc(self, entities: str, changed_since: str) -> list[dict[str, Any]]:
+        """The ``CDCResponse`` list: one QueryResponse per requested entity, changed first,
+        deleted after (Intuit ChangeDataCapture reference)."""
+        with self.lock:
+            if is_blank(entities):
+                raise required_missing("entities")
+            if is_blank(changed_since):
+                raise required_missing("changedSince")
+            try:
+                since = datetime.fromisoformat(changed_since.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise Fault(
+                    "2070", "Invalid date time", f"changedSince {changed_since!r}", "changedSince"
+                ) from exc
+            if since.tzinfo is None:
+                since = since.replace(tzinfo=self.tz)
+            if self.now() - since > timedelta(days=CDC_MAX_DAYS):
+                raise invalid_property(
+                    "changedSince", f"must be within the last {CDC_MAX_DAYS} days"
+                )
+            names = [n.strip() for n in entities.split(",") if n.strip()]
+            wanted = []
+            for name in names:
+                entity = next((e for e in CDC_ENTITIES if e.lower() == name.lower()), None)
+                if entity is None:
+                    raise invalid_property("entities", f"{name} is not supported by CDC")
+                wanted.append(entity)
+            budget = CDC_MAX_OBJECTS
+            answers: list[dict[str, Any]] = []
+            for entity in wanted:
+                changed = sorted(
+                    (r for r in self._rows[entity].values() if self._changed(r, since)),
+                    key=lambda r: datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]),
+                )
+                objects = [self._render(entity, r) for r in changed]
+                objects += [
+                    copy.deepcopy(t) for t in self._deleted[entity] if self._changed(t, since)
+                ]
+                objects = objects[:budget]
+                budget -= len(objects)
+                if objects:
+                    answers.append(
+                        {entity: objects, "startPosition": 1, "maxResults": len(objects)}
+                    )
+                else:
+                    answers.append({})
+            return [{"QueryResponse": answers}]
+
+    @staticmethod
+    def _changed(row: dict[str, Any], since: datetime) -> bool:
+        return datetime.fromisoformat(row["MetaData"]["LastUpdatedTime"]) >= since
+
+    # -- internals ------------------------------------------------------------------------
+    def _writable(self, entity: str) -> None:
+        if entity not in WRITABLE:
+            raise unsupported(f"Operation Create/Update is not supported for {entity}")
+
+    def _input(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Writable fields sent by the client, blanks dropped."""
+        return clean({k: v for k, v in data.items() if WRITABLE[entity].get(k) != "ro"})
+
+    def _current(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        ident = data.get("Id")
+        if is_blank(ident):
+            raise required_missing("Id")
+        previous = self._rows[entity].get(str(ident))
+        if previous is None:
+            raise not_found(entity, str(ident))
+        token = data.get("SyncToken")
+        if is_blank(token) or isinstance(token, bool):
+            raise required_missing("SyncToken")
+        if str(token) != previous["SyncToken"]:
+            raise Fault(
+                "5010",
+                "Stale Object Error",
+                "Stale Object Error : You and another user were working on this at the same "
+                "time. They finished before you did, so your work was not saved.",
+                "SyncToken",
+            )
+        return previous
+
+    def _apply(
+        self, entity: str, record: dict[str, Any], previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if entity in PERSON_ENTITIES:
+            return rules.apply_person(self, entity, record, previous)
+        if entity == "Item":
+            return rules.apply_item(self, record, previous)
+        if entity == "Invoice":
+            return rules.apply_invoice(self, record, previous)
+        raise unsupported(f"Operation Create/Update is not supported for {entity}")
+
+    def _new_id(self, entity: str) -> str:
+        while str(self._next_id[entity]) in self._rows[entity]:
+            self._next_id[entity] += 1
+        ident = str(self._next_id[entity])
+        self._next_id[entity] += 1
+        return ident
+
+    def _store(
+        self,
+        entity: str,
+        ident: str,
+        record: dict[str, Any],
+        stamp: str,
+        create_time: str,
+        token: str,
+    ) -> None:
+        old = self._rows[entity].get(ident)
+        record = {k: v for k, v in record.items() if k not in ("sparse", "domain", "status")}
+        record.update(
+            Id=ident,
+            SyncToken=token,
+            MetaData={"CreateTime": create_time, "LastUpdatedTime": stamp},
+            domain="QBO",
+            sparse=False,
+        )
+        if entity in NAME_LIST:
+            record.setdefault("Active", True)
+        if entity == "Customer":
+            # A customer's Balance is what its open invoices owe (no payments are emulated);
+            # kept up to date as invoices change, so reads and queries need no scan.
+            record["Balance"] = old["Balance"] if old else Decimal("0.00")
+            record["BalanceWithJobs"] = record["Balance"]
+        self._unindex(entity, ident, old)
+        self._rows[entity][ident] = record
+        self._index(entity, ident, record)
+
+    def _index(self, entity: str, ident: str, record: dict[str, Any]) -> None:
+        if entity in PERSON_ENTITIES and record.get("DisplayName"):
+            self._names[record["DisplayName"].casefold()] = (entity, ident)
+        if entity == "Invoice":
+            if record.get("DocNumber"):
+                self._docs[record["DocNumber"]] = ident
+            self._adjust_balance(record["CustomerRef"]["value"], record["Balance"])
+
+    def _unindex(self, entity: str, ident: str, old: dict[str, Any] | None) -> None:
+        if old is None:
+            return
+        if entity in PERSON_ENTITIES and old.get("DisplayName"):
+            key = old["DisplayName"].casefold()
+            if self._names.get(key) == (entity, ident):
+                del self._names[key]
+        if entity == "Invoice":
+            if self._docs.get(old.get("DocNumber", "")) == ident:
+                del self._docs[old["DocNumber"]]
+            self._adjust_balance(old["CustomerRef"]["value"], -old["Balance"])
+
+    def _adjust_balance(self, customer_id: str, delta: Decimal) -> None:
+        customer = self._rows["Customer"].get(customer_id)
+        if customer is not None:
+            customer["Balance"] = customer["Balance"] + delta
+            customer["BalanceWithJobs"] = customer["Balance"]
+
+    def _sorted(self, entity: str) -> list[dict[str, Any]]:
+        def key(row: dict[str, Any]) -> tuple[int, str]:
+            ident = row["Id"]
+            return (int(ident), "") if ident.isdigit() else (1 << 62, ident)
+
+        return sorted(self._rows[entity].values(), key=key)
+
+    def _render(self, entity: str, row: dict[str, Any]) -> dict[str, Any]:
+        out = copy.deepcopy(row)
+        return clean(out) | {"sparse": False}
