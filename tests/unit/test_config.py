@@ -1,0 +1,331 @@
+"""config.py: every validation names the file, the key and what is expected; secrets refused."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from qbsync.config import (
+    DEFAULT_EXPORT_DAYS,
+    DEFAULT_SCOPES,
+    is_secret_key,
+    load_config,
+    write_config,
+)
+from qbsync.errors import ConfigError, ExitCode, UsageError
+
+GOOD = """\
+[qbo]
+environment = "sandbox"
+client_id = "ABc123"
+redirect_uri = "http://localhost:8765/callback"
+
+[source]
+type = "csv"
+members = "members.csv"
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "conf" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _load(path: Path):  # type: ignore[no-untyped-def]
+    return load_config(path, profile="default", data_dir=path.parent / "data")
+
+
+def _error(tmp_path: Path, text: str) -> ConfigError:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        _load(path)
+    assert str(path) in info.value.message  # every message names the file
+    assert info.value.exit_code == ExitCode.USAGE
+    return info.value
+
+
+def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD)
+    config = _load(path)
+    assert config.qbo.client_id == "ABc123"
+    assert config.qbo.scopes == DEFAULT_SCOPES
+    assert config.qbo.minor_version == 75
+    assert config.qbo.timeout_seconds == 60.0
+    assert config.export.days == DEFAULT_EXPORT_DAYS
+    assert config.token_store == "auto"
+    assert config.qbo.endpoints.name == "sandbox"
+    assert config.state_path == path.parent / "data" / "state.sqlite3"
+    # relative csv paths resolve against the config file's folder, not the cwd
+    assert config.source.members == path.parent.absolute() / "members.csv"
+    assert config.source.invoices is None
+
+
+def test_full_config_round_trips(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """\
+[qbo]
+environment = "http://127.0.0.1:4116"
+client_id = "id"
+redirect_uri = "http://127.0.0.1:9000/cb"
+scopes = ["com.intuit.quickbooks.accounting", "openid", "openid"]
+minor_version = 75
+timeout_seconds = 12.5
+
+[tokens]
+store = "file"
+
+[source]
+type = "http"
+base_url = "https://platform.example.com/api"
+token_env = "MEMBERS_API_TOKEN"
+
+[export]
+days = [30, 1, 15, 1]
+""",
+    )
+    config = _load(path)
+    assert config.qbo.endpoints.loopback
+    assert config.qbo.scopes == ("com.intuit.quickbooks.accounting", "openid")
+    assert config.qbo.timeout_seconds == 12.5
+    assert config.token_store == "file"
+    assert config.source.base_url == "https://platform.example.com/api"
+    assert config.source.token_env == "MEMBERS_API_TOKEN"
+    assert config.export.days == (1, 15, 30)
+
+
+def test_missing_file_suggests_init(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as info:
+        _load(missing)
+    assert str(missing) in info.value.message
+    assert "qbsync init" in (info.value.hint or "")
+
+
+def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
+    err = _error(tmp_path, '[qbo]\nclient_id = "x"\nenvironment = sandbox\n')
+    assert "line 3" in err.message
+
+
+@pytest.mark.parametrize(
+    ("snippet", "key", "expectation"),
+    [
+        ("client_id = 5\n", "[qbo] client_id", "expected a string"),
+        ('client_id = "a b"\n', "[qbo] client_id", "without spaces"),
+        ('client_id = "x"\nminor_version = "75"\n', "[qbo] minor_version", "integer"),
+        ('client_id = "x"\nminor_version = 70\n', "[qbo] minor_version", ">= 75"),
+        ('client_id = "x"\nminor_version = true\n', "[qbo] minor_version", "integer"),
+        ('client_id = "x"\ntimeout_seconds = 0\n', "[qbo] timeout_seconds", "(0, 600]"),
+        ('client_id = "x"\ntimeout_seconds = "60"\n', "[qbo] timeout_seconds", "number"),
+        ('client_id = "x"\nscopes = []\n', "[qbo] scopes", "at least one scope"),
+        ('client_id = "x"\nscopes = "openid"\n', "[qbo] scopes", "list of strings"),
+        ('client_id = "x"\nscopes = ["accounting"]\n', "[qbo] scopes", "known scopes"),
+        ('client_id = "x"\nclientid = "y"\n', "[qbo] clientid", "known keys: environment"),
+        ('client_id = "x"\nredirect_uri = "ftp://x/cb"\n', "[qbo] redirect_uri", "http(s) URL"),
+        (
+            'client_id = "x"\nredirect_uri = "http://example.com/cb"\n',
+            "[qbo] redirect_uri",
+            "only for localhost",
+        ),
+        (
+            'client_id = "x"\nenvironment = "production"\nredirect_uri = "http://localhost:8765/cb"\n',
+            "[qbo] redirect_uri",
+            "https redirect URI",
+        ),
+        (
+            'client_id = "x"\nenvironment = "production"\nredirect_uri = "https://10.0.0.1/cb"\n',
+            "[qbo] redirect_uri",
+            "no IP",
+        ),
+        ('client_id = "x"\nenvironment = "staging"\n', "[qbo] environment", "sandbox"),
+        (
+            'client_id = "x"\nenvironment = "http://example.com"\n',
+            "[qbo] environment",
+            "loopback",
+        ),
+    ],
+)
+def test_qbo_validation_messages(tmp_path: Path, snippet: str, key: str, expectation: str) -> None:
+    err = _error(tmp_path, "[qbo]\n" + snippet + '[source]\ntype = "csv"\nmembers = "m.csv"\n')
+    assert key in err.message
+    assert expectation in err.message
+
+
+def test_missing_client_id(tmp_path: Path) -> None:
+    err = _error(tmp_path, '[qbo]\n[source]\ntype = "csv"\nmembers = "m.csv"\n')
+    assert "[qbo] client_id" in err.message and "required" in err.message
+
+
+@pytest.mark.parametrize(
+    ("body", "key", "expectation"),
+    [
+        ('[tokens]\nstore = "vault"\n', "[tokens] store", "auto, keyring, file"),
+        ("[export]\ndays = [0, 5]\n", "[export] days", "1 to 31"),
+        ("[export]\ndays = [32]\n", "[export] days", "1 to 31"),
+        ("[export]\ndays = []\n", "[export] days", "non-empty"),
+        ('[export]\ndays = ["5"]\n', "[export] days", "days of the month"),
+        ("[export]\nday = [5]\n", "[export] day", "known keys: days"),
+        ("[exports]\ndays = [5]\n", "'exports'", "known tables: [qbo], [tokens]"),
+    ],
+)
+def test_other_tables(tmp_path: Path, body: str, key: str, expectation: str) -> None:
+    err = _error(tmp_path, GOOD + body)
+    assert key in err.message
+    assert expectation in err.message
+
+
+@pytest.mark.parametrize(
+    ("source", "key", "expectation"),
+    [
+        ('type = "ftp"\n', "[source] type", "csv, http"),
+        ('type = "csv"\n', "[source] members", "required"),
+        ('type = "csv"\nmembers = "m.csv"\nbase_url = "https://x"\n', "[source] base_url", "not used"),
+        ('type = "http"\n', "[source] base_url", "required"),
+        ('type = "http"\nbase_url = "http://platform.example.com"\n', "[source] base_url", "https"),
+        ('type = "http"\nbase_url = "https://x.example"\nmembers = "m.csv"\n', "[source] members", "not used"),
+        ('type = "http"\nbase_url = "https://x.example"\ntoken_env = "1BAD-NAME"\n', "[source] token_env", "NAME of an environment variable"),
+    ],
+)  # fmt: skip
+def test_source_validation(tmp_path: Path, source: str, key: str, expectation: str) -> None:
+    err = _error(tmp_path, '[qbo]\nclient_id = "x"\n[source]\n' + source)
+    assert key in err.message
+    assert expectation in err.message
+
+
+def test_http_source_on_loopback_allows_plain_http(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[qbo]\nclient_id = "x"\n[source]\ntype = "http"\nbase_url = "http://127.0.0.1:8000"\n',
+    )
+    assert _load(path).source.token_env is None
+
+
+def test_token_env_value_not_echoed(tmp_path: Path) -> None:
+    token = "abc.def-ghi-looks-like-a-token"
+    err = _error(
+        tmp_path,
+        f'[qbo]\nclient_id = "x"\n[source]\ntype = "http"\nbase_url = "https://x.example"\n'
+        f'token_env = "{token}"\n',
+    )
+    assert token not in err.message
+
+
+def test_missing_source_table(tmp_path: Path) -> None:
+    err = _error(tmp_path, '[qbo]\nclient_id = "x"\n')
+    assert "[source]" in err.message
+
+
+@pytest.mark.parametrize(
+    ("where", "line"),
+    [
+        ("qbo", 'client_secret = "hunter2-very-secret"'),
+        ("qbo", 'refresh_token = "hunter2-very-secret"'),
+        ("qbo", 'access_token = "hunter2-very-secret"'),
+        ("source", 'token = "hunter2-very-secret"'),
+        ("source", 'password = "hunter2-very-secret"'),
+        ("tokens", 'secret = "hunter2-very-secret"'),
+        ("source", 'api_token = "hunter2-very-secret"'),
+    ],
+)
+def test_secrets_are_refused_without_echo(tmp_path: Path, where: str, line: str) -> None:
+    if f"[{where}]" in GOOD:
+        text = GOOD.replace(f"[{where}]\n", f"[{where}]\n{line}\n")
+    else:
+        text = GOOD + f"\n[{where}]\n{line}\n"
+    err = _error(tmp_path, text)
+    assert "must not hold secrets" in err.message
+    assert "QBSYNC_CLIENT_SECRET" in err.message and "qbsync init" in err.message
+    assert line.split(" = ")[0] in err.message
+    assert "hunter2-very-secret" not in err.message
+    assert "hunter2-very-secret" not in (err.hint or "")
+
+
+def test_secret_in_nested_or_unknown_table_is_refused_first(tmp_path: Path) -> None:
+    err = _error(tmp_path, GOOD + '\n[extra.inner]\nclient_secret = "zzzzzzzz"\n')
+    assert "[extra.inner] client_secret" in err.message
+    assert "zzzzzzzz" not in err.message
+
+
+def test_secret_key_names() -> None:
+    assert not is_secret_key("token_env")
+    assert not is_secret_key("store")
+    assert not is_secret_key("client_id")
+    assert is_secret_key("Client-Secret")
+    assert is_secret_key("token")
+
+
+def test_environment_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _write(tmp_path, GOOD)
+    monkeypatch.setenv("QBSYNC_ENVIRONMENT", "http://127.0.0.1:4116")
+    config = _load(path)
+    assert config.qbo.environment == "http://127.0.0.1:4116"
+    assert config.qbo.endpoints.token_url == "http://127.0.0.1:4116/oauth2/v1/tokens/bearer"
+    monkeypatch.setenv("QBSYNC_ENVIRONMENT", "bogus")
+    with pytest.raises(ConfigError) as info:
+        _load(path)
+    assert "QBSYNC_ENVIRONMENT" in info.value.message
+
+
+def test_config_dataclasses_are_frozen(tmp_path: Path) -> None:
+    config = _load(_write(tmp_path, GOOD))
+    with pytest.raises(AttributeError):
+        config.qbo.client_id = "other"  # type: ignore[misc]
+
+
+# -- write_config ------------------------------------------------------------------------------
+
+VALUES = {
+    "qbo": {"environment": "sandbox", "client_id": "id1"},
+    "source": {"type": "csv", "members": "m.csv"},
+}
+
+
+def test_write_config_creates_parents_and_is_loadable(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "config.toml"
+    write_config(path, VALUES, force=False)
+    assert tomllib.loads(path.read_text())["qbo"]["client_id"] == "id1"
+    assert _load(path).qbo.client_id == "id1"
+    assert not stat.S_IMODE(path.stat().st_mode) & 0o022  # nobody else can change it
+    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp file left
+
+
+def test_write_config_refuses_overwrite_without_force(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("original")
+    with pytest.raises(UsageError) as info:
+        write_config(path, VALUES, force=False)
+    assert "--force" in (info.value.hint or "")
+    assert path.read_text() == "original"
+    write_config(path, VALUES, force=True)
+    assert "id1" in path.read_text()
+
+
+def test_write_config_refuses_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    values = {"qbo": {"client_id": "x", "client_secret": "s3cr3t-value"}}
+    with pytest.raises(ConfigError) as info:
+        write_config(path, values, force=False)
+    assert "s3cr3t-value" not in info.value.message
+    assert not path.exists()
+
+
+def test_write_config_is_atomic_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "conf" / "config.toml"
+    write_config(path, VALUES, force=False)
+    before = path.read_text()
+
+    def boom(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(ConfigError) as info:
+        write_config(path, {**VALUES, "export": {"days": [1]}}, force=True)
+    assert "No space left" in info.value.message
+    assert path.read_text() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]

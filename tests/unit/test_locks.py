@@ -1,0 +1,102 @@
+"""locks.py: flock-based locks that hold across processes and time out with LockedError."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from qbsync.errors import ExitCode, LockedError
+from qbsync.locks import file_lock, run_lock
+
+# Holds the lock, says so through a file, keeps it until `ready.release` exists or HOLD seconds pass.
+HOLDER = """
+import sys, time
+from pathlib import Path
+from qbsync.locks import file_lock
+lock, ready, hold = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
+with file_lock(lock, timeout=5):
+    ready.write_text("held")
+    deadline = time.monotonic() + hold
+    while time.monotonic() < deadline and not ready.with_suffix(".release").exists():
+        time.sleep(0.01)
+"""
+
+
+def _start_holder(lock: Path, ready: Path, hold: float) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(lock), str(ready), str(hold)])
+    deadline = time.monotonic() + 10
+    while not ready.exists():
+        assert proc.poll() is None, "holder exited early"
+        assert time.monotonic() < deadline, "holder never took the lock"
+        time.sleep(0.01)
+    return proc
+
+
+def test_lock_file_is_private(tmp_path: Path) -> None:
+    lock = tmp_path / "data" / "x.lock"
+    with file_lock(lock, timeout=0):
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+        assert stat.S_IMODE(lock.parent.stat().st_mode) == 0o700
+
+
+def test_other_process_holding_lock_times_out(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    holder = _start_holder(lock, tmp_path / "ready", hold=10)
+    try:
+        started = time.monotonic()
+        with pytest.raises(LockedError) as info, file_lock(lock, timeout=0.2, what="the test lock"):
+            pass
+        waited = time.monotonic() - started
+        assert 0.15 <= waited < 0.9
+        assert "the test lock" in info.value.message and str(lock) in info.value.message
+        assert info.value.exit_code == ExitCode.LOCKED
+    finally:
+        (tmp_path / "ready.release").write_text("go")
+        holder.kill()
+        holder.wait()
+
+
+def test_waits_until_other_process_releases(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    holder = _start_holder(lock, tmp_path / "ready", hold=0.2)
+    try:
+        with file_lock(lock, timeout=10):
+            # we only get here after the holder released the lock, i.e. after it exited its block
+            assert holder.wait(timeout=5) == 0
+    finally:
+        holder.kill()
+
+
+def test_lock_released_when_holder_dies(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    holder = _start_holder(lock, tmp_path / "ready", hold=30)
+    holder.kill()  # a crashed cron run must not leave a stale lock behind
+    holder.wait()
+    with file_lock(lock, timeout=1):
+        pass
+
+
+def test_lock_is_reusable_and_released_on_error(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    with pytest.raises(RuntimeError), file_lock(lock, timeout=0):
+        raise RuntimeError("boom")
+    with file_lock(lock, timeout=0):
+        pass
+
+
+def test_run_lock_fails_fast_by_default(tmp_path: Path) -> None:
+    holder = _start_holder(tmp_path / "run.lock", tmp_path / "ready", hold=10)
+    try:
+        started = time.monotonic()
+        with pytest.raises(LockedError), run_lock(tmp_path):
+            pass
+        assert time.monotonic() - started < 0.5
+    finally:
+        (tmp_path / "ready.release").write_text("go")
+        holder.kill()
+        holder.wait()

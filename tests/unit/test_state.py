@@ -1,0 +1,225 @@
+"""state.py: file modes, migrations, corrupt/newer databases, realm binding, runs, transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from qbsync import state as state_module
+from qbsync.errors import StateError
+from qbsync.state import SCHEMA_VERSION, State, split_sql
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "state.sqlite3"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_database_is_private_wal_and_migrated(db: Path) -> None:
+    with State.open(db) as state:
+        state.set_meta("k", "v")  # a write creates the -wal file
+        assert state.schema_version == SCHEMA_VERSION == 1
+        assert _mode(db) == 0o600
+        assert _mode(db.parent) == 0o700
+        for suffix in ("-wal", "-shm"):
+            side = db.with_name(db.name + suffix)
+            assert side.exists() and _mode(side) == 0o600
+        conn = state.connection
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    raw = sqlite3.connect(db)
+    tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"meta", "runs"} <= tables
+    assert raw.execute("SELECT value FROM meta WHERE key='k'").fetchone() == ("v",)
+    raw.close()
+
+
+def test_v0_database_is_migrated_and_reopening_is_a_no_op(db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    raw = sqlite3.connect(db)  # an empty SQLite file at version 0 (e.g. created by hand)
+    raw.execute("PRAGMA user_version = 0")
+    raw.close()
+    with State.open(db) as state:
+        assert state.schema_version == 1
+        state.set_meta("x", "1")
+    with State.open(db) as state:
+        assert state.get_meta("x") == "1"
+        assert state.schema_version == 1
+
+
+def test_later_migrations_are_applied_in_order(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    State.open(db).close()
+    extra = "CREATE TABLE links (member_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL);"
+    monkeypatch.setattr(state_module, "MIGRATIONS", [*state_module.MIGRATIONS, extra])
+    monkeypatch.setattr(state_module, "SCHEMA_VERSION", 2)
+    with State.open(db) as state:
+        assert state.schema_version == 2
+        state.connection.execute("INSERT INTO links VALUES ('m1', 'c1')")
+
+
+def test_failed_migration_rolls_back(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    State.open(db).close()
+    broken = "CREATE TABLE t2 (a TEXT); INSERT INTO no_such_table VALUES (1);"
+    monkeypatch.setattr(state_module, "MIGRATIONS", [*state_module.MIGRATIONS, broken])
+    monkeypatch.setattr(state_module, "SCHEMA_VERSION", 2)
+    with pytest.raises(StateError):
+        State.open(db)
+    raw = sqlite3.connect(db)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name='t2'").fetchone()[0] == 0
+    raw.close()
+
+
+def test_newer_database_is_refused(db: Path) -> None:
+    State.open(db).close()
+    raw = sqlite3.connect(db)
+    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    raw.close()
+    with pytest.raises(StateError) as info:
+        State.open(db)
+    assert str(db) in info.value.message
+    assert "upgrade qbsync" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("content", [b"this is not a database at all, just text" * 5, b"x"])
+def test_non_sqlite_file_is_refused_and_left_alone(db: Path, content: bytes) -> None:
+    db.parent.mkdir(parents=True)
+    db.write_bytes(content)
+    with pytest.raises(StateError) as info:
+        State.open(db)
+    assert str(db) in info.value.message
+    assert db.read_bytes() == content
+
+
+def test_corrupt_sqlite_file_is_refused(db: Path) -> None:
+    State.open(db).close()
+    data = bytearray(db.read_bytes())
+    data[16:100] = b"\xff" * 84  # keep the magic header, wreck the rest of page 1's header
+    db.write_bytes(bytes(data))
+    with pytest.raises(StateError) as info:
+        State.open(db)
+    assert str(db) in info.value.message
+
+
+def test_loose_existing_database_is_tightened(db: Path) -> None:
+    State.open(db).close()
+    db.chmod(0o644)
+    State.open(db).close()
+    assert _mode(db) == 0o600
+
+
+def test_split_sql_handles_triggers_and_strings() -> None:
+    script = """
+    CREATE TABLE a (x TEXT DEFAULT ';');
+    CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 'y;z'; END;
+    ;
+    """
+    parts = split_sql(script)
+    assert len(parts) == 2
+    assert parts[1].startswith("CREATE TRIGGER") and parts[1].endswith("END;")
+
+
+# -- realm binding -----------------------------------------------------------------------------
+
+
+def test_bind_realm_first_same_other(db: Path) -> None:
+    with State.open(db) as state:
+        assert state.realm_id is None and state.enabled_at is None
+        enabled = state.bind_realm("9130", now=NOW, company_name="Sandbox Co")
+        assert enabled == NOW
+        later = NOW + timedelta(days=3)
+        assert state.bind_realm("9130", now=later, company_name="Renamed Co") == NOW
+        assert state.company_name == "Renamed Co"
+        with pytest.raises(StateError) as info:
+            state.bind_realm("4620", now=later, company_name="Other")
+        message = info.value.message
+        assert "9130" in message and "Renamed Co" in message and "wrong books" in message
+        assert "qbsync auth --fresh-state" in (info.value.hint or "")
+        assert state.realm_id == "9130"  # unchanged
+    raw = sqlite3.connect(db)
+    rows = dict(raw.execute("SELECT key, value FROM meta").fetchall())
+    raw.close()
+    assert rows == {
+        "realm_id": "9130",
+        "enabled_at": "2026-03-01T12:00:00+00:00",
+        "company_name": "Renamed Co",
+    }
+
+
+def test_bind_realm_stores_utc_and_refuses_naive(db: Path) -> None:
+    with State.open(db) as state:
+        with pytest.raises(ValueError):
+            state.bind_realm("1", now=datetime(2026, 1, 1), company_name=None)
+        assert state.realm_id is None  # the failed attempt left nothing behind
+        local = NOW.astimezone(timezone(timedelta(hours=-5)))
+        state.bind_realm("1", now=local, company_name=None)
+        assert state.get_meta("enabled_at") == "2026-03-01T12:00:00+00:00"
+        assert state.company_name is None
+
+
+def test_reset_for_new_realm_keeps_file_and_schema(db: Path) -> None:
+    with State.open(db) as state:
+        state.bind_realm("9130", now=NOW, company_name="A")
+        state.start_run("export", now=NOW)
+        state.reset_for_new_realm()
+        assert state.realm_id is None and state.last_runs() == []
+        assert state.bind_realm("4620", now=NOW + timedelta(days=1), company_name="B") == (
+            NOW + timedelta(days=1)
+        )
+    assert _mode(db) == 0o600
+    with State.open(db) as state:
+        assert state.realm_id == "4620" and state.schema_version == SCHEMA_VERSION
+
+
+# -- runs and transactions ---------------------------------------------------------------------
+
+
+def test_runs_record_and_list_newest_first(db: Path) -> None:
+    with State.open(db) as state:
+        first = state.start_run("connect-members", now=NOW)
+        state.finish_run(first, "ok", {"created": 3}, now=NOW + timedelta(seconds=5))
+        second = state.start_run("export", now=NOW + timedelta(minutes=1))
+        runs = state.last_runs(5)
+        assert [r.id for r in runs] == [second, first]
+        assert runs[0].outcome == "running" and runs[0].finished_at is None
+        assert runs[1].summary == {"created": 3}
+        assert runs[1].finished_at == NOW + timedelta(seconds=5)
+        assert len(state.last_runs(1)) == 1
+        with pytest.raises(StateError):
+            state.finish_run(999, "ok", {})
+
+
+def test_transaction_rolls_back_and_nests(db: Path) -> None:
+    with State.open(db) as state:
+        with pytest.raises(RuntimeError), state.transaction():
+            state.set_meta("a", "1")
+            raise RuntimeError("boom")
+        assert state.get_meta("a") is None
+        with state.transaction():
+            state.set_meta("b", "1")
+            with pytest.raises(RuntimeError), state.transaction():
+                state.set_meta("c", "1")
+                raise RuntimeError("inner")
+        assert state.get_meta("b") == "1" and state.get_meta("c") is None
+
+
+def test_two_connections_see_each_others_commits(db: Path) -> None:
+    one, two = State.open(db), State.open(db)
+    try:
+        with one.transaction():
+            one.set_meta("k", "from-one")
+        assert two.get_meta("k") == "from-one"
+    finally:
+        one.close()
+        two.close()
