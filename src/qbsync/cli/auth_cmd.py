@@ -76,7 +76,7 @@ def _show_url(url: str, no_browser: bool) -> None:
 @click.option("--no-browser", is_flag=True, help="Only print the authorization URL.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=1),
+    type=click.FloatRange(min=0, min_open=True),
     default=300.0,
     show_default=True,
     help="Seconds to wait for the browser to come back (loopback redirect).",

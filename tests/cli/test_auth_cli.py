@@ -1,0 +1,316 @@
+"""`qbsync auth` and `qbsync disconnect` through CliRunner, against an in-process emulator."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from qbsync.cli import auth_cmd
+from qbsync.cli.main import _register, cli
+from qbsync.credentials import open_store
+from qbsync.paths import profile_data_dir, user_config_dir
+from qbsync.state import State
+
+CLIENT_ID = "cli-test-client"
+CLIENT_SECRET = "cli-test-secret-value-9f8e7d"
+TOKEN_PATH = "POST /oauth2/v1/tokens/bearer"
+PASTE_REDIRECT = "https://example.com/qbsync/callback"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Setup:
+    emu: Any
+    data_dir: Path
+    redirect_uri: str
+    store_kind: str
+
+    def store(self) -> Any:
+        return open_store(self.store_kind, profile="default", data_dir=self.data_dir)
+
+    def token_posts(self) -> int:
+        return sum(1 for e in self.emu.requests() if e["template"] == TOKEN_PATH)
+
+
+def make_setup(emu: Any, *, redirect_uri: str | None = None, store: str = "file") -> Setup:
+    """Config at the default path, the client registered with the emulator, secret stored."""
+    redirect = redirect_uri or f"http://localhost:{_free_port()}/callback"
+    emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
+    config = user_config_dir() / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[qbo]\nenvironment = "{emu.base_url}"\nclient_id = "{CLIENT_ID}"\n'
+        f'redirect_uri = "{redirect}"\ntimeout_seconds = 10\n\n'
+        f'[tokens]\nstore = "{store}"\n\n'
+        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
+    )
+    setup = Setup(emu, profile_data_dir("default"), redirect, store)
+    setup.store().save_client_secret(CLIENT_SECRET)
+    return setup
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    _register()
+    return CliRunner().invoke(cli, list(args), input=input)
+
+
+def follow(url: str) -> str:
+    """What a browser does at the authorize URL: the emulator consents and redirects."""
+    resp = requests.get(url, allow_redirects=False, timeout=5)
+    assert resp.status_code == 302, resp.text
+    return str(resp.headers["Location"])
+
+
+class Browser:
+    """webbrowser.open stand-in that follows the flow to the loopback catcher."""
+
+    def __init__(self) -> None:
+        self.pages: list[str] = []
+        self.done = threading.Event()
+        self.opened = 0
+
+    def open(self, url: str, *args: object, **kwargs: object) -> bool:
+        self.opened += 1
+        try:
+            self.pages.append(requests.get(follow(url), timeout=10).text)
+        finally:
+            self.done.set()
+        return True
+
+    def page(self) -> str:
+        # auth opens the browser in a thread: its page may arrive just after auth returns.
+        assert self.done.wait(5)
+        return self.pages[-1]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Browser:
+    b = Browser()
+    monkeypatch.setattr("webbrowser.open", b.open)
+    return b
+
+
+def assert_no_secrets(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in text
+
+
+def _all_output(result: Result) -> str:
+    return result.stdout + result.stderr
+
+
+def test_loopback_flow_stores_tokens_binds_state_and_answers_the_browser(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    result = run("-vv", "auth", "--timeout", "10")
+    assert result.exit_code == 0, _all_output(result)
+    tokens = s.store().load_tokens()
+    assert tokens is not None and tokens.realm_id == emulator.realm_id
+    assert emulator.token_state(tokens.refresh_token) == "active"
+    assert tokens.refresh_hard_expires_at is not None  # header sent, field stored
+    token_file = s.data_dir / "tokens.json"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        assert state.realm_id == emulator.realm_id
+        assert state.company_name == "Sunrise Mailbox Co (emulated)"
+        assert state.enabled_at is not None
+    assert "Sunrise Mailbox Co (emulated)" in result.stdout
+    assert emulator.realm_id in result.stdout
+    assert "Connected to Sunrise Mailbox Co (emulated)" in browser.page()
+    assert s.token_posts() == 1  # the code was exchanged exactly once
+    assert_no_secrets(_all_output(result), CLIENT_SECRET, tokens.access_token, tokens.refresh_token)
+
+
+def test_reauth_same_company_keeps_enabled_at(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    assert run("auth").exit_code == 0
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        first = state.enabled_at
+    old = s.store().load_tokens()
+    assert run("auth").exit_code == 0
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        assert state.enabled_at == first
+    assert s.store().load_tokens().refresh_token != old.refresh_token
+
+
+def test_access_denied(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    emulator.deny_next_authorization()
+    result = run("auth")
+    assert result.exit_code == 3
+    assert "declined" in result.stderr
+    assert "declined" in browser.page()
+    assert s.store().load_tokens() is None
+    assert s.token_posts() == 0
+
+
+def test_port_in_use(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    port = int(s.redirect_uri.split(":")[2].split("/")[0])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        result = run("auth")
+    assert result.exit_code == 3
+    assert f"port {port}" in result.stderr and "in use" in result.stderr
+    assert browser.opened == 0  # the browser is not opened when nothing can catch the redirect
+
+
+def test_loopback_timeout(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_setup(emulator)
+    monkeypatch.setattr("webbrowser.open", lambda *a, **k: True)  # operator never logs in
+    result = run("auth", "--timeout", "0.2")
+    assert result.exit_code == 3
+    assert "within 0.2 s" in result.stderr
+
+
+def test_invalid_client_secret_says_what_to_fix(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    s.store().save_client_secret("wrong-secret-123456")
+    result = run("auth")
+    assert result.exit_code == 2
+    assert "client secret" in result.stderr
+    assert "qbsync init --force" in result.stderr
+    assert "wrong-secret-123456" not in _all_output(result)
+    assert s.store().load_tokens() is None
+
+
+def _paste_answer(monkeypatch: pytest.MonkeyPatch, tamper: Callable[[str], str]) -> None:
+    """The operator opens the printed URL and pastes where the browser landed."""
+    shown: list[str] = []
+    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser: shown.append(url))
+    monkeypatch.setattr(auth_cmd.click, "prompt", lambda *a, **k: tamper(follow(shown[-1])))
+
+
+def test_paste_flow_for_https_redirect(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    _paste_answer(monkeypatch, lambda landed: landed)
+    result = run("auth", "--no-browser")
+    assert result.exit_code == 0, _all_output(result)
+    assert s.store().load_tokens().realm_id == emulator.realm_id  # type: ignore[union-attr]
+
+
+def test_pasted_address_with_wrong_state_is_refused_before_any_exchange(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    _paste_answer(monkeypatch, lambda landed: landed.replace("state=", "state=x"))
+    result = run("auth", "--no-browser")
+    assert result.exit_code == 3
+    assert "state does not match" in result.stderr
+    assert s.token_posts() == 0
+    assert s.store().load_tokens() is None
+
+
+def test_print_url_then_redirect_url_and_a_reused_code_is_never_sent(emulator: Any) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    printed = run("auth", "--print-url")
+    assert printed.exit_code == 0
+    url = printed.stdout.strip()
+    assert url.startswith(emulator.base_url + "/connect/oauth2?")
+    landed = follow(url)
+    done = run("auth", "--redirect-url", landed)
+    assert done.exit_code == 0, _all_output(done)
+    tokens = s.store().load_tokens()
+    assert s.token_posts() == 1
+    again = run("auth", "--redirect-url", landed)
+    assert again.exit_code == 3
+    assert "no login is waiting" in again.stderr
+    assert s.token_posts() == 1  # the code was not sent a second time
+    assert emulator.token_state(tokens.refresh_token) == "active"  # type: ignore[union-attr]
+
+
+def test_redirect_url_with_tampered_state(emulator: Any) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    landed = follow(run("auth", "--print-url").stdout.strip())
+    result = run("auth", "--redirect-url", landed.replace("state=", "state=evil"))
+    assert result.exit_code == 3
+    assert "possible cross-site request forgery" in result.stderr
+    assert s.token_posts() == 0
+
+
+def test_another_company_is_refused_and_working_tokens_stay(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        from datetime import UTC, datetime
+
+        state.bind_realm("111", now=datetime(2025, 1, 1, tzinfo=UTC), company_name="Old Books")
+    result = run("auth")
+    assert result.exit_code == 2
+    assert "--fresh-state" in result.stderr
+    assert s.token_posts() == 0
+    assert s.store().load_tokens() is None
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        assert state.realm_id == "111"
+
+    fresh = run("auth", "--fresh-state", "--yes")
+    assert fresh.exit_code == 0, _all_output(fresh)
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        assert state.realm_id == emulator.realm_id
+        assert state.company_name == "Sunrise Mailbox Co (emulated)"
+
+
+def test_keyring_store(emulator: Any, browser: Browser, fake_keyring: Any) -> None:
+    s = make_setup(emulator, store="keyring")
+    result = run("auth")
+    assert result.exit_code == 0, _all_output(result)
+    assert not (s.data_dir / "tokens.json").exists()
+    stored = [v for v in fake_keyring.entries.values() if "refresh_token" in v]
+    assert len(stored) == 1
+    assert s.store().load_tokens().realm_id == emulator.realm_id  # type: ignore[union-attr]
+    assert "keyring" in result.stdout
+
+
+def test_disconnect_revokes_deletes_tokens_keeps_state(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    assert run("auth").exit_code == 0
+    tokens = s.store().load_tokens()
+    result = run("disconnect")
+    assert result.exit_code == 0, _all_output(result)
+    assert emulator.token_state(tokens.refresh_token) == "revoked"  # type: ignore[union-attr]
+    assert s.store().load_tokens() is None
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        assert state.realm_id == emulator.realm_id
+    assert "Links and export history are kept" in result.stdout
+
+
+def test_disconnect_when_revoke_fails_still_deletes_tokens(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    assert run("auth").exit_code == 0
+    emulator.stop()  # Intuit unreachable
+    result = run("disconnect")
+    assert result.exit_code == 0
+    assert "could not revoke" in result.stderr
+    assert s.store().load_tokens() is None
+
+
+def test_disconnect_forget_deletes_state_after_confirmation(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    assert run("auth").exit_code == 0
+    declined = run("disconnect", "--forget", input="n\n")
+    assert declined.exit_code == 1
+    assert s.store().load_tokens() is not None  # nothing done
+    result = run("disconnect", "--forget", "--yes")
+    assert result.exit_code == 0
+    assert not (s.data_dir / "state.sqlite3").exists()
+    assert s.store().load_tokens() is None
