@@ -200,12 +200,20 @@ def init_command(
     _validate(values, path, obj)
     store = open_store(values["tokens"]["store"], profile=obj.profile, data_dir=obj.data_dir)
     secret = _client_secret(ask, existing=_has_secret(store))
+    from_env = bool(os.environ.get(CLIENT_SECRET_ENV, "").strip())
 
     write_config(path, values, force=force)
     if secret is not None:
         store.save_client_secret(secret)
     config = load_config(path, profile=obj.profile, data_dir=obj.data_dir)
-    _report(config, store.kind, store.location, kept_secret=secret is None, obj=obj)
+    note = (
+        "kept the stored client secret"
+        if secret is None
+        else f"client secret from {CLIENT_SECRET_ENV} stored"
+        if from_env
+        else "client secret stored"
+    )
+    _report(config, store.kind, store.location, secret_note=note, obj=obj)
 
 
 def _source_values(
@@ -316,12 +324,9 @@ def _client_secret(ask: _Asker, *, existing: bool) -> str | None:
         click.echo("The client secret is required.", err=True)  # pragma: no cover
 
 
-def _report(
-    config: Config, kind: str, location: str, *, kept_secret: bool, obj: CliContext
-) -> None:
+def _report(config: Config, kind: str, location: str, *, secret_note: str, obj: CliContext) -> None:
     click.echo(f"Config written: {config.path}")
     click.echo(f"Environment:    {config.qbo.environment}")
-    secret_note = "kept the stored client secret" if kept_secret else "client secret stored"
     click.echo(f"Token store:    {kind} ({location}); {secret_note}")
     if kind == "keyring":
         click.echo(

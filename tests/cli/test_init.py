@@ -1,0 +1,260 @@
+"""`qbsync init` through CliRunner in the isolated environment: files, modes, exit codes, secrets."""
+
+from __future__ import annotations
+
+import json
+import stat
+import tomllib
+from pathlib import Path
+
+import keyring
+import keyring.backends.fail
+import pytest
+from click.testing import CliRunner, Result
+
+from qbsync.cli.main import _register, cli
+from qbsync.config import load_config
+
+SECRET = "sEcReT-client-value-0042"
+
+
+@pytest.fixture
+def home(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    _register()
+    monkeypatch.chdir(tmp_path)
+    return isolated_env
+
+
+def _config(home: Path, profile: str = "default") -> Path:
+    name = "config.toml" if profile == "default" else f"{profile}.toml"
+    return home / ".config" / "qbsync" / name
+
+
+def _data(home: Path, profile: str = "default") -> Path:
+    return home / ".local" / "share" / "qbsync" / profile
+
+
+def _run(args: list[str], *, env: dict[str, str] | None = None, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, args, env=env, input=input)
+
+
+def _assert_no_secret(result: Result, home: Path) -> None:
+    assert SECRET not in result.stdout
+    assert SECRET not in result.stderr
+    for path in home.rglob("*"):
+        if path.is_file() and path.name != "tokens.json":
+            assert SECRET not in path.read_text(errors="replace"), path
+
+
+FLAGS = [
+    "init",
+    "--environment", "sandbox",
+    "--client-id", "ABc123",
+    "--redirect-uri", "http://localhost:8765/callback",
+    "--token-store", "file",
+    "--source", "csv",
+    "--members", "members.csv",
+    "--invoices", "invoices.csv",
+    "--yes",
+]  # fmt: skip
+
+
+def test_flags_only_init(home: Path, tmp_path: Path) -> None:
+    result = _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    config_path = _config(home)
+    doc = tomllib.loads(config_path.read_text())
+    assert doc["qbo"]["client_id"] == "ABc123"
+    assert doc["tokens"]["store"] == "file"
+    # relative paths given on the command line mean "relative to where I am"
+    assert doc["source"]["members"] == str(tmp_path / "members.csv")
+    assert doc["source"]["invoices"] == str(tmp_path / "invoices.csv")
+    config = load_config(config_path, profile="default", data_dir=_data(home))
+    assert config.qbo.scopes and config.export.days == (5, 10, 15, 20, 25, 30)
+
+    token_file = _data(home) / "tokens.json"
+    assert json.loads(token_file.read_text())["client_secret"] == SECRET
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert (_data(home) / "store-kind").read_text().strip() == "file"
+
+    assert str(config_path) in result.stdout
+    assert "file" in result.stdout and str(token_file) in result.stdout
+    assert "qbsync auth" in result.stdout
+    _assert_no_secret(result, home)
+
+
+def test_prompted_init(home: Path) -> None:
+    answers = [
+        "",  # environment: default sandbox
+        "my-client-id",
+        "",  # redirect uri: default
+        "file",
+        "",  # source: default csv
+        "m.csv",
+        "",  # no invoices file
+        SECRET,
+        SECRET,  # confirmation
+    ]
+    result = _run(["init"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = tomllib.loads(_config(home).read_text())
+    assert doc["qbo"] == {
+        "environment": "sandbox",
+        "client_id": "my-client-id",
+        "redirect_uri": "http://localhost:8765/callback",
+        "scopes": ["com.intuit.quickbooks.accounting", "com.intuit.quickbooks.payment"],
+    }
+    assert "invoices" not in doc["source"]
+    assert json.loads((_data(home) / "tokens.json").read_text())["client_secret"] == SECRET
+    _assert_no_secret(result, home)
+
+
+def test_prompt_asks_again_after_a_bad_answer(home: Path) -> None:
+    answers = ["staging", "sandbox", "id", "http://example.com/cb", "", "file", "", "m.csv", ""]
+    result = _run(["init"], input="\n".join(answers) + "\n", env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout.count("Error:") == 2
+    assert tomllib.loads(_config(home).read_text())["qbo"]["environment"] == "sandbox"
+
+
+def test_secret_confirmation_mismatch_asks_again(home: Path) -> None:
+    args = [a for a in FLAGS if a != "--yes"]
+    result = _run(args, input=f"{SECRET}\nother-value-1\n{SECRET}\n{SECRET}\n")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "do not match" in result.stdout + result.stderr
+    assert json.loads((_data(home) / "tokens.json").read_text())["client_secret"] == SECRET
+    _assert_no_secret(result, home)
+
+
+@pytest.mark.parametrize(
+    ("drop", "named"),
+    [("--client-id", "--client-id"), ("--members", "--members")],
+)
+def test_yes_with_missing_flag_exits_2_naming_it(home: Path, drop: str, named: str) -> None:
+    index = FLAGS.index(drop)
+    args = FLAGS[:index] + FLAGS[index + 2 :]
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert named in result.stderr
+    assert not _config(home).exists()
+
+
+def test_yes_without_secret_exits_2(home: Path) -> None:
+    result = _run(FLAGS)
+    assert result.exit_code == 2
+    assert "QBSYNC_CLIENT_SECRET" in result.stderr
+    assert not _config(home).exists()
+    assert not (_data(home) / "tokens.json").exists()
+
+
+def test_refuses_to_overwrite_without_force(home: Path) -> None:
+    config_path = _config(home)
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text("# hand-written\n")
+    result = _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert "--force" in result.stderr
+    assert config_path.read_text() == "# hand-written\n"
+    result = _run([*FLAGS, "--force"], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    assert "ABc123" in config_path.read_text()
+
+
+def test_force_with_yes_keeps_stored_secret(home: Path) -> None:
+    assert _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET}).exit_code == 0
+    args = [*FLAGS, "--force"]
+    args[args.index("ABc123")] = "NewId"
+    result = _run(args)  # no QBSYNC_CLIENT_SECRET this time
+    assert result.exit_code == 0, result.stderr
+    assert "kept the stored client secret" in result.stdout
+    assert json.loads((_data(home) / "tokens.json").read_text())["client_secret"] == SECRET
+    assert "NewId" in _config(home).read_text()
+
+
+def test_invalid_flag_value_exits_2_and_writes_nothing(home: Path) -> None:
+    args = list(FLAGS)
+    args[args.index("http://localhost:8765/callback")] = "http://example.com/cb"
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert "--redirect-uri" in result.stderr and "localhost" in result.stderr
+    assert not _config(home).exists()
+    assert not (_data(home) / "tokens.json").exists()
+
+
+def test_invalid_value_caught_by_load_config_names_real_file(home: Path) -> None:
+    args = [
+        "init", "--client-id", "x", "--source", "http", "--base-url", "http://platform.example",
+        "--token-store", "file", "--yes",
+    ]  # fmt: skip
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert "[source] base_url" in result.stderr
+    assert str(_config(home)) in result.stderr and ".init-" not in result.stderr
+    assert not _config(home).exists()
+    assert [p.name for p in _config(home).parent.iterdir()] == []  # temp file cleaned up
+
+
+def test_http_source(home: Path) -> None:
+    args = [
+        "init", "--client-id", "x", "--source", "http", "--base-url", "https://platform.example/api",
+        "--token-env", "MEMBERS_API_TOKEN", "--token-store", "file", "--yes",
+    ]  # fmt: skip
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    source = tomllib.loads(_config(home).read_text())["source"]
+    assert source == {
+        "type": "http",
+        "base_url": "https://platform.example/api",
+        "token_env": "MEMBERS_API_TOKEN",
+    }
+
+
+def test_csv_flag_with_http_source_is_usage_error(home: Path) -> None:
+    args = ["init", "--client-id", "x", "--source", "http", "--members", "m.csv", "--yes"]
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert "--members" in result.stderr
+
+
+def test_auto_store_uses_working_keyring(home: Path, fake_keyring: object) -> None:
+    args = list(FLAGS)
+    args[args.index("file")] = "auto"
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    assert fake_keyring.entries == {("qbsync:default", "client_secret"): SECRET}  # type: ignore[attr-defined]
+    assert not (_data(home) / "tokens.json").exists()
+    assert (_data(home) / "store-kind").read_text().strip() == "keyring"
+    assert "keyring" in result.stdout and "cron" in result.stdout
+    _assert_no_secret(result, home)
+
+
+def test_explicit_keyring_without_backend_fails_before_writing(home: Path) -> None:
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    args = list(FLAGS)
+    args[args.index("file")] = "keyring"
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 1
+    assert 'store = "file"' in result.stderr
+    assert not _config(home).exists()
+
+
+def test_profile_and_explicit_config(home: Path, tmp_path: Path) -> None:
+    result = _run(["--profile", "acme", *FLAGS], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    assert _config(home, "acme").exists()
+    assert (_data(home, "acme") / "tokens.json").exists()
+    assert "qbsync --profile acme auth" in result.stdout
+
+    custom = tmp_path / "elsewhere" / "qb.toml"
+    result = _run(["--config", str(custom), *FLAGS], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    assert custom.exists()
+    assert f"qbsync --config {custom} auth" in result.stdout
+
+
+def test_register_is_idempotent(home: Path) -> None:
+    _register()
+    _register()
+    assert list(cli.commands).count("init") == 1
+    help_text = _run(["--help"]).stdout
+    assert help_text.count(" init ") == 1
