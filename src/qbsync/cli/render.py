@@ -68,9 +68,21 @@ def _json_default(value: object) -> Any:
     return str(value)
 
 
+def _redact_values(value: Any) -> Any:
+    # Redact string values, not the serialized text: redact's patterns (e.g. `code: ...`) would
+    # otherwise mangle keys such as "exit_code" and break the JSON.
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_values(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_values(item) for item in value]
+    return value
+
+
 def emit_json(obj: dict[str, Any]) -> None:
     """One JSON object on stdout, keys sorted so the output is stable."""
-    click.echo(redact(json.dumps(obj, sort_keys=True, default=_json_default)))
+    click.echo(json.dumps(_redact_values(obj), sort_keys=True, default=_json_default))
 
 
 def info(message: str) -> None:

@@ -1,0 +1,227 @@
+"""`qbsync status`: offline report, --json, --check (refreshing through the emulator), exit 3."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from qbsync.cli.main import _register, cli
+from qbsync.cli.status_cmd import build_status
+from qbsync.config import Config, ExportConfig, QboConfig, SourceConfig
+from qbsync.credentials import TokenSet, open_store
+from qbsync.oauth import token_set_from_response
+from qbsync.paths import profile_data_dir, user_config_dir
+from qbsync.state import State
+
+CLIENT_ID = "status-test-client"
+CLIENT_SECRET = "status-test-secret-4d3c2b1a"
+NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+
+
+def write_config(emu: Any, store: str = "file") -> Path:
+    redirect = "http://localhost:45219/callback"
+    emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
+    path = user_config_dir() / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'[qbo]\nenvironment = "{emu.base_url}"\nclient_id = "{CLIENT_ID}"\n'
+        f'redirect_uri = "{redirect}"\n\n[tokens]\nstore = "{store}"\n\n'
+        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
+    )
+    data_dir = profile_data_dir("default")
+    open_store(store, profile="default", data_dir=data_dir).save_client_secret(CLIENT_SECRET)
+    return data_dir
+
+
+def connect(emu: Any, data_dir: Path, store: str = "file", **changes: Any) -> TokenSet:
+    """Tokens from the emulator (no browser), stored, and the state bound, as `auth` leaves them."""
+    body = emu.issue_tokens(CLIENT_ID)
+    tokens = token_set_from_response(body, realm_id=body["realmId"], now=datetime.now(UTC))
+    tokens = replace(tokens, **changes)
+    open_store(store, profile="default", data_dir=data_dir).save_tokens(tokens)
+    with State.open(data_dir / "state.sqlite3") as state:
+        state.bind_realm(tokens.realm_id, now=NOW, company_name="Sunrise Mailbox Co (emulated)")
+    return tokens
+
+
+def run(*args: str) -> Result:
+    _register()
+    return CliRunner().invoke(cli, list(args))
+
+
+def stored(data_dir: Path) -> TokenSet:
+    tokens = open_store("file", profile="default", data_dir=data_dir).load_tokens()
+    assert tokens is not None
+    return tokens
+
+
+def test_not_connected_exits_3(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    result = run("status")
+    assert result.exit_code == 3
+    assert "no tokens stored" in result.stderr
+    as_json = run("status", "--json")
+    assert as_json.exit_code == 3
+    doc = json.loads(as_json.stdout)
+    assert doc["connected"] is False
+    assert doc["realm_id"] is None
+    assert not (data_dir / "state.sqlite3").exists()  # status only looks
+
+
+def test_connected_offline_report_makes_no_request(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    tokens = connect(emulator, data_dir)
+    before = len(emulator.requests())
+    result = run("status")
+    assert result.exit_code == 0, result.stderr
+    for text in (
+        "Sunrise Mailbox Co (emulated)",
+        emulator.realm_id,
+        "file",
+        str(data_dir),
+        emulator.base_url + "/v3",
+        "2026-01-10T12:00:00+00:00",
+    ):
+        assert text in result.stdout
+    assert len(emulator.requests()) == before
+    assert tokens.access_token not in result.stdout + result.stderr
+
+
+def test_json_has_stable_keys_and_iso_times(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    tokens = connect(emulator, data_dir)
+    result = run("status", "--json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert set(doc) == {
+        "profile", "config_path", "environment", "connected", "reason", "realm_id",
+        "company_name", "enabled_at", "token_store", "access_token_expires_at",
+        "refresh_token_expires_at", "refresh_token_hard_expires_at", "warnings", "check",
+    }  # fmt: skip
+    assert doc["environment"] == {"name": "emulator", "api_base": emulator.base_url + "/v3"}
+    assert doc["token_store"]["kind"] == "file"
+    assert datetime.fromisoformat(
+        doc["access_token_expires_at"]
+    ) == tokens.access_expires_at.replace(microsecond=0)
+    assert datetime.fromisoformat(doc["refresh_token_hard_expires_at"]).tzinfo is not None
+    assert doc["warnings"] == []
+    assert "[" not in result.stdout.replace('"warnings": []', "")  # no rich markup
+
+
+def test_refresh_expiry_soon_warns(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    connect(emulator, data_dir, refresh_expires_at=datetime.now(UTC) + timedelta(days=5))
+    result = run("status")
+    assert result.exit_code == 0
+    assert "refresh token expires in" in result.stderr
+    doc = json.loads(run("status", "--json").stdout)
+    assert len(doc["warnings"]) == 1
+
+
+def test_expired_refresh_token_is_not_connected(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    connect(emulator, data_dir, refresh_expires_at=datetime.now(UTC) - timedelta(days=1))
+    result = run("status", "--json")
+    assert result.exit_code == 3
+    assert "run `qbsync auth`" in json.loads(result.stdout)["reason"]
+
+
+def test_check_refreshes_expired_access_token_and_persists_rotation(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    old = connect(emulator, data_dir, access_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    result = run("-vv", "status", "--check", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["check"]["ok"] is True
+    assert doc["check"]["company_name"] == "Sunrise Mailbox Co (emulated)"
+    new = stored(data_dir)
+    assert new.refresh_token != old.refresh_token
+    assert new.access_token != old.access_token
+    assert emulator.token_state(new.access_token) == "active"
+    everything = result.stdout + result.stderr
+    for secret in (
+        CLIENT_SECRET,
+        old.access_token,
+        old.refresh_token,
+        new.access_token,
+        new.refresh_token,
+    ):
+        assert secret not in everything
+
+
+def test_check_with_revoked_grant_exits_3_saying_run_auth(emulator: Any) -> None:
+    import requests
+
+    data_dir = write_config(emulator)
+    tokens = connect(emulator, data_dir)
+    revoked = requests.post(
+        emulator.base_url + "/v2/oauth2/tokens/revoke",
+        json={"token": tokens.refresh_token},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=5,
+    )
+    assert revoked.status_code == 200
+    result = run("status", "--check")
+    assert result.exit_code == 3
+    assert "run `qbsync auth`" in result.stdout + result.stderr
+    doc = json.loads(run("status", "--check", "--json").stdout)
+    assert doc["connected"] is False and doc["check"]["ok"] is False
+
+
+def test_keyring_store_is_reported(emulator: Any, fake_keyring: Any) -> None:
+    data_dir = write_config(emulator, store="keyring")
+    connect(emulator, data_dir, store="keyring")
+    doc = json.loads(run("status", "--json").stdout)
+    assert doc["token_store"]["kind"] == "keyring"
+    assert doc["connected"] is True
+
+
+def _config() -> Config:
+    return Config(
+        path=Path("/c.toml"),
+        profile="default",
+        data_dir=Path("/d"),
+        qbo=QboConfig("sandbox", "cid", "http://localhost:1/cb", ("a",), 75, 60.0),
+        token_store="file",
+        source=SourceConfig("csv", None, None, None, None),
+        export=ExportConfig((5,)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("hard_days", "rolling_days", "warnings"),
+    [(1000, 90, 0), (10, 12, 2), (1000, 13, 1), (10, 90, 1)],
+)
+def test_build_status_warnings(hard_days: int, rolling_days: int, warnings: int) -> None:
+    tokens = TokenSet(
+        realm_id="1",
+        access_token="acc-pure-1",
+        refresh_token="ref-pure-1",
+        access_expires_at=NOW + timedelta(hours=1),
+        refresh_expires_at=NOW + timedelta(days=rolling_days),
+        refresh_hard_expires_at=NOW + timedelta(days=hard_days),
+        obtained_at=NOW,
+    )
+    status = build_status(
+        _config(), store_kind="file", store_location="/d/tokens.json", tokens=tokens,
+        meta={"realm_id": "1"}, now=NOW,
+    )  # fmt: skip
+    assert status["connected"] is True
+    assert len(status["warnings"]) == warnings
+    assert status["environment"]["api_base"] == "https://sandbox-quickbooks.api.intuit.com/v3"
+    assert "acc-pure-1" not in json.dumps(status)
+
+
+def test_build_status_realm_mismatch_warns() -> None:
+    status = build_status(
+        _config(), store_kind="file", store_location="x", tokens=None,
+        meta={"realm_id": "2"}, now=NOW,
+    )  # fmt: skip
+    assert status["connected"] is False
+    assert status["realm_id"] == "2"
