@@ -12,6 +12,7 @@ import pytest
 from qbsync.config import (
     DEFAULT_EXPORT_DAYS,
     DEFAULT_SCOPES,
+    KNOWN_KEYS,
     is_secret_key,
     load_config,
     write_config,
@@ -329,3 +330,18 @@ def test_write_config_is_atomic_on_failure(tmp_path: Path, monkeypatch: pytest.M
     assert "No space left" in info.value.message
     assert path.read_text() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["config.toml"]
+
+
+# -- config.example.toml -----------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def test_example_config_loads_and_documents_every_key(tmp_path: Path) -> None:
+    config = load_config(EXAMPLE, profile="default", data_dir=tmp_path)
+    assert config.source.members == EXAMPLE.parent / "members.csv"
+    text = EXAMPLE.read_text()
+    for table, keys in KNOWN_KEYS.items():
+        assert f"[{table}]" in text
+        for key in keys:
+            assert f"{key} = " in text, f"[{table}] {key} is not documented in {EXAMPLE.name}"
