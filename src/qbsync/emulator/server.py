@@ -86,6 +86,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "qbsync-emulator"
     sys_version = ""
     timeout = 120  # QBO's request timeout; also how long an idle keep-alive connection stays open
+    # Malformed requests answered by http.server itself (send_error): JSON too, not an HTML page.
+    error_content_type = "application/json;charset=UTF-8"
+    error_message_format = '{"error": "%(message)s", "status": %(code)d}'
     server: _Server
 
     def do_GET(self) -> None:
