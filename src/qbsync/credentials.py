@@ -166,6 +166,8 @@ def open_store(setting: str, *, profile: str, data_dir: Path) -> CredentialStore
                 hint=_SWITCH_TO_FILE,
             )
         return KeyringStore(service, data_dir)
+    if (data_dir / TOKEN_FILE).exists():  # no pin (deleted, or older layout) but a token file
+        return FileStore(data_dir)
     return KeyringStore(service, data_dir) if keyring_usable(service) else FileStore(data_dir)
 
 

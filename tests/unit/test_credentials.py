@@ -286,6 +286,15 @@ def test_store_kind_file_is_reused_even_when_keyring_appears(
     assert store.load_tokens() == _tokens()
 
 
+def test_auto_without_pin_prefers_an_existing_token_file(
+    tmp_path: Path, fake_keyring: keyring.backend.KeyringBackend
+) -> None:
+    FileStore(tmp_path).save_tokens(_tokens())
+    (tmp_path / "store-kind").unlink()
+    store = open_store("auto", profile="default", data_dir=tmp_path)
+    assert store.kind == "file" and store.load_tokens() == _tokens()
+
+
 def test_garbled_store_kind_is_error(tmp_path: Path) -> None:
     (tmp_path / "store-kind").write_text("vault\n")
     with pytest.raises(CredentialStoreError) as info:
