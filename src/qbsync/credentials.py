@@ -18,8 +18,6 @@ import logging
 import os
 import secrets as pysecrets
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,8 +26,19 @@ from qbsync.files import atomic_write
 from qbsync.locks import file_lock
 from qbsync.paths import ensure_private_dir
 from qbsync.redact import register_secret
+from qbsync.tokenset import TokenSet
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "CredentialStore",
+    "FileStore",
+    "KeyringStore",
+    "TokenSet",
+    "open_store",
+    "resolve_client_secret",
+    "token_lock",
+]
 
 CLIENT_SECRET_ENV = "QBSYNC_CLIENT_SECRET"
 TOKEN_FILE = "tokens.json"
@@ -38,89 +47,6 @@ TOKEN_LOCK_FILE = "tokens.lock"
 STORE_SETTINGS = ("auto", "keyring", "file")
 _FILE_FORMAT = 1
 _SWITCH_TO_FILE = 'set `[tokens] store = "file"` in the config, then run `qbsync auth` again'
-
-
-def _utc(value: datetime, name: str) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"TokenSet.{name} must be timezone-aware (UTC)")
-    return value.astimezone(UTC)
-
-
-@dataclass(frozen=True, repr=False)
-class TokenSet:
-    realm_id: str
-    access_token: str
-    refresh_token: str
-    access_expires_at: datetime
-    refresh_expires_at: datetime
-    refresh_hard_expires_at: datetime | None
-    obtained_at: datetime
-
-    def __post_init__(self) -> None:
-        for name in ("access_expires_at", "refresh_expires_at", "obtained_at"):
-            object.__setattr__(self, name, _utc(getattr(self, name), name))
-        if self.refresh_hard_expires_at is not None:
-            hard = _utc(self.refresh_hard_expires_at, "refresh_hard_expires_at")
-            object.__setattr__(self, "refresh_hard_expires_at", hard)
-        register_secret(self.access_token)
-        register_secret(self.refresh_token)
-
-    def __repr__(self) -> str:  # never the tokens: reprs end up in logs and tracebacks
-        hard = self.refresh_hard_expires_at.isoformat() if self.refresh_hard_expires_at else None
-        return (
-            f"TokenSet(realm_id={self.realm_id!r}, "
-            f"access_expires_at={self.access_expires_at.isoformat()!r}, "
-            f"refresh_expires_at={self.refresh_expires_at.isoformat()!r}, "
-            f"refresh_hard_expires_at={hard!r}, obtained_at={self.obtained_at.isoformat()!r})"
-        )
-
-    __str__ = __repr__
-
-    def to_dict(self) -> dict[str, Any]:
-        hard = self.refresh_hard_expires_at
-        return {
-            "realm_id": self.realm_id,
-            "access_token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "access_expires_at": self.access_expires_at.isoformat(),
-            "refresh_expires_at": self.refresh_expires_at.isoformat(),
-            "refresh_hard_expires_at": hard.isoformat() if hard else None,
-            "obtained_at": self.obtained_at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Any) -> TokenSet:
-        """Rebuild from ``to_dict`` output; ``ValueError`` (without any value) when malformed."""
-        if not isinstance(data, dict):
-            raise ValueError("token data is not an object")
-        text = {}
-        for key in ("realm_id", "access_token", "refresh_token"):
-            if not isinstance(data.get(key), str) or not data[key]:
-                raise ValueError(f"token data: {key} missing or not a string")
-            text[key] = data[key]
-        hard = data.get("refresh_hard_expires_at")
-        return cls(
-            realm_id=text["realm_id"],
-            access_token=text["access_token"],
-            refresh_token=text["refresh_token"],
-            access_expires_at=_parse_time(data, "access_expires_at"),
-            refresh_expires_at=_parse_time(data, "refresh_expires_at"),
-            refresh_hard_expires_at=None
-            if hard is None
-            else _parse_time(data, "refresh_hard_expires_at"),
-            obtained_at=_parse_time(data, "obtained_at"),
-        )
-
-
-def _parse_time(data: dict[str, Any], key: str) -> datetime:
-    value = data.get(key)
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise ValueError(f"token data: {key} is not an ISO date-time with a UTC offset")
-    return parsed
 
 
 class CredentialStore(Protocol):
