@@ -169,6 +169,10 @@ def redirect_uri_problem(uri: str, environment: str) -> str | None:
     parts = urlsplit(uri.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"expected an http(s) URL such as {DEFAULT_REDIRECT_URI}"
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number 0-65535
+    except ValueError:
+        return "expected a valid port number after the host"
     if parts.fragment:
         return "expected a URL without a #fragment"
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):

@@ -130,6 +130,11 @@ def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
         ('client_id = "x"\nclientid = "y"\n', "[qbo] clientid", "known keys: environment"),
         ('client_id = "x"\nredirect_uri = "ftp://x/cb"\n', "[qbo] redirect_uri", "http(s) URL"),
         (
+            'client_id = "x"\nredirect_uri = "http://localhost:99999/cb"\n',
+            "[qbo] redirect_uri",
+            "port",
+        ),
+        (
             'client_id = "x"\nredirect_uri = "http://example.com/cb"\n',
             "[qbo] redirect_uri",
             "only for localhost",

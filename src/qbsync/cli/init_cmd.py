@@ -160,14 +160,16 @@ def init_command(
         raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
 
     ask = _Asker(yes)
-    env = ask.value(
-        environment,
-        flag="--environment",
-        text="QBO environment (sandbox, production or an emulator URL)",
-        default=DEFAULT_ENVIRONMENT,
-        check=_environment,
+    env = (
+        ask.value(
+            environment,
+            flag="--environment",
+            text="QBO environment (sandbox, production or an emulator URL)",
+            default=DEFAULT_ENVIRONMENT,
+            check=_environment,
+        )
+        or DEFAULT_ENVIRONMENT
     )
-    assert env is not None
     values: dict[str, Any] = {
         "qbo": {
             "environment": env,
