@@ -152,7 +152,12 @@ def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
     if path.exists() and not force:
         raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = tomli_w.dumps(values).encode("utf-8")
+    # TOML has no null and tomli-w raises TypeError on None (hukkin/tomli-w#39): a None value
+    # means "not set", so it is left out. dumps() before writing: a failure never leaves half a file.
+    try:
+        data = tomli_w.dumps(_without_none(values)).encode("utf-8")
+    except TypeError as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc}") from None
     try:
         # 0o644: the config holds no secret, and other tools/editors may need to read it.
         atomic_write(path, data, mode=0o644, overwrite=force)
@@ -162,6 +167,14 @@ def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
+
+
+def _without_none(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _without_none(value) for key, value in node.items() if value is not None}
+    if isinstance(node, list):
+        return [_without_none(item) for item in node]
+    return node
 
 
 def redirect_uri_problem(uri: str, environment: str) -> str | None:

@@ -350,3 +350,24 @@ def test_example_config_loads_and_documents_every_key(tmp_path: Path) -> None:
         assert f"[{table}]" in text
         for key in keys:
             assert f"{key} = " in text, f"[{table}] {key} is not documented in {EXAMPLE.name}"
+
+
+def test_write_config_leaves_out_none_values(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "config.toml"
+    values = {
+        "qbo": {"client_id": "id1", "redirect_uri": None},
+        "source": {"type": "csv", "members": "m.csv", "invoices": None},
+    }
+    write_config(path, values, force=False)
+    doc = tomllib.loads(path.read_text())
+    assert "invoices" not in doc["source"] and "redirect_uri" not in doc["qbo"]
+    with pytest.raises(ConfigError):
+        write_config(path, {"qbo": {"when": object()}}, force=True)
+    assert tomllib.loads(path.read_text()) == doc  # the failed write left the file alone
+
+
+@pytest.mark.parametrize("module", ["config", "credentials", "tokenset", "state", "locks", "files"])
+def test_engine_modules_do_not_import_cli_libraries(module: str) -> None:
+    source = (Path(__file__).resolve().parents[2] / "src" / "qbsync" / f"{module}.py").read_text()
+    assert "import click" not in source and "import rich" not in source
+    assert "from click" not in source and "from rich" not in source
