@@ -1,0 +1,195 @@
+"""`qbsync emulator serve`: a real subprocess that answers, stops on SIGTERM/Ctrl-C, refuses bad input."""
+
+from __future__ import annotations
+
+import json
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from qbsync.cli.main import _register, cli
+
+TIMEOUT = 10
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line)
+
+    def wait_for(self, marker: str) -> str:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                assert self.proc.poll() is None, f"serve exited early: {self.proc.stderr.read()}"  # type: ignore[union-attr]
+                continue
+            self.seen.append(line)
+            if marker in line:
+                return line
+        raise AssertionError(f"no {marker!r} in {self.seen}")
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> Served:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "qbsync", "emulator", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )
+        started.append(proc)
+        return Served(proc)
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(TIMEOUT)
+
+
+def base_url_of(served: Served) -> str:
+    line = served.wait_for("listening on")
+    return line.strip().rsplit(" ", 1)[1]
+
+
+def test_serve_answers_and_stops_cleanly_on_sigterm(serve: Callable[..., Served]) -> None:
+    served = serve()
+    base = base_url_of(served)
+    assert base.startswith("http://127.0.0.1:")
+    served.wait_for("Ctrl-C")
+    output = "".join(served.seen)
+    assert f'environment = "{base}"' in output
+    assert "qbsync-demo-client" in output and "qbsync-demo-secret" in output
+    for uri in (
+        "http://localhost:8765/callback",
+        "http://127.0.0.1:8765/callback",
+        "https://developer.intuit.com/v2/OAuth2Playground/RedirectUrl",
+    ):
+        assert uri in output
+
+    health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
+    assert health["status"] == "ok"
+    assert f"realm id:      {health['realm_id']}" in output
+    tokens = requests.post(base + "/_emulator/tokens", json={}, timeout=TIMEOUT).json()
+    info = requests.get(
+        f"{base}/v3/company/{tokens['realmId']}/companyinfo/{tokens['realmId']}",
+        headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"},
+        params={"minorversion": "75"},
+        timeout=TIMEOUT,
+    )
+    assert info.status_code == 200
+    assert info.json()["CompanyInfo"]["CompanyName"] == health["company_name"]
+
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(TIMEOUT) == 0
+    assert "Emulator stopped." in served.proc.stderr.read()  # type: ignore[union-attr]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(base + "/_emulator/health", timeout=1)
+
+
+def test_serve_stops_on_ctrl_c_and_takes_a_seed_file(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    seed = tmp_path / "seed.json"
+    seed.write_text(
+        json.dumps(
+            {
+                "realm_id": "4620816365041234",
+                "clients": [
+                    {
+                        "client_id": "ci-client",
+                        "client_secret": "ci-fake-secret",
+                        "redirect_uris": ["http://127.0.0.1:9999/cb"],
+                    }
+                ],
+            }
+        )
+    )
+    served = serve("--seed", str(seed), "--no-limits", "--throttle-format", "xml")
+    base = base_url_of(served)
+    served.wait_for("Ctrl-C")
+    output = "".join(served.seen)
+    assert "4620816365041234" in output and "ci-client" in output
+    assert "qbsync-demo-client" not in output  # the seed's clients replace the default's
+    assert "rate limits:   off" in output
+    health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
+    assert health["realm_id"] == "4620816365041234"
+    served.proc.send_signal(signal.SIGINT)
+    assert served.proc.wait(TIMEOUT) == 0
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    _register()
+    return CliRunner()
+
+
+def test_serve_refuses_a_non_loopback_host(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["emulator", "serve", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "not a loopback address" in result.stderr
+    assert "--allow-remote" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        (
+            '{"clients": [{"client_id": "a", "client_secret": "b", "redirect_uris": []}]}',
+            "clients[0].redirect_uris",
+        ),
+        ('{"clients": {"client_id": "a"}}', "'clients'"),
+        ('{"realm_id": 42}', "'realm_id'"),
+    ],
+)
+def test_serve_names_the_bad_seed_file_and_key(
+    runner: CliRunner, tmp_path: Path, content: str, expected: str
+) -> None:
+    seed = tmp_path / "bad-seed.json"
+    seed.write_text(content)
+    result = runner.invoke(cli, ["emulator", "serve", "--port", "0", "--seed", str(seed)])
+    assert result.exit_code == 2, result.output
+    assert str(seed) in result.stderr
+    assert expected in result.stderr
+
+
+def test_serve_reports_a_missing_seed_file(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.json"
+    result = runner.invoke(cli, ["emulator", "serve", "--port", "0", "--seed", str(missing)])
+    assert result.exit_code == 2
+    assert str(missing) in result.stderr
+
+
+def test_serve_reports_a_port_in_use(runner: CliRunner) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(cli, ["emulator", "serve", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
