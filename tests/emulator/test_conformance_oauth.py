@@ -408,7 +408,14 @@ def test_requests_oauthlib_completes_the_flow(
 def test_no_secret_reaches_the_request_log(emu: Emulator) -> None:
     tokens = exchange(emu, get_code(emu)).json()
     refresh(emu, tokens["refresh_token"])
+    # A client that wrongly puts secrets in the query string: the log masks them.
+    requests.post(
+        emu.base_url + "/oauth2/v1/tokens/bearer",
+        params={"client_secret": SECRET, "refresh_token": tokens["refresh_token"]},
+        timeout=TIMEOUT,
+    )
     logged = repr(emu.requests())
     for secret in (SECRET, tokens["access_token"], tokens["refresh_token"]):
         assert secret not in logged
-    assert emu.request_counts()["POST /oauth2/v1/tokens/bearer"] == 2
+    assert emu.request_counts()["POST /oauth2/v1/tokens/bearer"] == 3
+    assert emu.requests()[-1]["params"] == {"client_secret": "***", "refresh_token": "***"}

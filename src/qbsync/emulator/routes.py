@@ -41,6 +41,9 @@ REVOKE_PATH = "/v2/oauth2/tokens/revoke"
 DISCOVERY_PATH = "/.well-known/openid_configuration"
 API_PREFIX = "/v3/company/"
 ADMIN_PREFIX = "/_emulator/"
+# Secrets never belong in a query string, but a buggy client may put them there: the request
+# log (readable over the admin API) must not keep them.
+_SECRET_PARAMS = frozenset({"client_secret", "code", "access_token", "refresh_token", "token"})
 
 
 class RequestLog:
@@ -65,7 +68,10 @@ class RequestLog:
                 "method": request.method,
                 "path": request.path,
                 "template": template,
-                "params": dict(request.params),
+                "params": {
+                    name: "***" if name in _SECRET_PARAMS else value
+                    for name, value in request.params.items()
+                },
                 "status": None,
                 "delivered": False,
                 "fault": None,
