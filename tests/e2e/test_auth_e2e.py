@@ -1,0 +1,328 @@
+"""End to end: real `qbsync` processes, real HTTP, the emulator as Intuit and QBO.
+
+Each test writes a config for a fresh emulator and its own OAuth client, then runs qbsync as a
+subprocess (the environment from tests/conftest.py's isolation is inherited), and asserts on what
+the token store, the state database and the emulator hold afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from qbsync.config import load_config
+from qbsync.credentials import TokenSet, open_store, token_lock
+from qbsync.emulator import Emulator
+from qbsync.oauth import token_set_from_response
+from qbsync.paths import profile_data_dir, user_config_dir
+from qbsync.qbo import QboClient
+from qbsync.state import State
+from qbsync.tokens import token_manager_for
+
+pytestmark = pytest.mark.e2e
+
+CLIENT_ID = "e2e-client"
+CLIENT_SECRET = "e2e-secret-value-0a1b2c3d"
+BROWSER = Path(__file__).with_name("browser.py")
+TOKEN_TEMPLATE = "POST /oauth2/v1/tokens/bearer"
+COMPANY = "Sunrise Mailbox Co (emulated)"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class World:
+    emu: Emulator
+    redirect_uri: str
+    config_path: Path
+    data_dir: Path
+    browser_log: Path
+    outputs: list[str] = field(default_factory=list)
+
+    def store(self) -> Any:
+        return open_store("file", profile="default", data_dir=self.data_dir)
+
+    def tokens(self) -> TokenSet:
+        tokens = self.store().load_tokens()
+        assert tokens is not None
+        return tokens
+
+    def token_posts(self) -> int:
+        return sum(1 for e in self.emu.requests() if e["template"] == TOKEN_TEMPLATE)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["BROWSER"] = f"{sys.executable} {BROWSER} %s"
+        env["QBSYNC_TEST_BROWSER_LOG"] = str(self.browser_log)
+        env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+        return env
+
+    def start(self, *args: str, stdin: bool = False) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "qbsync", *args],
+            env=self.env(),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def finish(self, proc: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str, str]:
+        out, err = proc.communicate(timeout=timeout)
+        self.outputs.append(out + err)
+        return proc.returncode, out, err
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        return self.finish(self.start(*args))
+
+    def browser_records(self) -> list[dict[str, Any]]:
+        if not self.browser_log.exists():
+            return []
+        return [json.loads(line) for line in self.browser_log.read_text().splitlines()]
+
+    def connect_without_browser(self) -> TokenSet:
+        """Tokens straight from the emulator, stored and bound as `qbsync auth` leaves them."""
+        body = self.emu.issue_tokens(CLIENT_ID)
+        tokens = token_set_from_response(body, realm_id=body["realmId"], now=datetime.now(UTC))
+        self.store().save_tokens(tokens)
+        with State.open(self.data_dir / "state.sqlite3") as state:
+            state.bind_realm(tokens.realm_id, now=datetime.now(UTC), company_name=COMPANY)
+        return tokens
+
+    def expire_access_locally(self) -> None:
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        self.store().save_tokens(replace(self.tokens(), access_expires_at=past))
+
+
+def make_world(emu: Emulator, tmp_path: Path, redirect_uri: str | None = None) -> World:
+    redirect = redirect_uri or f"http://localhost:{_free_port()}/callback"
+    emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
+    config = user_config_dir() / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f'[qbo]\nenvironment = "{emu.base_url}"\nclient_id = "{CLIENT_ID}"\n'
+        f'redirect_uri = "{redirect}"\ntimeout_seconds = 10\n\n[tokens]\nstore = "file"\n\n'
+        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
+    )
+    world = World(emu, redirect, config, profile_data_dir("default"), tmp_path / "browser.log")
+    world.store().save_client_secret(CLIENT_SECRET)
+    return world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    with Emulator(limits=False) as emu:
+        w = make_world(emu, tmp_path)
+        yield w
+        secrets = [CLIENT_SECRET]
+        tokens = w.store().load_tokens()
+        if tokens:
+            secrets += [tokens.access_token, tokens.refresh_token]
+        for text in w.outputs:  # no secret in any captured stdout/stderr of any run
+            for secret in secrets:
+                assert secret not in text
+
+
+def test_loopback_flow_with_a_browser_process(world: World) -> None:
+    code, out, err = world.run("-vv", "auth", "--timeout", "20")
+    assert code == 0, err
+    tokens = world.tokens()
+    assert tokens.realm_id == world.emu.realm_id
+    assert world.emu.token_state(tokens.access_token) == "active"
+    assert stat.S_IMODE((world.data_dir / "tokens.json").stat().st_mode) == 0o600
+    with State.open(world.data_dir / "state.sqlite3") as state:
+        assert (state.realm_id, state.company_name) == (world.emu.realm_id, COMPANY)
+    [record] = world.browser_records()
+    assert record["callback_status"] == 200
+    assert f"Connected to {COMPANY}" in record["page"]
+    assert COMPANY in out
+    assert world.token_posts() == 1
+    for secret in (tokens.access_token, tokens.refresh_token, CLIENT_SECRET):
+        assert secret not in out + err
+
+
+def _read_url(proc: subprocess.Popen[str], timeout: float = 15) -> str:
+    assert proc.stderr is not None
+    seen = ""
+    while True:
+        ready, _, _ = select.select([proc.stderr], [], [], timeout)
+        assert ready, f"no authorization URL printed; stderr so far: {seen!r}"
+        line = proc.stderr.readline()
+        assert line, f"qbsync ended early; stderr: {seen!r}"
+        seen += line
+        if line.startswith("http"):
+            return line.strip()
+
+
+def _paste(world: World, tamper: Any = None) -> tuple[int, str, str]:
+    proc = world.start("auth", "--no-browser", stdin=True)
+    url = _read_url(proc)
+    landed = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    if tamper:
+        landed = tamper(landed)
+    assert proc.stdin is not None
+    proc.stdin.write(landed + "\n")
+    proc.stdin.flush()
+    return world.finish(proc)
+
+
+def test_paste_flow(tmp_path: Path) -> None:
+    with Emulator(limits=False) as emu:
+        world = make_world(emu, tmp_path, "https://example.com/oauth/landing")
+        code, out, err = _paste(world)
+        assert code == 0, err
+        assert world.tokens().realm_id == emu.realm_id
+        assert COMPANY in out
+
+
+def test_paste_flow_state_mismatch_exchanges_nothing(tmp_path: Path) -> None:
+    with Emulator(limits=False) as emu:
+        world = make_world(emu, tmp_path, "https://example.com/oauth/landing")
+        code, _, err = _paste(world, lambda url: url.replace("state=", "state=forged"))
+        assert code == 3
+        assert "state does not match" in err
+        assert world.token_posts() == 0
+        assert world.store().load_tokens() is None
+
+
+def test_access_denied(world: World) -> None:
+    world.emu.deny_next_authorization()
+    code, _, err = world.run("auth", "--timeout", "20")
+    assert code == 3
+    assert "declined" in err
+    assert world.store().load_tokens() is None
+
+
+def test_port_in_use(world: World) -> None:
+    port = int(world.redirect_uri.rsplit(":", 1)[1].split("/")[0])
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        code, _, err = world.run("auth", "--timeout", "5")
+    assert code == 3
+    assert f"port {port}" in err
+    assert world.browser_records() == []
+
+
+def test_a_code_is_never_sent_twice(world: World) -> None:
+    code, url, _ = world.run("auth", "--print-url")
+    assert code == 0
+    landed = requests.get(url.strip(), allow_redirects=False, timeout=5).headers["Location"]
+    assert world.run("auth", "--redirect-url", landed)[0] == 0
+    tokens = world.tokens()
+    code, _, err = world.run("auth", "--redirect-url", landed)
+    assert code == 3 and "no login is waiting" in err
+    assert world.token_posts() == 1
+    # The emulator revokes a code's tokens when the code comes back; they are still active.
+    assert world.emu.token_state(tokens.refresh_token) == "active"
+
+
+def test_rotation_is_persisted_across_processes(tmp_path: Path) -> None:
+    with Emulator(limits=False, refresh_grace=30) as emu:
+        world = make_world(emu, tmp_path)
+        first = world.connect_without_browser()
+        world.expire_access_locally()
+        assert world.run("status", "--check")[0] == 0
+        second = world.tokens()
+        assert second.refresh_token != first.refresh_token
+        world.expire_access_locally()
+        assert world.run("-vv", "status", "--check")[0] == 0
+        third = world.tokens()
+        assert third.refresh_token != second.refresh_token
+        emu.clock.advance(31)  # past the grace period: the superseded refresh tokens die
+        assert emu.token_state(first.refresh_token) != "active"
+        assert emu.token_state(second.refresh_token) != "active"
+        world.expire_access_locally()
+        code, out, _ = world.run("status", "--check", "--json")
+        assert code == 0
+        assert json.loads(out)["check"]["ok"] is True
+        assert world.tokens().refresh_token != third.refresh_token
+
+
+def test_two_processes_refreshing_at_once_both_keep_access(tmp_path: Path) -> None:
+    # No grace: a process that spent a superseded refresh token would get invalid_grant.
+    with Emulator(limits=False, refresh_grace=0) as emu:
+        world = make_world(emu, tmp_path)
+        world.connect_without_browser()
+        world.expire_access_locally()
+        # Hold the token lock until both processes wait for it, so both have read the same
+        # expired tokens: the race is certain, not left to process start-up timing.
+        with token_lock(world.data_dir):
+            procs = [world.start("status", "--check") for _ in range(2)]
+            for proc in procs:
+                _wait_for_open_file(proc, world.data_dir / "tokens.lock")
+        results = [world.finish(p) for p in procs]
+        assert [r[0] for r in results] == [0, 0], [r[2] for r in results]
+        assert world.token_posts() == 1  # the second process used the first one's tokens
+        world.expire_access_locally()
+        assert world.run("status", "--check")[0] == 0
+
+
+def _wait_for_open_file(proc: subprocess.Popen[str], path: Path, timeout: float = 15) -> None:
+    """Until ``proc`` has ``path`` open (Linux /proc): it is then polling for the lock."""
+    deadline = time.monotonic() + timeout
+    fd_dir = Path(f"/proc/{proc.pid}/fd")
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "qbsync ended before it asked for the token lock"
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(path) for fd in fd_dir.iterdir()):
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"process {proc.pid} never opened {path}")
+
+
+def test_access_token_expiring_mid_run_is_refreshed_once(world: World) -> None:
+    world.connect_without_browser()
+    config = load_config(world.config_path, profile="default", data_dir=world.data_dir)
+    client = QboClient(config, token_manager_for(config))
+    assert client.company_info()["CompanyName"] == COMPANY
+    before = world.tokens()
+    world.emu.clock.advance(3601)  # QBO now refuses the access token qbsync still trusts
+    assert client.company_info()["CompanyName"] == COMPANY
+    after = world.tokens()
+    assert after.access_token != before.access_token
+    assert after.refresh_token != before.refresh_token
+    assert world.token_posts() == 1
+
+
+def test_revoked_grant_exits_3_with_run_auth(world: World) -> None:
+    tokens = world.connect_without_browser()
+    requests.post(
+        world.emu.base_url + "/v2/oauth2/tokens/revoke",
+        json={"token": tokens.refresh_token},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=5,
+    ).raise_for_status()
+    code, out, err = world.run("-vv", "status", "--check")
+    assert code == 3
+    assert "run `qbsync auth`" in out + err
+
+
+def test_disconnect_then_status_says_not_connected(world: World) -> None:
+    tokens = world.connect_without_browser()
+    assert world.run("disconnect")[0] == 0
+    assert world.emu.token_state(tokens.refresh_token) == "revoked"
+    code, out, _ = world.run("status", "--json")
+    assert code == 3
+    doc = json.loads(out)
+    assert doc["connected"] is False
+    assert doc["realm_id"] == world.emu.realm_id  # the state (links, history) was kept
