@@ -23,111 +23,39 @@ Behaviours and where they come from (see ../../../../shared/docs/qbo-facts.md, "
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import threading
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus, urlencode
 
 from qbsync.emulator.clock import Clock
-
-ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
-PAYMENT_SCOPE = "com.intuit.quickbooks.payment"
-KNOWN_SCOPES = frozenset(
-    {ACCOUNTING_SCOPE, PAYMENT_SCOPE, "openid", "profile", "email", "phone", "address"}
+from qbsync.emulator.grants import (
+    ACCOUNTING_SCOPE,
+    HARD_EXPIRY_HEADER,
+    HARD_LIFETIME,
+    KNOWN_SCOPES,
+    PAYMENT_SCOPE,
+    REFRESH_TOKEN_TTL,
+    AccessCheck,
+    AuthorizeOutcome,
+    Code,
+    Grant,
+    OAuthClient,
+    Reply,
+    parse_basic,
+    with_query,
 )
-REFRESH_TOKEN_TTL = 8_726_400
-HARD_LIFETIME = 5 * 365 * 86_400
-HARD_EXPIRY_HEADER = "x-include-refresh-token-hard-expires-in"
+from qbsync.emulator.grants import error_reply as _error
 
-
-@dataclass(frozen=True)
-class OAuthClient:
-    client_id: str
-    client_secret: str
-    redirect_uris: tuple[str, ...]
-    deny: bool = False
-
-    def __repr__(self) -> str:  # the secret never shows up in a test failure or a log
-        return f"OAuthClient(client_id={self.client_id!r}, redirect_uris={self.redirect_uris!r})"
-
-
-@dataclass
-class _Code:
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    realm_id: str
-    expires_at: float
-    used: bool = False
-    grant_id: str | None = None
-
-
-@dataclass
-class Grant:
-    """One user consent: the access and refresh tokens issued from it, and whether it is revoked."""
-
-    grant_id: str
-    client_id: str
-    realm_id: str
-    scopes: tuple[str, ...]
-    started_at: float
-    hard_expires_at: float
-    refresh_token: str = ""
-    refresh_expires_at: float = 0.0
-    previous_refresh: dict[str, float] = field(default_factory=dict)  # old token -> usable until
-    access: dict[str, float] = field(default_factory=dict)  # access token -> expires at
-    rotations: int = 0
-    revoked: bool = False
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any] | None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class AuthorizeOutcome:
-    """Either a redirect (``location``) or an error page (``status`` 400 and ``message``)."""
-
-    status: int
-    location: str | None = None
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class AccessCheck:
-    reason: str  # "ok", "missing", "malformed", "unknown", "expired", "revoked"
-    grant: Grant | None = None
-
-
-def _error(status: int, error: str, description: str | None = None) -> Reply:
-    body = {"error": error}
-    if description:
-        body["error_description"] = description
-    return Reply(status, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
-
-
-def _with_query(uri: str, params: dict[str, str]) -> str:
-    return uri + ("&" if "?" in uri else "?") + urlencode(params)
-
-
-def parse_basic(authorization: str | None) -> tuple[str, str] | None:
-    """``Basic base64(id:secret)``; RFC 6749 2.3.1 form-encodes both parts before base64."""
-    if not authorization or authorization[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    if ":" not in decoded:
-        return None
-    client_id, client_secret = decoded.split(":", 1)
-    return unquote_plus(client_id), unquote_plus(client_secret)
+__all__ = [
+    "ACCOUNTING_SCOPE",
+    "HARD_EXPIRY_HEADER",
+    "KNOWN_SCOPES",
+    "AccessCheck",
+    "Grant",
+    "OAuthClient",
+    "OAuthServer",
+    "Reply",
+]
 
 
 class OAuthServer:
@@ -149,7 +77,7 @@ class OAuthServer:
         self.code_ttl = code_ttl
         self._lock = threading.RLock()
         self._clients: dict[str, OAuthClient] = {}
-        self._codes: dict[str, _Code] = {}
+        self._codes: dict[str, Code] = {}
         self._grants: dict[str, Grant] = {}
         self._by_access: dict[str, str] = {}
         self._by_refresh: dict[str, str] = {}
@@ -208,7 +136,7 @@ class OAuthServer:
                 self._deny_next = False
                 return self._redirect_error(redirect_uri, "access_denied", state)
             code = secrets.token_urlsafe(32)
-            self._codes[code] = _Code(
+            self._codes[code] = Code(
                 client_id=client.client_id,
                 redirect_uri=redirect_uri,
                 scopes=scopes,
@@ -218,7 +146,7 @@ class OAuthServer:
             query = {"code": code, "state": state}
             if ACCOUNTING_SCOPE in scopes or PAYMENT_SCOPE in scopes:
                 query["realmId"] = self.realm_id
-            return AuthorizeOutcome(302, location=_with_query(redirect_uri, query))
+            return AuthorizeOutcome(302, location=with_query(redirect_uri, query))
 
     @staticmethod
     def _redirect_error(
@@ -229,7 +157,7 @@ class OAuthServer:
             query["error_description"] = description
         if state:
             query["state"] = state
-        return AuthorizeOutcome(302, location=_with_query(redirect_uri, query))
+        return AuthorizeOutcome(302, location=with_query(redirect_uri, query))
 
     # -- token endpoint ------------------------------------------------------------------------
 
