@@ -367,6 +367,16 @@ def test_amount_must_equal_qty_times_unit_price(company: Company) -> None:
     assert company.create("Invoice", data)["TotalAmt"] == Decimal("25.00")
 
 
+def test_qty_times_price_rounds_half_up_to_cents(company: Company) -> None:
+    data = invoice(amount="1.01")
+    # 3 x 0.335 = 1.005: half-up gives 1.01 (half-even would say 1.00 and refuse it).
+    data["Line"][0]["SalesItemLineDetail"].update(Qty=3, UnitPrice="0.335")
+    assert company.create("Invoice", data)["TotalAmt"] == Decimal("1.01")
+    data = invoice(amount="1.00")
+    data["Line"][0]["SalesItemLineDetail"].update(Qty=3, UnitPrice="0.335")
+    assert fault_of(company.create, "Invoice", data).code == "6070"
+
+
 def test_zero_qty_and_price_defaults_are_not_checked(company: Company) -> None:
     data = invoice(amount=25)
     data["Line"][0]["SalesItemLineDetail"].update(Qty=0, UnitPrice=0, TaxInclusiveAmt=0)
@@ -449,6 +459,13 @@ def test_query_faults_are_4000_naming_the_property(company: Company) -> None:
     assert fault.code == "4000" and fault.element == "Notes"
     assert fault_of(company.query, "select * from Nonsense").code == "4000"
     assert fault_of(company.query, "select * from Invoice where DisplayName = 'x'").code == "4000"
+
+
+def test_query_vendor_and_employee_filterable_fields(company: Company) -> None:
+    found = company.query("select * from Vendor where DisplayName LIKE 'harbor%'")
+    assert [v["Id"] for v in found["Vendor"]] == ["1"]
+    assert company.query("select * from Employee where GivenName = 'Dana'")["maxResults"] == 1
+    assert fault_of(company.query, "select * from Employee where CompanyName = 'x'").code == "4000"
 
 
 def test_query_company_info_and_invoice_by_customer(company: Company) -> None:

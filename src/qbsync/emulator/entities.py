@@ -7,7 +7,7 @@ Sources: qbo-facts.md (Entities, Errors) and python-quickbooks 0.9.12's object c
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from qbsync.emulator import query as q
@@ -278,7 +278,7 @@ _PERSON_QUERY = {
 QUERY_FIELDS: dict[str, dict[str, str]] = {
     "Customer": {**_PERSON_QUERY, "FullyQualifiedName": q.STR, "Balance": q.DECIMAL},
     "Vendor": {**_PERSON_QUERY, "Balance": q.DECIMAL},
-    "Employee": dict(_PERSON_QUERY),
+    "Employee": {k: v for k, v in _PERSON_QUERY.items() if k != "CompanyName"},
     "Item": {
         "Id": q.ID,
         "Name": q.STR,
@@ -364,4 +364,5 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def money(value: Decimal) -> Decimal:
-    return value.quantize(MONEY)
+    """Round to cents, half up (as on paper; Decimal's default would round half to even)."""
+    return value.quantize(MONEY, rounding=ROUND_HALF_UP)

@@ -335,37 +335,57 @@ def field_value(row: Mapping[str, Any], path: str, kind: str) -> Any:
     return coerce(kind, current, path)
 
 
-def _like(pattern: str, value: str) -> bool:
+def _like_regex(pattern: str) -> re.Pattern[str]:
     # QBO supports only % (qbo-facts.md); _ and other characters are literal.
     regex = ".*".join(re.escape(part) for part in pattern.split("%"))
-    return re.fullmatch(regex, value, flags=re.IGNORECASE | re.DOTALL) is not None
+    return re.compile(regex, flags=re.IGNORECASE | re.DOTALL)
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def predicate(cond: Condition, spec: FieldSpec) -> Callable[[Mapping[str, Any]], bool]:
+    """A test for one condition, with its literals converted once (queries scan every row)."""
+    kind = spec[cond.field]
+    name = cond.field
+    if cond.op == "LIKE":
+        regex = _like_regex(cond.values[0])
+
+        def like(row: Mapping[str, Any]) -> bool:
+            actual = field_value(row, name, kind)
+            return actual is not None and regex.fullmatch(actual) is not None
+
+        return like
+    wanted = [coerce(kind, v, name) for v in cond.values]
+    if cond.op in ("=", "IN"):
+        # String `=` is case-sensitive here (stricter than QBO may be; docs/emulator-rules.md).
+        def equal(row: Mapping[str, Any]) -> bool:
+            actual = field_value(row, name, kind)
+            return actual is not None and actual in wanted
+
+        return equal
+    compare, target = _COMPARE[cond.op], wanted[0]
+
+    def ordered(row: Mapping[str, Any]) -> bool:
+        actual = field_value(row, name, kind)
+        return actual is not None and compare(actual, target)
+
+    return ordered
 
 
 def matches(row: Mapping[str, Any], cond: Condition, spec: FieldSpec) -> bool:
-    kind = spec[cond.field]
-    actual = field_value(row, cond.field, kind)
-    if actual is None:
-        return False
-    wanted = [coerce(kind, v, cond.field) for v in cond.values]
-    op = cond.op
-    if op == "LIKE":
-        return _like(cond.values[0], actual)
-    if op in ("=", "IN"):
-        # String `=` is case-sensitive here (stricter than QBO may be; docs/emulator-rules.md).
-        return actual in wanted
-    target = wanted[0]
-    comparisons: dict[str, Callable[[Any, Any], bool]] = {
-        "<": lambda a, b: a < b,
-        ">": lambda a, b: a > b,
-        "<=": lambda a, b: a <= b,
-        ">=": lambda a, b: a >= b,
-    }
-    return comparisons[op](actual, target)
+    return predicate(cond, spec)(row)
 
 
 def run(query: Query, rows: Iterable[Mapping[str, Any]], spec: FieldSpec) -> tuple[list[Any], int]:
     """Filter, sort and page ``rows``; returns (page, total matching before paging)."""
-    selected = [r for r in rows if all(matches(r, c, spec) for c in query.where)]
+    tests = [predicate(c, spec) for c in query.where]
+    selected = [r for r in rows if all(test(r) for test in tests)]
     # Default order: by Id, as QBO's results usually come (unverified; clients must not rely on it).
     keys = query.order_by or (("Id", False),)
     for name, desc in reversed(keys):
