@@ -14,11 +14,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from qbsync.emulator import cdc, rules
 from qbsync.emulator import query as q
-from qbsync.emulator import rules
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
-    CDC_ENTITIES,
     NAME_LIST,
     PERSON_ENTITIES,
     QUERY_FIELDS,
@@ -36,8 +35,6 @@ from qbsync.emulator.entities import (
 __all__ = ["Company", "Fault"]
 
 DEFAULT_REALM = "9341455130166501"
-CDC_MAX_DAYS = 30  # qbo-facts.md: at most 30 days back
-CDC_MAX_OBJECTS = 1000
 _COMPANY_INFO_SKIP = ("custom_txn_numbers",)
 
 
@@ -274,56 +271,17 @@ class Company:
         raise q.QueryError(f"QueryValidationError: Invalid entity name {name}", name)
 
     def cdc(self, entities: str, changed_since: str) -> list[dict[str, Any]]:
-        """The ``CDCResponse`` list: one QueryResponse per requested entity, changed first,
-        deleted after (Intuit ChangeDataCapture reference)."""
+        """The ``CDCResponse`` list (see cdc.py)."""
         with self.lock:
-            if is_blank(entities):
-                raise required_missing("entities")
-            if is_blank(changed_since):
-                raise required_missing("changedSince")
-            try:
-                since = datetime.fromisoformat(changed_since.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise Fault(
-                    "2070", "Invalid date time", f"changedSince {changed_since!r}", "changedSince"
-                ) from exc
-            if since.tzinfo is None:
-                since = since.replace(tzinfo=self.tz)
-            if self.now() - since > timedelta(days=CDC_MAX_DAYS):
-                raise invalid_property(
-                    "changedSince", f"must be within the last {CDC_MAX_DAYS} days"
-                )
-            names = [n.strip() for n in entities.split(",") if n.strip()]
-            wanted = []
-            for name in names:
-                entity = next((e for e in CDC_ENTITIES if e.lower() == name.lower()), None)
-                if entity is None:
-                    raise invalid_property("entities", f"{name} is not supported by CDC")
-                wanted.append(entity)
-            budget = CDC_MAX_OBJECTS
-            answers: list[dict[str, Any]] = []
-            for entity in wanted:
-                changed = sorted(
-                    (r for r in self._rows[entity].values() if self._changed(r, since)),
-                    key=lambda r: datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]),
-                )
-                objects = [self._render(entity, r) for r in changed]
-                objects += [
-                    copy.deepcopy(t) for t in self._deleted[entity] if self._changed(t, since)
-                ]
-                objects = objects[:budget]
-                budget -= len(objects)
-                if objects:
-                    answers.append(
-                        {entity: objects, "startPosition": 1, "maxResults": len(objects)}
-                    )
-                else:
-                    answers.append({})
-            return [{"QueryResponse": answers}]
+            return cdc.changes(self, entities, changed_since)
 
-    @staticmethod
-    def _changed(row: dict[str, Any], since: datetime) -> bool:
-        return datetime.fromisoformat(row["MetaData"]["LastUpdatedTime"]) >= since
+    def deleted(self, entity: str) -> list[dict[str, Any]]:
+        """Tombstones of deleted records, for CDC."""
+        return list(self._deleted[entity])
+
+    def render(self, entity: str, row: dict[str, Any]) -> dict[str, Any]:
+        """A record as QBO answers it: a deep copy, blanks left out."""
+        return self._render(entity, row)
 
     # -- internals ------------------------------------------------------------------------
     def _writable(self, entity: str) -> None:
