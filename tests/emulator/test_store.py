@@ -90,6 +90,27 @@ def test_bad_seed_shape_is_a_value_error(clock: FakeClock) -> None:
         Company({"Customer": {"DisplayName": "x"}}, clock=clock)
 
 
+@pytest.mark.parametrize(
+    "seed",
+    [
+        {"Customer": [{"DisplayName": "Same"}], "Vendor": [{"DisplayName": "same"}]},
+        {"Customer": [{"GivenName": "Bad:Name"}]},
+        {"Item": [{"Description": "no name"}]},
+        {"Customer": [{"DisplayName": "A"}], "Invoice": [{"CustomerRef": {"value": "1"}}]},
+    ],
+)
+def test_seed_records_follow_the_rules(clock: FakeClock, seed: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Company(seed, clock=clock)
+
+
+def test_seed_invoices_are_computed(clock: FakeClock) -> None:
+    seed = default_seed() | {"Invoice": [invoice(amount=12.5)]}
+    company = Company(seed, clock=clock)
+    assert company.read("Invoice", "1")["TotalAmt"] == Decimal("12.50")
+    assert company.read("Customer", "1")["Balance"] == Decimal("12.50")
+
+
 def test_company_info_hides_emulator_settings(company: Company) -> None:
     info = company.company_info()
     assert info["CompanyName"] == "Sunrise Mailbox Co (emulated)"

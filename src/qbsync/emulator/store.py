@@ -97,17 +97,18 @@ class Company:
             self._next_doc = 1001
             self.requestids.clear()
             stamp = self.stamp()
-            for entity in ALL_ENTITIES:
+            # Invoices last: they refer to customers, items and tax codes.
+            for entity in ("Customer", "Vendor", "Employee", "Item", "TaxCode", "Invoice"):
                 raws = self._seed.get(entity) or []
                 if not isinstance(raws, list) or not all(isinstance(r, dict) for r in raws):
                     raise ValueError(f"key '{entity}' must be a list of objects")
-                for raw in raws:
-                    record = _exact(copy.deepcopy(raw))
-                    if entity == "Invoice":
-                        # Seed invoices go through QBO's rules so their totals are computed.
-                        record = rules.apply_invoice(self, record, None)
-                    ident = str(record.get("Id") or self._new_id(entity))
-                    self._store(entity, ident, record, stamp, create_time=stamp, token="0")
+                for index, raw in enumerate(raws):
+                    try:
+                        self._load(entity, _exact(copy.deepcopy(raw)), stamp)
+                    except Fault as fault:
+                        raise ValueError(
+                            f"{entity}[{index}]: {fault.message} ({fault.detail})"
+                        ) from fault
             info = self._seed.get("company") or {}
             self._info = {k: v for k, v in info.items() if k not in _COMPANY_INFO_SKIP}
             self._info.update(
@@ -121,6 +122,17 @@ class Company:
                     "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
                 }
             )
+
+    def _load(self, entity: str, record: dict[str, Any], stamp: str) -> None:
+        """Store one seed record after QBO's rules, as if it had been created through the API
+        (an inactive one keeps its seed name: it was renamed when it went inactive)."""
+        ident = str(record["Id"]) if not is_blank(record.get("Id")) else None
+        if entity in WRITABLE:
+            check_types(entity, record)
+            previous = {"Id": None, "Active": record.get("Active", True)}
+            record = self._apply(entity, self._input(entity, record), previous)
+        ident = ident or self._new_id(entity)
+        self._store(entity, ident, record, stamp, create_time=stamp, token="0")
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
