@@ -6,16 +6,12 @@ from collections.abc import Callable
 
 import click
 
-ALL: list[Callable[[click.Group], None]] = []
+from qbsync.cli import auth_cmd, demo_cmd, emulator_cmd, init_cmd, status_cmd
 
-from qbsync.cli import init_cmd  # noqa: E402
-
-ALL.append(init_cmd.register)
-
-from qbsync.cli import auth_cmd, status_cmd  # noqa: E402
-
-ALL += [auth_cmd.register, status_cmd.register]
-
-from qbsync.cli import emulator_cmd  # noqa: E402
-
-ALL.append(emulator_cmd.register)
+ALL: list[Callable[[click.Group], None]] = [
+    init_cmd.register,
+    auth_cmd.register,
+    status_cmd.register,
+    emulator_cmd.register,
+    demo_cmd.register,
+]
