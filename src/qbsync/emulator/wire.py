@@ -145,6 +145,8 @@ def server_fault(status: int, time: str) -> dict[str, Any]:
 
 @dataclass
 class Response:
+    """What the handler writes: status, body bytes, content type and extra headers."""
+
     status: int
     body: bytes = b""
     content_type: str | None = JSON_TYPE
@@ -157,6 +159,8 @@ class Response:
 
 @dataclass
 class Request:
+    """One parsed HTTP request, as routes and admin endpoints see it."""
+
     method: str
     path: str
     params: dict[str, str]
