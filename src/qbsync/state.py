@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,9 +110,21 @@ class State:
         except sqlite3.Error as exc:
             raise StateError(f"cannot open state database {path}: {exc}") from None
         state = cls(path, conn)
+        # Switching a new file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at
+        # once (without calling the busy handler) when another process is doing the same or
+        # recovering the WAL; several cron jobs starting together hit this. Both steps are
+        # idempotent, so retry them until the busy timeout runs out.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         try:
-            state._configure()
-            state._migrate()
+            while True:
+                try:
+                    state._configure()
+                    state._migrate()
+                    break
+                except LockedError:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.02)
         except BaseException:
             conn.close()
             raise
@@ -120,8 +133,10 @@ class State:
     def _configure(self) -> None:
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             self._conn.execute("PRAGMA foreign_keys = ON")
+            mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":  # WAL is persistent: set once, by the first opener
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise self._db_error(exc) from None
         if str(mode).lower() != "wal":  # pragma: no cover - e.g. a filesystem without shm

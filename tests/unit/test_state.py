@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -223,3 +225,32 @@ def test_two_connections_see_each_others_commits(db: Path) -> None:
     finally:
         one.close()
         two.close()
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from qbsync.state import State
+with State.open(Path(sys.argv[1])) as state:
+    for i in range(25):
+        run = state.start_run(sys.argv[2])
+        state.finish_run(run, "ok", {"i": i})
+"""
+
+
+def test_concurrent_processes_create_migrate_and_write(db: Path) -> None:
+    # Several cron jobs / terminals opening a brand-new state at the same moment: one creates and
+    # migrates it, the others wait on the lock; nobody fails and no write is lost.
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(db), f"cmd{n}"], stderr=subprocess.PIPE)
+        for n in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+    with State.open(db) as state:
+        runs = state.last_runs(1000)
+        assert len(runs) == 100
+        assert all(r.outcome == "ok" for r in runs)
+        assert state.schema_version == SCHEMA_VERSION
+    assert _mode(db) == 0o600
