@@ -385,6 +385,19 @@ def test_lose_response_does_the_work_then_closes(emu: Emulator) -> None:
     assert emu.company.count("Customer") == before + 1
 
 
+def test_python_quickbooks_save_with_requestid_survives_a_lost_response(emu: Emulator) -> None:
+    from quickbooks.objects.customer import Customer
+
+    qb = quickbooks_client(emu, emu.issue_access_token())
+    before = emu.company.count("Customer")
+    emu.inject_fault("*/customer", "lose_response", method="POST")
+    with pytest.raises(requests.ConnectionError):
+        Customer.from_json({"DisplayName": "Library Ltd"}).save(qb=qb, request_id="lib-1")
+    saved = Customer.from_json({"DisplayName": "Library Ltd"}).save(qb=qb, request_id="lib-1")
+    assert saved.Id and emu.company.count("Customer") == before + 1
+    assert [e["params"].get("requestid") for e in emu.requests()] == ["lib-1", "lib-1"]
+
+
 def test_faults_match_method_and_patterns(emu: Emulator) -> None:
     token = emu.issue_access_token()
     emu.inject_fault("*/customer", "error", method="POST")

@@ -129,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             split = urlsplit(self.path)
             pairs = parse_qsl(split.query, keep_blank_values=True)
-            request = Request(self.command, split.path, dict(pairs), pairs, self.headers, body)
+            request = Request(self.command, split.path, dict(pairs), self.headers, body)
             outcome = routes.handle(self.server.emulator, request)
             if outcome is None:  # a fault dropped the connection or lost the response
                 self.close_connection = True

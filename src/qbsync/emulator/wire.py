@@ -164,6 +164,5 @@ class Request:
     method: str
     path: str
     params: dict[str, str]
-    query_pairs: list[tuple[str, str]]
     headers: Any  # email.message.Message: case-insensitive .get()
     body: bytes
