@@ -161,16 +161,19 @@ def test_loopback_flow_with_a_browser_process(world: World) -> None:
 
 
 def _read_url(proc: subprocess.Popen[str], timeout: float = 15) -> str:
+    """The authorization URL qbsync prints on stderr before it prompts for the paste."""
     assert proc.stderr is not None
-    seen = ""
+    fd = proc.stderr.fileno()  # raw reads: a buffered readline would hide data from select
+    seen = b""
     while True:
-        ready, _, _ = select.select([proc.stderr], [], [], timeout)
+        ready, _, _ = select.select([fd], [], [], timeout)
         assert ready, f"no authorization URL printed; stderr so far: {seen!r}"
-        line = proc.stderr.readline()
-        assert line, f"qbsync ended early; stderr: {seen!r}"
-        seen += line
-        if line.startswith("http"):
-            return line.strip()
+        chunk = os.read(fd, 65536)
+        assert chunk, f"qbsync ended early; stderr: {seen!r}"
+        seen += chunk
+        for line in seen.decode().split("\n")[:-1]:  # complete lines only
+            if line.startswith("http"):
+                return line.strip()
 
 
 def _paste(world: World, tamper: Any = None) -> tuple[int, str, str]:
