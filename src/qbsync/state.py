@@ -151,7 +151,7 @@ class State:
                 if current > SCHEMA_VERSION:  # may have migrated while we waited
                     raise StateError(
                         f"state database {self.path} has schema version {current}, newer than "
-                        f"this qbsync understands ({SCHEMA_VERSION})",
+                        f"this qbsync understands ({SCHEMA_VERSION}); upgrade qbsync to use it",
                         hint="upgrade qbsync (the database was written by a newer version)",
                     )
                 for number in range(current, SCHEMA_VERSION):

@@ -258,3 +258,12 @@ def test_register_is_idempotent(home: Path) -> None:
     assert list(cli.commands).count("init") == 1
     help_text = _run(["--help"]).stdout
     assert help_text.count(" init ") == 1
+
+
+def test_bad_choice_flag_exits_2(home: Path) -> None:
+    args = list(FLAGS)
+    args[args.index("file")] = "vault"
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert "--token-store" in result.stderr
+    assert not _config(home).exists()

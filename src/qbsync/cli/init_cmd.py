@@ -125,15 +125,27 @@ def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
 
 
 @click.command("init")
-@click.option("--environment", help="sandbox, production, or an emulator base URL.")
-@click.option("--client-id", help="Your Intuit app's client ID.")
-@click.option("--redirect-uri", help="Redirect URI registered in your Intuit app.")
-@click.option("--token-store", help="Where tokens live: auto (keyring, else file), keyring, file.")
-@click.option("--source", "source_type", help="Where members come from: csv or http.")
-@click.option("--members", help="csv: the members CSV file.")
-@click.option("--invoices", help="csv: the invoices CSV file (optional).")
-@click.option("--base-url", help="http: the membership platform's API base URL.")
-@click.option("--token-env", help="http: NAME of the environment variable holding its API token.")
+@click.option(
+    "--environment",
+    metavar="sandbox|production|URL",
+    help="Intuit sandbox, production, or an emulator base URL.",
+)
+@click.option("--client-id", metavar="ID", help="Your Intuit app's client ID.")
+@click.option("--redirect-uri", metavar="URI", help="Redirect URI registered in your Intuit app.")
+@click.option(
+    "--token-store",
+    type=click.Choice(TOKEN_STORES),
+    help="Where the secret and tokens live: auto (keyring if it works, else file).",
+)
+@click.option(
+    "--source", "source_type", type=click.Choice(SOURCE_TYPES), help="Where members come from."
+)
+@click.option("--members", metavar="FILE", help="csv: the members CSV file.")
+@click.option("--invoices", metavar="FILE", help="csv: the invoices CSV file (optional).")
+@click.option("--base-url", metavar="URL", help="http: the membership platform's API base URL.")
+@click.option(
+    "--token-env", metavar="NAME", help="http: the env var holding the platform's API token."
+)
 @click.option("--yes", "-y", is_flag=True, help="Never prompt; take every value from flags/env.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 def init_command(
