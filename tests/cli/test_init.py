@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -267,3 +270,24 @@ def test_bad_choice_flag_exits_2(home: Path) -> None:
     assert result.exit_code == 2
     assert "--token-store" in result.stderr
     assert not _config(home).exists()
+
+
+def test_real_process_init_then_overwrite_refused(home: Path, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "QBSYNC_CLIENT_SECRET": SECRET,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",  # a headless server
+    }
+    args = [sys.executable, "-m", "qbsync", *[a if a != "file" else "auto" for a in FLAGS]]
+    first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert SECRET not in first.stdout + first.stderr
+    token_file = _data(home) / "tokens.json"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600  # auto fell back to the file
+    assert (_data(home) / "store-kind").read_text().strip() == "file"
+    second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 2
+    assert "--force" in second.stderr
