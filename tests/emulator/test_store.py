@@ -88,6 +88,18 @@ def test_partial_seed_means_empty_lists_and_defaults(clock: FakeClock) -> None:
 def test_bad_seed_shape_is_a_value_error(clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="Customer"):
         Company({"Customer": {"DisplayName": "x"}}, clock=clock)
+    with pytest.raises(ValueError, match="company"):
+        Company({"company": ["x"]}, clock=clock)
+
+
+def test_utc_offset_setting_stamps_local_times(clock: FakeClock) -> None:
+    company = Company({"utc_offset": "-08:00"}, clock=clock)
+    made = company.create("Customer", {"DisplayName": "Pacific"})
+    assert made["MetaData"]["CreateTime"] == "2026-03-10T15:30:00-08:00"
+    # 23:30 UTC is still the 10th in UTC, and the 10th in Pacific time too; an hour later
+    # UTC is on the 11th while the company's today is the 10th.
+    clock.advance(hours=1)
+    assert company.today() == "2026-03-10"
 
 
 @pytest.mark.parametrize(

@@ -63,11 +63,14 @@ class Company:
         self._seed = copy.deepcopy(seed)
         self._clock = clock
         info = self._seed.get("company") or {}
+        if not isinstance(info, dict):
+            raise ValueError("key 'company' must be an object of CompanyInfo fields")
         self.realm_id = str(self._seed.get("realm_id") or DEFAULT_REALM)
         self.company_name = str(info.get("CompanyName") or "Emulated Company")
         self.country = str(info.get("Country") or "US")
         self.custom_txn_numbers = bool(info.get("custom_txn_numbers", False))
-        # QBO stamps times in the company's zone; the default seed uses US Pacific standard time.
+        # QBO stamps times in the company's zone (Pacific for US companies); the emulator uses
+        # UTC unless the seed sets "utc_offset", e.g. "-08:00", to test offset handling.
         self.tz = _parse_offset(str(self._seed.get("utc_offset") or "+00:00"))
         self.requestids: dict[str, Any] = {}
         self.reset()
