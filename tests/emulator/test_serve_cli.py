@@ -165,6 +165,8 @@ def test_serve_refuses_a_non_loopback_host(runner: CliRunner) -> None:
         ),
         ('{"clients": {"client_id": "a"}}', "'clients'"),
         ('{"realm_id": 42}', "'realm_id'"),
+        ('{"company": "Acme"}', "'company'"),
+        ('{"Customer": 5}', "'Customer'"),
     ],
 )
 def test_serve_names_the_bad_seed_file_and_key(

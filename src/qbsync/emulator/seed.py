@@ -54,6 +54,14 @@ def load_seed(seed: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any],
     return base, label
 
 
+def check_shape(seed: dict[str, Any], label: str) -> None:
+    """Top-level types, so a wrong one is named here rather than failing deep in the store."""
+    if "company" in seed and not isinstance(seed["company"], dict):
+        raise ConfigError(f"{label}: key 'company' must be an object")
+    if "utc_offset" in seed and not isinstance(seed["utc_offset"], str):
+        raise ConfigError(f"{label}: key 'utc_offset' must be a string like \"-08:00\"")
+
+
 def realm_id_of(seed: dict[str, Any], label: str) -> str:
     realm = seed.get("realm_id")
     if not isinstance(realm, str) or not realm.isdigit():

@@ -26,7 +26,7 @@ from qbsync.emulator.clock import Clock
 from qbsync.emulator.faults import FaultPlan, make_rule
 from qbsync.emulator.limits import RateLimiter
 from qbsync.emulator.oauth import OAuthClient, OAuthServer
-from qbsync.emulator.seed import clients_of, load_seed, realm_id_of
+from qbsync.emulator.seed import check_shape, clients_of, load_seed, realm_id_of
 from qbsync.emulator.store import Company
 from qbsync.emulator.wire import Request, Response
 from qbsync.errors import ConfigError, QbsyncError
@@ -187,6 +187,7 @@ class Emulator:
         if throttle_format not in ("json", "xml"):
             raise ValueError("throttle_format must be 'json' or 'xml'")
         merged, label = load_seed(seed)
+        check_shape(merged, label)
         seed_realm = realm_id_of(merged, label)
         clients = clients_of(merged, label)
         self.clock = Clock()
@@ -339,5 +340,5 @@ def _make_company(seed: dict[str, Any], label: str, clock: Clock) -> Company:
         return Company(seed, clock=clock.now)
     except QbsyncError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{label}: the company data is not valid: {exc}") from exc
