@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -300,3 +301,21 @@ def test_reset_forgets_requestids(company: Company) -> None:
     company.reset()
     call(company, "POST", "customer", {"DisplayName": "Keep"}, requestid="r")
     assert company.count("Customer") == 4
+
+
+def test_concurrent_requests_with_one_requestid_do_the_work_once(company: Company) -> None:
+    results: list[ApiResult] = []
+
+    def send() -> None:
+        results.append(
+            call(company, "POST", "customer", {"DisplayName": "Racer"}, requestid="race")
+        )
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert company.count("Customer") == 4
+    assert {r.status for r in results} == {200}
+    assert len({r.body["Customer"]["Id"] for r in results}) == 1
