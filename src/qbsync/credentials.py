@@ -46,7 +46,11 @@ STORE_KIND_FILE = "store-kind"
 TOKEN_LOCK_FILE = "tokens.lock"
 STORE_SETTINGS = ("auto", "keyring", "file")
 _FILE_FORMAT = 1
-_SWITCH_TO_FILE = 'set `[tokens] store = "file"` in the config, then run `qbsync auth` again'
+# The client secret moves too, so `init --force` (which asks for it) is the simplest way over.
+_SWITCH_TO_FILE = (
+    'set `[tokens] store = "file"` in the config (`qbsync init --force --token-store file` does '
+    "that and stores the client secret in the file too), then run `qbsync auth` again"
+)
 
 
 class CredentialStore(Protocol):

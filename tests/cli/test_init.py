@@ -291,3 +291,22 @@ def test_real_process_init_then_overwrite_refused(home: Path, tmp_path: Path) ->
     second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
     assert second.returncode == 2
     assert "--force" in second.stderr
+
+
+def test_switching_from_unreachable_keyring_to_file(home: Path, fake_keyring: object) -> None:
+    from qbsync.credentials import open_store
+    from qbsync.errors import CredentialStoreError
+
+    args = list(FLAGS)
+    args[args.index("file")] = "auto"
+    assert _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET}).exit_code == 0
+    keyring.set_keyring(keyring.backends.fail.Keyring())  # now "cron": no keyring
+    with pytest.raises(CredentialStoreError) as info:
+        open_store("auto", profile="default", data_dir=_data(home))
+    assert "init --force --token-store file" in (info.value.hint or "")
+    # the operator follows the hint
+    result = _run([*FLAGS, "--force"], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    assert (_data(home) / "store-kind").read_text().strip() == "file"
+    store = open_store("auto", profile="default", data_dir=_data(home))
+    assert store.kind == "file" and store.load_client_secret() == SECRET
