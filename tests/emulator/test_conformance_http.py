@@ -160,6 +160,23 @@ def test_requests_are_recorded_with_minorversion_requestid_and_status(emu: Emula
     }
 
 
+def test_api_requests_must_ask_for_json(emu: Emulator) -> None:
+    # QBO answers XML without `Accept: application/json`; the emulator refuses loudly instead.
+    token = emu.issue_access_token()
+    url = api_url(emu, f"companyinfo/{emu.realm_id}")
+    for accept in (None, "*/*", "application/xml"):
+        headers = {"Authorization": f"Bearer {token}"}
+        if accept:
+            headers["Accept"] = accept
+        response = requests.get(url, headers=headers, timeout=TIMEOUT)
+        assert response.status_code == 406
+        assert response.headers["Content-Type"].startswith("application/xml")
+        with pytest.raises(ValueError):
+            response.json()
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json;q=0.9, */*"}
+    assert requests.get(url, headers=headers, timeout=TIMEOUT).status_code == 200
+
+
 def test_decimals_are_written_exactly_as_json_numbers() -> None:
     text = dumps(
         {"Amount": Decimal("25.10"), "Qty": Decimal("0.333333333333333333"), "n": [1, True, None]}

@@ -27,6 +27,7 @@ from qbsync.emulator.wire import (
     Response,
     auth_fault,
     forbidden_fault,
+    not_acceptable_xml,
     server_fault,
     throttle_json,
     throttle_xml,
@@ -191,6 +192,8 @@ def _api(emu: Emulator, request: Request, entry: dict[str, Any]) -> Response | N
 
 
 def _call_api(emu: Emulator, request: Request, subpath: str) -> Response:
+    if "application/json" not in (request.headers.get("Accept") or "").lower():
+        return Response(406, not_acceptable_xml(emu.company.time_str()), XML_TYPE)
     try:
         result = handle_api(emu.company, request.method, subpath, request.params, request.body)
     except Fault as fault:

@@ -121,6 +121,23 @@ def throttle_xml(time: str) -> bytes:
     ).encode()
 
 
+def not_acceptable_xml(time: str) -> bytes:
+    """The emulator's answer to an API request that does not ask for JSON.
+
+    QBO answers XML unless the request says ``Accept: application/json`` (oauth-jsclient issue 135:
+    a misspelt "Accepts" header got XML back). The emulator speaks JSON only, so it refuses such a
+    request loudly (406, in XML so a JSON parser fails as it would on QBO's answer) instead of
+    letting the bug through. Code 406 is the emulator's own, not a QBO code.
+    """
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{time}">'
+        '<Fault type="ValidationFault"><Error code="406"><Message>Not Acceptable</Message>'
+        "<Detail>QBO answers XML unless the request sends Accept: application/json; "
+        "the emulator answers JSON only</Detail></Error></Fault></IntuitResponse>"
+    ).encode()
+
+
 def server_fault(status: int, time: str) -> dict[str, Any]:
     """What an injected 5xx answers: QBO's generic system fault (code 10000)."""
     detail = (
