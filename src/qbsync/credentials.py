@@ -215,7 +215,7 @@ class FileStore:
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            raise CredentialStoreError(f"cannot read {self.path}: {exc.strerror or exc}") from None
+            raise _os_error("read", self.path, exc) from None
         with os.fdopen(fd, "rb") as handle:
             self._tighten_mode(handle.fileno())
             raw = handle.read()
@@ -238,7 +238,10 @@ class FileStore:
         # the warning tells the operator to consider rotating it.
         mode = os.fstat(fd).st_mode
         if mode & 0o077:
-            os.fchmod(fd, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+            except OSError as exc:
+                raise _os_error("make private (0600)", self.path, exc) from None
             log.warning(
                 "%s was readable by other users (mode %o); changed it to 0600. Consider "
                 "rotating the client secret and reconnecting (`qbsync auth`).",
@@ -262,11 +265,17 @@ class FileStore:
             try:
                 atomic_write(self.path, body, mode=0o600)
             except OSError as exc:
-                raise CredentialStoreError(
-                    f"cannot write {self.path}: {exc.strerror or exc}"
-                ) from None
+                raise _os_error("write", self.path, exc) from None
         if value is not None:
             _pin_store_kind(self.data_dir, self.kind)
+
+
+def _os_error(verb: str, path: Path, exc: OSError) -> CredentialStoreError:
+    hint = None
+    if isinstance(exc, PermissionError):
+        # Typically left behind by `sudo qbsync ...`: the files then belong to root.
+        hint = f"check who owns {path} and its folder (was qbsync run with sudo?)"
+    return CredentialStoreError(f"cannot {verb} {path}: {exc.strerror or exc}", hint=hint)
 
 
 @contextlib.contextmanager

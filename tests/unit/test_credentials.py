@@ -422,3 +422,22 @@ def test_token_lock_in_process_times_out(tmp_path: Path) -> None:
 def test_module_has_no_cli_imports() -> None:
     source = Path(credentials.__file__).read_text()
     assert "import click" not in source and "import rich" not in source
+
+
+def test_unreadable_token_file_names_owner_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FileStore(tmp_path)
+    store.save_tokens(_tokens())
+    real_open = os.open
+
+    def deny(path: object, *args: object, **kwargs: object) -> int:
+        if str(path).endswith("tokens.json"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", deny)
+    with pytest.raises(CredentialStoreError) as info:
+        store.load_tokens()
+    assert "Permission denied" in info.value.message
+    assert "sudo" in (info.value.hint or "")
