@@ -57,6 +57,7 @@ class World:
     data_dir: Path
     browser_log: Path
     outputs: list[str] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=lambda: {CLIENT_SECRET})
 
     def store(self) -> Any:
         return open_store("file", profile="default", data_dir=self.data_dir)
@@ -64,6 +65,7 @@ class World:
     def tokens(self) -> TokenSet:
         tokens = self.store().load_tokens()
         assert tokens is not None
+        self.secrets.update((tokens.access_token, tokens.refresh_token))
         return tokens
 
     def token_posts(self) -> int:
@@ -104,6 +106,7 @@ class World:
         body = self.emu.issue_tokens(CLIENT_ID)
         tokens = token_set_from_response(body, realm_id=body["realmId"], now=datetime.now(UTC))
         self.store().save_tokens(tokens)
+        self.secrets.update((tokens.access_token, tokens.refresh_token))
         with State.open(self.data_dir / "state.sqlite3") as state:
             state.bind_realm(tokens.realm_id, now=datetime.now(UTC), company_name=COMPANY)
         return tokens
@@ -133,13 +136,16 @@ def world(tmp_path: Path) -> Iterator[World]:
     with Emulator(limits=False) as emu:
         w = make_world(emu, tmp_path)
         yield w
-        secrets = [CLIENT_SECRET]
-        tokens = w.store().load_tokens()
-        if tokens:
-            secrets += [tokens.access_token, tokens.refresh_token]
-        for text in w.outputs:  # no secret in any captured stdout/stderr of any run
-            for secret in secrets:
-                assert secret not in text
+        assert_no_secret_leaked(w)
+
+
+def assert_no_secret_leaked(w: World) -> None:
+    """No token seen during the test, nor the client secret, in any run's stdout/stderr."""
+    with contextlib.suppress(AssertionError):
+        w.tokens()
+    for text in w.outputs:
+        for secret in w.secrets:
+            assert secret not in text
 
 
 def test_loopback_flow_with_a_browser_process(world: World) -> None:
@@ -195,6 +201,7 @@ def test_paste_flow(tmp_path: Path) -> None:
         assert code == 0, err
         assert world.tokens().realm_id == emu.realm_id
         assert COMPANY in out
+        assert_no_secret_leaked(world)
 
 
 def test_paste_flow_state_mismatch_exchanges_nothing(tmp_path: Path) -> None:
@@ -245,6 +252,7 @@ def test_rotation_is_persisted_across_processes(tmp_path: Path) -> None:
         first = world.connect_without_browser()
         world.expire_access_locally()
         assert world.run("status", "--check")[0] == 0
+        assert_no_secret_leaked(world)
         second = world.tokens()
         assert second.refresh_token != first.refresh_token
         world.expire_access_locally()
@@ -259,6 +267,7 @@ def test_rotation_is_persisted_across_processes(tmp_path: Path) -> None:
         assert code == 0
         assert json.loads(out)["check"]["ok"] is True
         assert world.tokens().refresh_token != third.refresh_token
+        assert_no_secret_leaked(world)
 
 
 def test_two_processes_refreshing_at_once_both_keep_access(tmp_path: Path) -> None:
@@ -278,6 +287,7 @@ def test_two_processes_refreshing_at_once_both_keep_access(tmp_path: Path) -> No
         assert world.token_posts() == 1  # the second process used the first one's tokens
         world.expire_access_locally()
         assert world.run("status", "--check")[0] == 0
+        assert_no_secret_leaked(world)
 
 
 def _wait_for_open_file(proc: subprocess.Popen[str], path: Path, timeout: float = 15) -> None:
