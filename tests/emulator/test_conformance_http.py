@@ -252,6 +252,17 @@ def test_ten_requests_per_second() -> None:
         assert company_info(emu, token, session=session).status_code == 200
 
 
+def test_windows_slide_rather_than_reset_on_a_boundary() -> None:
+    with Emulator() as emu, requests.Session() as session:
+        token = emu.issue_access_token()
+        for _ in range(10):
+            assert company_info(emu, token, session=session).status_code == 200
+        emu.clock.advance(0.6)  # a fixed one-second window might have restarted by now
+        throttled(company_info(emu, token, session=session))
+        emu.clock.advance(0.5)  # the first ten are now more than a second old
+        assert company_info(emu, token, session=session).status_code == 200
+
+
 def test_throttle_body_can_be_the_captured_xml() -> None:
     from quickbooks.exceptions import QuickbooksException
     from quickbooks.objects.company_info import CompanyInfo
