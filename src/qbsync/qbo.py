@@ -34,7 +34,12 @@ import requests
 from quickbooks import QuickBooks
 
 from qbsync.errors import QboError, QboUnavailableError
-from qbsync.qbo_faults import batch_item_error, fault_error, parse_response
+from qbsync.qbo_faults import (
+    batch_item_error,
+    fault_error,
+    from_quickbooks_exception,
+    parse_response,
+)
 
 __all__ = [
     "QboClient",
@@ -42,6 +47,7 @@ __all__ = [
     "RetryPolicy",
     "batch_item_error",
     "fault_error",
+    "from_quickbooks_exception",
     "parse_response",
 ]
 

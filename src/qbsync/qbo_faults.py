@@ -112,3 +112,24 @@ def batch_item_error(item: Mapping[str, Any]) -> QbsyncError | None:
     """The error an answered batch item carries, or None when it succeeded."""
     fault = item.get("Fault") or item.get("fault")
     return fault_error(400, fault) if isinstance(fault, Mapping) else None
+
+
+def from_quickbooks_exception(exc: Exception) -> QbsyncError:
+    """Map an exception python-quickbooks raised (when its objects are used through ``client.qb``).
+
+    Its messages can embed the raw response text (``detail``), so only its code, message and a
+    redacted detail are kept. HTTP 401 arrives as error_code 401 (after our session already
+    refreshed once); an unreadable body (an XML throttle) as code 10000 with the text in detail.
+    """
+    code = str(getattr(exc, "error_code", "") or "") or None
+    message = str(getattr(exc, "message", "") or type(exc).__name__)
+    detail = getattr(exc, "detail", None)
+    if code == "401":
+        return _error_for(401, None, message, None, None)
+    if code == "10000":
+        # "Error reading json response: <the raw body>": look for an XML fault code in it.
+        xml_code = _XML_CODE.search(f"{message} {detail or ''}")
+        if xml_code:
+            return _error_for(400, xml_code.group(1), "QBO fault (XML body)", None, None)
+        return QboError(redact(f"QBO answered something unreadable ({message[:200]})"), code=code)
+    return _error_for(400, code, message, detail, None)

@@ -320,3 +320,18 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_python_quickbooks_exceptions_map_to_qbsync_errors() -> None:
+    from quickbooks.exceptions import AuthorizationException, QuickbooksException
+
+    from qbsync.qbo import from_quickbooks_exception
+
+    stale = from_quickbooks_exception(QuickbooksException("Stale Object Error", 5010, "x"))
+    assert isinstance(stale, QboStaleObjectError) and stale.code == "5010"
+    auth = from_quickbooks_exception(AuthorizationException("failed", 401, "Bearer abc.def"))
+    assert isinstance(auth, AuthError)
+    throttled = from_quickbooks_exception(
+        QuickbooksException(f"Error reading json response: {XML_THROTTLE}", 10000)
+    )
+    assert isinstance(throttled, QboThrottledError) and throttled.code == "3001"
