@@ -7,6 +7,9 @@ Token requests are made with plain ``requests`` + HTTP Basic client auth rather 
 requests-oauthlib's ``fetch_token``: Intuit accepts ``client_secret_basic`` (its discovery document
 lists it; see ../shared/docs/qbo-facts.md), we need the extra ``x_refresh_token_*`` fields of the
 response, and this way oauthlib's https-only check never has to be switched off for the emulator.
+Intuit's own client (intuit/oauth-pythonclient ``intuitlib/client.py``) does the same: a form POST
+with a Basic header for ``authorization_code`` and ``refresh_token`` grants, and a JSON body
+``{"token": ...}`` with a Basic header for revoke.
 The authorization URL is built with requests-oauthlib, which does apply that check, so it is relaxed
 for that one call and only for a loopback emulator (``allow_insecure_transport``).
 

@@ -53,8 +53,9 @@ def _load(obj: CliContext) -> tuple[Config, CredentialStore]:
 
 
 def _open_browser(url: str) -> None:
-    # In a thread: webbrowser runs a $BROWSER command and waits for it to exit, and a command that
-    # follows the redirect itself would wait on our catcher, which is waiting on us.
+    # In a thread: for $BROWSER, webbrowser's GenericBrowser.open runs the command and waits for it
+    # to exit (CPython Lib/webbrowser.py: `return not p.wait()`), and a command that follows the
+    # redirect itself would then wait on our catcher, which would be waiting on us.
     def run() -> None:
         try:
             if not webbrowser.open(url):
