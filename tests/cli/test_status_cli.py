@@ -86,7 +86,7 @@ def test_connected_offline_report_makes_no_request(emulator: Any) -> None:
         "file",
         str(data_dir),
         emulator.base_url + "/v3",
-        "2026-01-10T12:00:00+00:00",
+        "2026-01-10 12:00 UTC",
     ):
         assert text in result.stdout
     assert len(emulator.requests()) == before

@@ -77,7 +77,7 @@ def build_status(
         "reason": reason,
         "realm_id": tokens.realm_id if tokens else realm_in_state,
         "company_name": meta.get("company_name"),
-        "enabled_at": meta.get("enabled_at"),
+        "enabled_at": _iso_text(meta.get("enabled_at")),
         "token_store": {"kind": store_kind, "location": store_location},
         "access_token_expires_at": render.iso(tokens.access_expires_at) if tokens else None,
         "refresh_token_expires_at": render.iso(tokens.refresh_expires_at) if tokens else None,
@@ -87,6 +87,16 @@ def build_status(
         "warnings": warnings,
         "check": check,
     }
+
+
+def _iso_text(value: str | None) -> str | None:
+    """An ISO date-time from the state, shown to the second like the other times."""
+    if not value:
+        return None
+    try:
+        return render.iso(datetime.fromisoformat(value))
+    except ValueError:
+        return value
 
 
 def _read_meta(config: Config) -> dict[str, str | None]:
@@ -126,7 +136,7 @@ def _render_text(status: dict[str, Any], now: datetime) -> None:
         ("Connected", "yes" if status["connected"] else f"no: {status['reason']}"),
         ("Company", status["company_name"] or "-"),
         ("Realm", status["realm_id"] or "-"),
-        ("Enabled at", status["enabled_at"] or "-"),
+        ("Enabled at", moment("enabled_at")),
         ("Token store", f"{store['kind']} ({store['location']})"),
         ("Access token expires", moment("access_token_expires_at")),
         ("Refresh token expires", moment("refresh_token_expires_at")),
