@@ -106,6 +106,8 @@ def test_json_has_stable_keys_and_iso_times(emulator: Any) -> None:
     }  # fmt: skip
     assert doc["environment"] == {"name": "emulator", "api_base": emulator.base_url + "/v3"}
     assert doc["token_store"]["kind"] == "file"
+    assert doc["enabled_at"] == "2026-01-10T12:00:00+00:00"
+    assert doc["realm_id"] == emulator.realm_id
     assert datetime.fromisoformat(
         doc["access_token_expires_at"]
     ) == tokens.access_expires_at.replace(microsecond=0)

@@ -304,3 +304,38 @@ def test_catcher_timeout() -> None:
         pytest.raises(OAuthFlowError, match=r"within 0\.05 s"),
     ):
         catcher.wait(0.05)
+
+
+def test_catcher_on_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    with LoopbackCatcher(f"http://[::1]:{port}/cb") as catcher:
+        thread = threading.Thread(
+            target=lambda: requests.get(f"http://[::1]:{port}/cb?code=x", timeout=5)
+        )
+        thread.start()
+        assert catcher.wait(5) == "code=x"
+        catcher.respond(True, "ok")
+        thread.join(5)
+
+
+def test_a_second_callback_is_not_handed_over_twice() -> None:
+    port = _free_port()
+    with LoopbackCatcher(f"http://127.0.0.1:{port}/cb") as catcher:
+        first = threading.Thread(
+            target=lambda: requests.get(f"http://127.0.0.1:{port}/cb?code=1", timeout=5)
+        )
+        first.start()
+        assert catcher.wait(5) == "code=1"
+        again = requests.get(f"http://127.0.0.1:{port}/cb?code=2", timeout=5)
+        assert again.status_code == 409
+        catcher.respond(True, "ok")
+        first.join(5)
+        with pytest.raises(OAuthFlowError):
+            catcher.wait(0.05)  # the second code was never queued
