@@ -53,8 +53,20 @@ def refresh_expiry_problem(tokens: TokenSet, now: datetime) -> str | None:
     return None
 
 
+def refresh_margin(tokens: TokenSet) -> timedelta:
+    """REFRESH_MARGIN, or a quarter of the token's lifetime when that is shorter.
+
+    Intuit's tokens live an hour, so this is five minutes. An emulator issuing one-minute tokens
+    would otherwise make every request refresh (and rotate) first.
+    """
+    lifetime = tokens.access_expires_at - tokens.obtained_at
+    if lifetime <= timedelta(0):
+        return REFRESH_MARGIN
+    return min(REFRESH_MARGIN, lifetime / 4)
+
+
 def access_token_fresh(tokens: TokenSet, now: datetime) -> bool:
-    return tokens.access_expires_at - now > REFRESH_MARGIN
+    return tokens.access_expires_at - now > refresh_margin(tokens)
 
 
 class TokenManager:

@@ -225,3 +225,17 @@ def test_timeout_is_passed_to_every_token_call(
     )
     assert manager.after_401("acc-1") == "acc-9"
     assert seen == [7]
+
+
+@responses.activate
+def test_short_lived_tokens_are_not_refreshed_on_every_call(
+    store: FileStore, clock: Clock, tmp_path: Path
+) -> None:
+    store.save_tokens(_tokens(access_expires_at=T0 + timedelta(seconds=60)))
+    manager = _manager(store, clock, tmp_path)
+    clock.now = T0 + timedelta(seconds=30)  # 30 s left of 60: margin is 15 s
+    assert manager.access_token() == "acc-1"
+    clock.now = T0 + timedelta(seconds=50)
+    _refresh_ok()
+    assert manager.access_token() == "acc-2"
+    assert len(responses.calls) == 1
