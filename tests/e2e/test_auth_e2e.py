@@ -28,9 +28,10 @@ import requests
 from qbsync.config import load_config
 from qbsync.credentials import TokenSet, open_store, token_lock
 from qbsync.emulator import Emulator
+from qbsync.errors import QboUnavailableError
 from qbsync.oauth import token_set_from_response
 from qbsync.paths import profile_data_dir, user_config_dir
-from qbsync.qbo import QboClient
+from qbsync.qbo import QboClient, QboSession, RetryPolicy
 from qbsync.state import State
 from qbsync.tokens import token_manager_for
 
@@ -339,3 +340,54 @@ def test_disconnect_then_status_says_not_connected(world: World) -> None:
     doc = json.loads(out)
     assert doc["connected"] is False
     assert doc["realm_id"] == world.emu.realm_id  # the state (links, history) was kept
+
+
+# -- the gateway against the emulator's injected faults (real HTTP, in process) -------------
+
+
+def _client(world: World, *, timeout: float = 10.0) -> QboClient:
+    world.connect_without_browser()
+    config = load_config(world.config_path, profile="default", data_dir=world.data_dir)
+    manager = token_manager_for(config)
+    session = QboSession(
+        manager,
+        timeout=timeout,
+        retry=RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, throttle_delay=0.01),
+    )
+    return QboClient(config, manager, session=session)
+
+
+def _hits(world: World, needle: str) -> int:
+    return sum(1 for e in world.emu.requests() if needle in e["path"])
+
+
+def test_gateway_waits_out_throttling(world: World) -> None:
+    client = _client(world)
+    world.emu.inject_fault("companyinfo", "throttle", count=2)
+    assert client.company_info()["CompanyName"] == COMPANY
+    assert _hits(world, "companyinfo") == 3
+
+
+def test_gateway_lost_response_on_create_is_retried_with_the_same_requestid(world: World) -> None:
+    client = _client(world)
+    world.emu.inject_fault("/customer", "lose_response", method="POST")
+    created = client.create("Customer", {"DisplayName": "Lost Answer Ltd"}, "e2e-req-lost-1")
+    found = client.query("select * from Customer where DisplayName = 'Lost Answer Ltd'")
+    assert [c["Id"] for c in found] == [created["Id"]]  # created once, answered twice
+    posts = [e for e in world.emu.requests() if e["path"].endswith("/customer")]
+    assert [e["params"].get("requestid") for e in posts] == ["e2e-req-lost-1"] * 2
+
+
+def test_gateway_never_repeats_a_post_without_requestid(world: World) -> None:
+    client = _client(world)
+    world.emu.inject_fault("/customer", "drop", method="POST")
+    with pytest.raises(QboUnavailableError, match="not retried"):
+        client.call("POST", "customer", body={"DisplayName": "Dropped Co"})
+    assert _hits(world, "/customer") == 1
+
+
+def test_gateway_times_out_a_hung_request_and_retries_the_read(world: World) -> None:
+    client = _client(world, timeout=0.3)
+    world.emu.inject_fault("companyinfo", "hang", hang_seconds=1.0)
+    assert client.company_info()["CompanyName"] == COMPANY
+    assert _hits(world, "companyinfo") == 2
