@@ -277,6 +277,7 @@ def test_keyring_store(emulator: Any, browser: Browser, fake_keyring: Any) -> No
     assert len(stored) == 1
     assert s.store().load_tokens().realm_id == emulator.realm_id  # type: ignore[union-attr]
     assert "keyring" in result.stdout
+    assert "cron" in result.stderr
 
 
 def test_disconnect_revokes_deletes_tokens_keeps_state(emulator: Any, browser: Browser) -> None:

@@ -226,6 +226,13 @@ def _report(done: Connected) -> None:
             ("Token store", f"{done.store.kind} ({done.store.location})"),
         ],
     )
+    if done.store.kind == "keyring":
+        # The usual way cron loses access: the job runs outside the desktop session.
+        render.info(
+            "Tokens are in the desktop keyring. If cron runs qbsync on this machine, check that "
+            "it can reach the keyring (`qbsync status` from cron), or switch to the file store "
+            '(`[tokens] store = "file"`, then `qbsync auth` again).'
+        )
 
 
 # -- pending login for --print-url / --redirect-url ---------------------------------------------
