@@ -315,3 +315,15 @@ def test_disconnect_forget_deletes_state_after_confirmation(
     assert result.exit_code == 0
     assert not (s.data_dir / "state.sqlite3").exists()
     assert s.store().load_tokens() is None
+
+
+def test_a_refused_code_is_not_sent_again(emulator: Any) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    landed = follow(run("auth", "--print-url").stdout.strip())
+    s.store().save_client_secret("wrong-secret-654321")  # the exchange fails
+    assert run("auth", "--redirect-url", landed).exit_code == 2
+    s.store().save_client_secret(CLIENT_SECRET)
+    again = run("auth", "--redirect-url", landed)
+    assert again.exit_code == 3
+    assert "no login is waiting" in again.stderr
+    assert s.token_posts() == 1

@@ -114,8 +114,9 @@ def auth_command(
     if redirect_url is not None:
         pending = _read_pending(config)
         callback = oauth.parse_pasted_redirect(redirect_url, pending["state"])
-        done = _connect(config, store, secret, pending["redirect_uri"], callback, fresh_state, yes)
+        # Forget the login before the exchange: whatever happens, this code is not sent again.
         _clear_pending(config)
+        done = _connect(config, store, secret, pending["redirect_uri"], callback, fresh_state, yes)
         _report(done)
         return
     request = oauth.build_authorization_url(
