@@ -391,3 +391,27 @@ def test_gateway_times_out_a_hung_request_and_retries_the_read(world: World) -> 
     world.emu.inject_fault("companyinfo", "hang", hang_seconds=1.0)
     assert client.company_info()["CompanyName"] == COMPANY
     assert _hits(world, "companyinfo") == 2
+
+
+def test_a_refresh_whose_save_failed_is_recovered_by_the_next_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Crash between Intuit's answer and the save: the stored (superseded) refresh token still
+    works during Intuit's grace period, so the next run reconnects by itself."""
+    before = world.connect_without_browser()
+    world.expire_access_locally()
+    config = load_config(world.config_path, profile="default", data_dir=world.data_dir)
+    manager = token_manager_for(config)
+
+    def disk_full(tokens: TokenSet) -> None:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(manager.store, "save_tokens", disk_full)
+    with pytest.raises(OSError):
+        manager.access_token()
+    assert world.tokens().refresh_token == before.refresh_token  # nothing new was used
+    code, out, _ = world.run("status", "--check", "--json")
+    assert code == 0
+    assert json.loads(out)["check"]["ok"] is True
+    assert world.tokens().refresh_token != before.refresh_token
+    assert world.token_posts() == 2
