@@ -104,7 +104,10 @@ def _is_throttle(resp: requests.Response) -> bool:
     if resp.status_code == 429:
         return True
     # In 2016 QBO sent throttles as 403 with statusCode=403 in the body (qbo-facts.md).
-    return resp.status_code == 403 and ("ThrottleExceeded" in resp.text or "3001" in resp.text)
+    if resp.status_code != 403:
+        return False
+    text = resp.text
+    return "ThrottleExceeded" in text or re.search(r'code"?\s*[=:]\s*"3001"', text) is not None
 
 
 class QboSession(requests.Session):

@@ -335,3 +335,15 @@ def test_python_quickbooks_exceptions_map_to_qbsync_errors() -> None:
         QuickbooksException(f"Error reading json response: {XML_THROTTLE}", 10000)
     )
     assert isinstance(throttled, QboThrottledError) and throttled.code == "3001"
+
+
+@responses.activate
+def test_a_plain_403_is_not_mistaken_for_a_throttle(env: Env) -> None:
+    body = {
+        "Fault": {"Error": [{"Message": "AuthorizationFailed", "code": "3100"}]},
+        "time": "2026-01-01T03:00:01.3001",
+    }
+    responses.get(f"{BASE}/customer/1", status=403, json=body)
+    with pytest.raises(AuthError):
+        env.client.get("Customer", "1")
+    assert len(responses.calls) == 1
