@@ -17,7 +17,6 @@ raw response text into exception messages, and sends no requestid with batches. 
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import re
@@ -25,7 +24,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,7 +31,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from quickbooks import QuickBooks
 
+from qbsync import exactjson
 from qbsync.errors import QboError, QboUnavailableError
+from qbsync.pacing import RatePacer
 from qbsync.qbo_faults import (
     batch_item_error,
     fault_error,
@@ -121,6 +121,7 @@ class QboSession(requests.Session):
         minor_version: int = 75,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pacer: RatePacer | None = None,
     ) -> None:
         super().__init__()
         self.token_manager = token_manager
@@ -128,6 +129,8 @@ class QboSession(requests.Session):
         self.minor_version = minor_version
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
+        # Stay under QBO's limits rather than meet them (see pacing.py).
+        self.pacer = pacer if pacer is not None else RatePacer()
 
     @property
     def access_token(self) -> str:
@@ -153,11 +156,13 @@ class QboSession(requests.Session):
             or urlsplit(url).path.rstrip("/").endswith("/query")
             or _has_param(url, params, "requestid")
         )
+        is_batch = urlsplit(url).path.rstrip("/").endswith("/batch")
         refreshed = False
         attempt = 0
         token = self.token_manager.access_token()
         while True:
             attempt += 1
+            self.pacer.wait(batch=is_batch)
             headers = dict(kwargs.get("headers") or {})
             headers["Authorization"] = f"Bearer {token}"
             headers.setdefault("Accept", "application/json")
@@ -218,9 +223,8 @@ def _path(url: str) -> str:
 
 
 def _dumps(body: object) -> str:
-    # Decimal -> float: repr() of a float is the shortest text that round-trips, so an amount such
-    # as Decimal("25.10") goes out as 25.1, exactly the same number.
-    return json.dumps(body, default=lambda v: float(v) if isinstance(v, Decimal) else str(v))
+    # Amounts go out digit for digit (exactjson), never through float; dates and the like as text.
+    return exactjson.dumps(body, default=str)
 
 
 # --- client ---------------------------------------------------------------------------------
@@ -236,6 +240,7 @@ class QboClient:
         *,
         session: QboSession | None = None,
         retry: RetryPolicy | None = None,
+        pacer: RatePacer | None = None,
     ) -> None:
         self.realm_id = token_manager.realm_id
         self.session = session or QboSession(
@@ -243,6 +248,7 @@ class QboClient:
             timeout=config.qbo.timeout_seconds,
             minor_version=config.qbo.minor_version,
             retry=retry,
+            pacer=pacer,
         )
         endpoints = config.qbo.endpoints
         self.api_base = endpoints.api_base.rstrip("/")

@@ -10,11 +10,12 @@ Bodies follow captured traffic (qbo-facts.md "Errors" and "Captured shapes"):
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
+
+from qbsync.exactjson import dumps
+
+__all__ = ["dumps", "json_bytes"]
 
 JSON_TYPE = "application/json;charset=UTF-8"
 XML_TYPE = "application/xml;charset=UTF-8"
@@ -28,40 +29,6 @@ AUTH_DETAILS = {
     "expired": "Token expired: the access token is past its expires_in; refresh it",
     "revoked": "Token revoked: the grant was revoked or its authorization code reused",
 }
-
-
-def dumps(value: Any) -> str:
-    """JSON text where a Decimal is written digit for digit as a JSON number (never via float)."""
-    parts: list[str] = []
-    _encode(value, parts)
-    return "".join(parts)
-
-
-def _encode(value: Any, out: list[str]) -> None:
-    if isinstance(value, dict):
-        out.append("{")
-        for index, (key, item) in enumerate(value.items()):
-            if index:
-                out.append(",")
-            out.append(json.dumps(str(key), ensure_ascii=False))
-            out.append(":")
-            _encode(item, out)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            _encode(item, out)
-        out.append("]")
-    elif isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"cannot write {value} as a JSON number")
-        out.append(str(value))  # "25.00", "-0.5", "1E+2": all valid JSON numbers
-    elif isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"cannot write {value} as a JSON number")
-    else:
-        out.append(json.dumps(value, ensure_ascii=False))
 
 
 def json_bytes(value: Any) -> bytes:

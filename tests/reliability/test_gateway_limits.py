@@ -1,0 +1,60 @@
+"""The gateway paces itself under QBO's limits: a burst gets through with no 429 at all.
+
+The emulator enforces QBO's limits with ``time_scale`` shrinking every window, and the pacer is
+given the same scale, so a "minute" of traffic takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from qbsync.emulator import Emulator
+from qbsync.pacing import PaceLimits, RatePacer
+from qbsync.qbo import QboClient, RetryPolicy
+
+SCALE = 120.0  # a minute lasts 0.5 s, a second 8.3 ms
+
+
+def _statuses(emu: Emulator) -> list[int | None]:
+    return [e["status"] for e in emu.requests() if "/v3/company/" in e["path"]]
+
+
+def test_a_paced_burst_over_the_minute_limit_is_never_throttled(
+    connect_client: Callable[..., QboClient],
+) -> None:
+    with Emulator(limits=True, time_scale=SCALE) as emu:
+        client = connect_client(emu, pacer=RatePacer(PaceLimits(time_scale=SCALE)))
+        for _ in range(520):  # more than QBO's 500 per minute
+            assert client.company_info()["CompanyName"] == emu.company.company_name
+        statuses = _statuses(emu)
+        assert len(statuses) == 520
+        assert set(statuses) == {200}
+
+
+def test_paced_batches_stay_under_the_batch_limit(
+    connect_client: Callable[..., QboClient],
+) -> None:
+    with Emulator(limits=True, time_scale=SCALE) as emu:
+        client = connect_client(emu, pacer=RatePacer(PaceLimits(time_scale=SCALE)))
+        for n in range(45):  # more than QBO's 40 batch requests per minute
+            answers = client.batch(
+                [{"bId": "q1", "Query": "select count(*) from Item"}], request_id=f"pace-{n}"
+            )
+            assert "QueryResponse" in answers[0]
+        assert set(_statuses(emu)) == {200}
+
+
+def test_without_pacing_the_same_burst_is_throttled_and_retried(
+    connect_client: Callable[..., QboClient],
+) -> None:
+    # The control: proves the emulator really enforces the limit the pacer avoids, and that
+    # the gateway's backoff still gets every request through when something else throttles it.
+    unpaced = RatePacer(PaceLimits(per_second=10**6, per_minute=10**6, batches_per_minute=10**6))
+    retry = RetryPolicy(max_attempts=50, base_delay=0.01, throttle_delay=0.05)
+    with Emulator(limits=True, time_scale=SCALE) as emu:
+        client = connect_client(emu, pacer=unpaced, retry=retry)
+        for _ in range(520):
+            client.company_info()
+        statuses = _statuses(emu)
+        assert statuses.count(200) == 520
+        assert statuses.count(429) > 0

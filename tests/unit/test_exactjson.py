@@ -1,0 +1,35 @@
+"""Money goes over the wire digit for digit, both from qbsync and from the emulator."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from qbsync.exactjson import dumps
+
+
+def test_decimal_amounts_are_written_exactly() -> None:
+    amount = Decimal("12345678901234567.89")  # float would make this ...568.0
+    text = dumps({"Amount": amount, "Qty": 3, "Lines": [Decimal("0.10"), None, True]})
+    assert text == '{"Amount":12345678901234567.89,"Qty":3,"Lines":[0.10,null,true]}'
+    assert json.loads(text, parse_float=Decimal)["Amount"] == amount
+
+
+def test_non_finite_numbers_are_refused() -> None:
+    with pytest.raises(ValueError):
+        dumps({"Amount": Decimal("NaN")})
+    with pytest.raises(ValueError):
+        dumps([float("inf")])
+
+
+def test_other_types_need_a_default() -> None:
+    with pytest.raises(TypeError):
+        dumps({"TxnDate": date(2026, 11, 5)})
+    assert dumps({"TxnDate": date(2026, 11, 5)}, default=str) == '{"TxnDate":"2026-11-05"}'
+
+
+def test_text_is_not_ascii_escaped() -> None:
+    assert dumps({"DisplayName": "Zoë Ångström"}) == '{"DisplayName":"Zoë Ångström"}'
