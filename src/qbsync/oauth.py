@@ -23,7 +23,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +35,13 @@ from requests_oauthlib import OAuth2Session
 
 from qbsync.credentials import TokenSet
 from qbsync.environments import Endpoints, is_loopback_host
-from qbsync.errors import AuthError, ConfigError, OAuthFlowError, QboUnavailableError
+from qbsync.errors import (
+    AuthError,
+    ConfigError,
+    OAuthFlowError,
+    QboUnavailableError,
+    QbsyncError,
+)
 from qbsync.redact import register_secret
 
 log = logging.getLogger(__name__)
@@ -173,30 +179,28 @@ def parse_pasted_redirect(text: str, expected_state: str) -> Callback:
 
 def _token_post(
     endpoints: Endpoints,
-    client_id: str,
-    client_secret: str,
+    client: tuple[str, str],
     form: dict[str, str],
     *,
     http: requests.Session | None,
     timeout: float,
     what: str,
+    refused: Callable[[str, int], QbsyncError],
 ) -> dict[str, Any]:
     """POST to the token endpoint once (never retried: a code or a rotated token must not be
-    sent twice). Returns the JSON body on 200; otherwise raises with the OAuth error code."""
-    sender = http or requests.Session()
+    sent twice). Returns the JSON body on 200; an OAuth error answer (``{"error": ...}``)
+    becomes ``refused(error, status)``; anything else is invalid_client or unavailable."""
     headers = {"Accept": "application/json", **HARD_EXPIRY_HEADER}
-    try:
-        resp = sender.post(
-            endpoints.token_url,
-            data=form,
-            headers=headers,
-            auth=HTTPBasicAuth(client_id, client_secret),
-            timeout=timeout,
-        )
-    except requests.RequestException as exc:
-        raise QboUnavailableError(
-            f"could not reach Intuit's token endpoint for {what} ({type(exc).__name__})"
-        ) from None
+    resp = _post_once(
+        http,
+        endpoints.token_url,
+        client,
+        endpoint="token",
+        what=what,
+        timeout=timeout,
+        headers=headers,
+        data=form,
+    )
     body: dict[str, Any] = {}
     with contextlib.suppress(ValueError):
         parsed = resp.json()
@@ -204,23 +208,72 @@ def _token_post(
             body = parsed
     if resp.status_code == 200 and body.get("access_token"):
         return body
-    error = str(body.get("error") or f"HTTP {resp.status_code}")
+    error = body.get("error")
     if error == "invalid_client" or resp.status_code == 401:
         raise ConfigError(
-            f"Intuit refused the app's credentials during {what} ({error}): the client id or "
-            "client secret is wrong, or belongs to the other environment (sandbox vs production)",
+            f"Intuit refused the app's credentials during {what} ({error or 'HTTP 401'}): the "
+            "client id or client secret is wrong, or belongs to the other environment (sandbox "
+            "vs production)",
             hint=REINIT_HINT,
         )
-    if resp.status_code >= 500:
-        raise QboUnavailableError(f"Intuit's token endpoint failed during {what} ({error})")
-    raise _OAuthErrorResponse(error, resp.status_code)
+    if resp.status_code >= 500 or not isinstance(error, str) or not error:
+        # A 5xx, or an answer that is not an OAuth error at all (an HTML maintenance or proxy
+        # page, a 200 without tokens): nothing says the grant is bad, so "run qbsync auth" would
+        # be the wrong advice; the stored tokens stay as they are and the next run tries again.
+        raise QboUnavailableError(
+            f"Intuit's token endpoint gave an unexpected answer during {what} "
+            f"(HTTP {resp.status_code}, {error or _content_type(resp)})",
+            hint="try again later; if it persists, check `environment` in the config and the "
+            "network (a proxy or captive portal?)",
+        )
+    raise refused(error, resp.status_code)
 
 
-class _OAuthErrorResponse(Exception):
-    def __init__(self, error: str, status: int) -> None:
-        super().__init__(error)
-        self.error = error
-        self.status = status
+def _content_type(resp: requests.Response) -> str:
+    return (resp.headers.get("Content-Type") or "no content type").split(";")[0].strip()
+
+
+def _post_once(
+    http: requests.Session | None,
+    url: str,
+    client: tuple[str, str],
+    *,
+    endpoint: str,
+    what: str,
+    timeout: float,
+    **kwargs: Any,
+) -> requests.Response:
+    """POST to an Intuit OAuth endpoint once, never following a redirect.
+
+    requests follows redirects by default and re-sends the body on a 307/308 (only the
+    Authorization header is dropped for another host), so a redirect would carry the code or
+    refresh token to wherever it points, possibly over plain HTTP. Intuit's token and revoke
+    endpoints do not redirect: a 3xx is refused as an unexpected answer.
+    """
+    sender = http or requests.Session()
+    try:
+        resp = sender.post(
+            url,
+            auth=HTTPBasicAuth(*client),
+            timeout=timeout,
+            allow_redirects=False,
+            **kwargs,
+        )
+    except requests.RequestException as exc:
+        raise QboUnavailableError(
+            f"could not reach Intuit's {endpoint} endpoint for {what} ({type(exc).__name__})"
+        ) from None
+    finally:
+        if http is None:
+            sender.close()
+    if resp.is_redirect:
+        raise QboUnavailableError(
+            f"Intuit's {endpoint} endpoint answered {what} with a redirect (HTTP {resp.status_code}); "
+            "not followed, so no code or token was sent on",
+            hint="check `environment` in the config (it must point at Intuit or a local "
+            "emulator), then try again",
+        )
+    return resp
 
 
 def token_set_from_response(
@@ -273,6 +326,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _code_refused(error: str, status: int) -> QbsyncError:
+    if error == "invalid_grant":
+        return OAuthFlowError(
+            "Intuit refused the authorization code (invalid_grant): it expired, was already "
+            "used, or the redirect URI differs from the one registered for the app",
+            hint="run `qbsync auth` again and finish within a few minutes",
+        )
+    return OAuthFlowError(
+        f"the code exchange failed ({error}, HTTP {status})",
+        hint="check the app's redirect URI and scopes, then run `qbsync auth` again",
+    )
+
+
+def _refresh_refused(error: str, status: int) -> QbsyncError:
+    if error == "invalid_grant":
+        return AuthError(
+            "Intuit refused the stored refresh token (invalid_grant): the connection was "
+            "revoked or disconnected, or the token expired; run `qbsync auth`"
+        )
+    return AuthError(f"the token refresh failed ({error}, HTTP {status})")
+
+
 def exchange_code(
     endpoints: Endpoints,
     client_id: str,
@@ -291,27 +366,10 @@ def exchange_code(
         "code": callback.code,
         "redirect_uri": redirect_uri,  # must repeat the authorize request's redirect_uri
     }
-    try:
-        body = _token_post(
-            endpoints,
-            client_id,
-            client_secret,
-            form,
-            http=http,
-            timeout=timeout,
-            what="the code exchange",
-        )
-    except _OAuthErrorResponse as exc:
-        if exc.error == "invalid_grant":
-            raise OAuthFlowError(
-                "Intuit refused the authorization code (invalid_grant): it expired, was already "
-                "used, or the redirect URI differs from the one registered for the app",
-                hint="run `qbsync auth` again and finish within a few minutes",
-            ) from None
-        raise OAuthFlowError(
-            f"the code exchange failed ({exc.error}, HTTP {exc.status})",
-            hint="check the app's redirect URI and scopes, then run `qbsync auth` again",
-        ) from None
+    body = _token_post(
+        endpoints, (client_id, client_secret), form,
+        http=http, timeout=timeout, what="the code exchange", refused=_code_refused,
+    )  # fmt: skip
     return token_set_from_response(body, realm_id=callback.realm_id, now=now or utcnow())
 
 
@@ -327,23 +385,10 @@ def refresh_tokens(
 ) -> TokenSet:
     """Use ``current.refresh_token`` once; the caller must save the result before using it."""
     form = {"grant_type": "refresh_token", "refresh_token": current.refresh_token}
-    try:
-        body = _token_post(
-            endpoints,
-            client_id,
-            client_secret,
-            form,
-            http=http,
-            timeout=timeout,
-            what="the token refresh",
-        )
-    except _OAuthErrorResponse as exc:
-        if exc.error == "invalid_grant":
-            raise AuthError(
-                "Intuit refused the stored refresh token (invalid_grant): the connection was "
-                "revoked or disconnected, or the token expired; run `qbsync auth`"
-            ) from None
-        raise AuthError(f"the token refresh failed ({exc.error}, HTTP {exc.status})") from None
+    body = _token_post(
+        endpoints, (client_id, client_secret), form,
+        http=http, timeout=timeout, what="the token refresh", refused=_refresh_refused,
+    )  # fmt: skip
     return token_set_from_response(
         body, realm_id=current.realm_id, now=now or utcnow(), previous=current
     )
@@ -359,19 +404,16 @@ def revoke(
     timeout: float = HTTP_TIMEOUT,
 ) -> None:
     """Revoke a refresh (or access) token at Intuit: POST JSON ``{"token": ...}`` + Basic auth."""
-    sender = http or requests.Session()
-    try:
-        resp = sender.post(
-            endpoints.revoke_url,
-            json={"token": token},
-            headers={"Accept": "application/json"},
-            auth=HTTPBasicAuth(client_id, client_secret),
-            timeout=timeout,
-        )
-    except requests.RequestException as exc:
-        raise QboUnavailableError(
-            f"could not reach Intuit's revoke endpoint ({type(exc).__name__})"
-        ) from None
+    resp = _post_once(
+        http,
+        endpoints.revoke_url,
+        (client_id, client_secret),
+        endpoint="revoke",
+        what="the revoke",
+        timeout=timeout,
+        json={"token": token},
+        headers={"Accept": "application/json"},
+    )
     if resp.status_code == 200:
         return
     if resp.status_code == 401:

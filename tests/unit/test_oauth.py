@@ -339,3 +339,64 @@ def test_a_second_callback_is_not_handed_over_twice() -> None:
         first.join(5)
         with pytest.raises(OAuthFlowError):
             catcher.wait(0.05)  # the second code was never queued
+
+
+# -- answers that are not Intuit's OAuth answers ----------------------------------------------
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_token_and_revoke_posts_never_follow_a_redirect(status: int) -> None:
+    # requests re-sends the body on 307/308: following would hand the code or refresh token to
+    # whatever the Location names (here a plain-HTTP remote host).
+    elsewhere = "http://collector.example/steal"
+    for url in (EMU.token_url, EMU.revoke_url):
+        responses.post(url, status=status, headers={"Location": elsewhere})
+    responses.post(elsewhere, json={"access_token": "stolen-a", "refresh_token": "stolen-r"})
+    responses.get(elsewhere, json={"access_token": "stolen-a", "refresh_token": "stolen-r"})
+    cb = oauth.Callback(code="code-once-123", realm_id="1")
+    with pytest.raises(QboUnavailableError, match="redirect") as info:
+        oauth.exchange_code(EMU, CLIENT_ID, CLIENT_SECRET, "http://localhost:1/cb", cb, now=NOW)
+    assert int(info.value.exit_code) == 1
+    with pytest.raises(QboUnavailableError, match="redirect"):
+        oauth.refresh_tokens(EMU, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+    with pytest.raises(QboUnavailableError, match="redirect"):
+        oauth.revoke(EMU, CLIENT_ID, CLIENT_SECRET, "refresh-old-123")
+    assert [call.request.url for call in responses.calls] == [
+        EMU.token_url,
+        EMU.token_url,
+        EMU.revoke_url,
+    ]
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("status", "kwargs"),
+    [
+        (200, {"body": "<html>Scheduled maintenance</html>", "content_type": "text/html"}),
+        (403, {"body": "<html>Blocked by proxy</html>", "content_type": "text/html"}),
+        (404, {"body": "Not Found", "content_type": "text/plain"}),
+        (200, {"json": {"token_type": "bearer"}}),  # 200 without tokens
+        (400, {"json": ["not", "an", "object"]}),
+    ],
+)
+def test_refresh_answered_with_something_else_is_not_run_auth(
+    status: int, kwargs: dict[str, object]
+) -> None:
+    # Nothing says the grant is bad: exit 1 ("try again"), never exit 3 ("run qbsync auth"),
+    # which would send an operator to reconnect a connection that still works.
+    responses.post(SANDBOX.token_url, status=status, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(QboUnavailableError, match="unexpected answer") as info:
+        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+    assert int(info.value.exit_code) == 1
+    assert f"HTTP {status}" in info.value.message
+    assert "refresh-old-123" not in info.value.message
+
+
+@responses.activate
+def test_refresh_timeout_is_unavailable_and_names_the_token_endpoint() -> None:
+    responses.post(SANDBOX.token_url, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(QboUnavailableError, match=r"token endpoint.*ReadTimeout") as info:
+        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+    assert int(info.value.exit_code) == 1
+    assert len(responses.calls) == 1  # never retried within the run
