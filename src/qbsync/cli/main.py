@@ -15,7 +15,7 @@ import click
 from qbsync import __version__
 from qbsync.errors import ExitCode, QbsyncError
 from qbsync.paths import DEFAULT_PROFILE, config_path, profile_data_dir
-from qbsync.redact import RedactingFilter, redact
+from qbsync.redact import RedactingFilter, RedactingFormatter, redact
 
 log = logging.getLogger("qbsync")
 
@@ -45,7 +45,7 @@ def _setup_logging(verbose: int) -> None:
     elif verbose >= 2:
         level = logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger("qbsync")
     root.handlers[:] = [handler]
@@ -71,10 +71,14 @@ class QbsyncGroup(click.Group):
 
 
 def fail(exc: QbsyncError) -> NoReturn:
-    """Print one line (plus the next step) for an expected error and exit with its code."""
-    click.echo(f"Error: {exc.message}", err=True)
+    """Print one line (plus the next step) for an expected error and exit with its code.
+
+    Messages are built without secrets, but they may quote what Intuit or QBO answered: redact
+    anyway, like every other line qbsync prints.
+    """
+    click.echo(f"Error: {redact(exc.message)}", err=True)
     if exc.hint:
-        click.echo(f"Next step: {exc.hint}", err=True)
+        click.echo(f"Next step: {redact(exc.hint)}", err=True)
     raise SystemExit(int(exc.exit_code))
 
 
