@@ -28,7 +28,7 @@ def _display_argv(step: Step) -> str:
 )
 def demo_command(keep: Path | None) -> None:
     """Run qbsync end to end against a built-in QBO emulator (no Intuit account needed)."""
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
 
     def show(text: str) -> None:
         console.print(text)
@@ -47,6 +47,12 @@ def demo_command(keep: Path | None) -> None:
 
     console.print(Panel.fit("qbsync demo: a membership platform -> QuickBooks Online (emulated)"))
     result = run_demo(show=show, show_step=show_step, show_result=show_result, keep=keep)
+    console.print()
+    console.print("[bold]What the emulator saw[/bold] (requests per endpoint):")
+    requests_seen = result.emulator_summary.get("requests")
+    if isinstance(requests_seen, dict):
+        for endpoint, count in sorted(requests_seen.items()):
+            console.print(f"  {count:>3}  {endpoint}", markup=False)
     console.print()
     console.print(
         f"[green]Demo finished:[/green] {len(result.steps)} commands ran against "
