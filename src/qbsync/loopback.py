@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import errno
 import html
+import logging
 import queue
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from qbsync.environments import is_loopback_host
 from qbsync.errors import OAuthFlowError
+
+log = logging.getLogger(__name__)
 
 # How long the browser's request is held while qbsync exchanges the code and reads CompanyInfo.
 PAGE_WAIT_SECONDS = 120.0
@@ -27,6 +32,12 @@ class _Server(ThreadingHTTPServer):
     # threads, so that server_close() waits until the result page has been written.
     daemon_threads = False
     catcher: LoopbackCatcher
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # socketserver prints a traceback to stderr for any handler error (a browser closing the
+        # tab before the page is written: BrokenPipeError). The operator's terminal gets one
+        # clear line from the auth command instead; nothing here changes the outcome.
+        log.debug("loopback callback connection failed: %s", type(sys.exc_info()[1]).__name__)
 
 
 class _Server6(_Server):
@@ -78,7 +89,15 @@ class LoopbackCatcher:
 
     def __init__(self, redirect_uri: str) -> None:
         parts = urlsplit(redirect_uri)
-        host = parts.hostname or "localhost"
+        host = parts.hostname or ""
+        if parts.scheme != "http" or not is_loopback_host(host):
+            # The authorization code arrives in this server's request line: listening on any
+            # other address would offer it to the network.
+            raise OAuthFlowError(
+                f"the loopback catcher listens only on a loopback address (localhost, 127.0.0.1, "
+                f"[::1]); {redirect_uri!r} is not one",
+                hint="use the paste flow for an https redirect URI",
+            )
         # localhost: bind IPv4 loopback; browsers fall back to it when ::1 refuses.
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = parts.port or 80

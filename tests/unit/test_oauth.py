@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import socket
+import struct
 import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -400,3 +401,37 @@ def test_refresh_timeout_is_unavailable_and_names_the_token_endpoint() -> None:
         oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
     assert int(info.value.exit_code) == 1
     assert len(responses.calls) == 1  # never retried within the run
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "http://0.0.0.0:8765/callback",
+        "http://192.168.1.5:8765/callback",
+        "http://example.com:8765/callback",
+        "http://[::]:8765/callback",
+        "https://localhost:8765/callback",
+    ],
+)
+def test_catcher_refuses_to_listen_beyond_loopback(redirect_uri: str) -> None:
+    with pytest.raises(OAuthFlowError, match="loopback"):
+        LoopbackCatcher(redirect_uri)
+
+
+def test_catcher_for_localhost_binds_the_ipv4_loopback_only() -> None:
+    port = _free_port()
+    with LoopbackCatcher(f"http://localhost:{port}/cb") as catcher:
+        assert catcher._server is not None
+        assert catcher._server.server_address == ("127.0.0.1", port)
+
+
+def test_a_browser_leaving_early_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    port = _free_port()
+    with LoopbackCatcher(f"http://127.0.0.1:{port}/cb") as catcher:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /cb?code=early-code-123&state=s HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert catcher.wait(5) == "code=early-code-123&state=s"
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+        catcher.respond(True, "x" * 200_000)  # a page too big to vanish into socket buffers
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "early-code-123" not in err
