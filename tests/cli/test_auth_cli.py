@@ -327,3 +327,39 @@ def test_a_refused_code_is_not_sent_again(emulator: Any) -> None:
     assert again.exit_code == 3
     assert "no login is waiting" in again.stderr
     assert s.token_posts() == 1
+
+
+def _bound(s: Setup) -> tuple[str | None, Any, str | None]:
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        return state.realm_id, state.enabled_at, state.company_name
+
+
+def test_companyinfo_failing_after_the_exchange_keeps_tokens_and_binds_state(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    emulator.inject_fault("companyinfo", "error", status=400, count=5)
+    result = run("auth")
+    assert result.exit_code == 0, _all_output(result)
+    assert "CompanyInfo could not be read" in result.stderr
+    tokens = s.store().load_tokens()
+    assert tokens is not None and emulator.token_state(tokens.refresh_token) == "active"
+    realm, enabled_at, name = _bound(s)
+    assert realm == emulator.realm_id and enabled_at is not None and name is None
+    assert s.token_posts() == 1
+
+
+def test_companyinfo_refused_after_the_exchange_exits_3_but_keeps_tokens_and_state(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    emulator.inject_fault("companyinfo", "error", status=403, count=5)
+    result = run("auth")
+    assert result.exit_code == 3, _all_output(result)
+    assert "not authorized for the company" in result.stderr
+    assert "Traceback" not in result.stderr
+    tokens = s.store().load_tokens()
+    assert tokens is not None and tokens.realm_id == emulator.realm_id
+    realm, enabled_at, _ = _bound(s)
+    assert realm == emulator.realm_id and enabled_at is not None
+    assert "could not connect" in browser.page()

@@ -24,7 +24,7 @@ from qbsync.cli import render
 from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config
 from qbsync.credentials import CredentialStore, open_store, resolve_client_secret, token_lock
-from qbsync.errors import OAuthFlowError, QboError, QbsyncError, StateError
+from qbsync.errors import AuthError, OAuthFlowError, QbsyncError, StateError
 from qbsync.files import atomic_write
 from qbsync.loopback import LoopbackCatcher
 from qbsync.paths import ensure_private_dir
@@ -204,13 +204,22 @@ def _connect(
             config.data_dir,
             timeout=config.qbo.timeout_seconds,
         )
+        # Bind before the first API call: whatever CompanyInfo does, the stored tokens and the
+        # state agree on the company, and enabled_at is the moment of this first connection.
+        enabled_at = state.bind_realm(tokens.realm_id, now=now, company_name=None)
         company_name: str | None = None
         try:
             info = QboClient(config, manager).company_info()
             company_name = str(info.get("CompanyName") or "") or None
-        except QboError as exc:  # connected all the same; status --check can retry later
-            render.warn(f"connected, but CompanyInfo could not be read: {exc.message}")
-        enabled_at = state.bind_realm(tokens.realm_id, now=now, company_name=company_name)
+        except AuthError:
+            raise  # the company refused this app: say so (tokens and state are kept)
+        except QbsyncError as exc:  # connected all the same; status --check can retry later
+            render.warn(
+                f"connected, but CompanyInfo could not be read: {exc.message} "
+                "(`qbsync status --check` tries again)"
+            )
+        if company_name:
+            state.set_meta("company_name", company_name)
     finally:
         state.close()
     return Connected(tokens.realm_id, company_name, enabled_at, store)
