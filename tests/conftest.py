@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,56 @@ class DictKeyring(keyring.backend.KeyringBackend):
             del self.entries[(service, username)]
         except KeyError as exc:
             raise keyring.errors.PasswordDeleteError(username) from exc
+
+
+class NetworkGuardError(OSError):
+    """A test tried to reach a host other than this machine's loopback."""
+
+
+def _loopback_only(address: object) -> None:
+    host = address[0] if isinstance(address, tuple) else None
+    if host is None or isinstance(address, (str, bytes)):  # AF_UNIX paths are local
+        return
+    try:
+        if ipaddress.ip_address(str(host).split("%")[0]).is_loopback:
+            return
+    except ValueError:
+        if host == "localhost":
+            return
+    raise NetworkGuardError(f"tests may only connect to loopback, not {host!r}")
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach Intuit or any other host: only loopback connections are allowed."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(self: socket.socket, address: Any) -> None:
+        _loopback_only(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        _loopback_only(address)
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in (None, "localhost") and not _is_ip(host):
+            raise NetworkGuardError(f"tests may not resolve {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def _is_ip(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(host.decode() if isinstance(host, bytes) else str(host))
+    except ValueError:
+        return False
+    return True
 
 
 @pytest.fixture(autouse=True)
