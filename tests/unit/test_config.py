@@ -364,10 +364,3 @@ def test_write_config_leaves_out_none_values(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         write_config(path, {"qbo": {"when": object()}}, force=True)
     assert tomllib.loads(path.read_text()) == doc  # the failed write left the file alone
-
-
-@pytest.mark.parametrize("module", ["config", "credentials", "tokenset", "state", "locks", "files"])
-def test_engine_modules_do_not_import_cli_libraries(module: str) -> None:
-    source = (Path(__file__).resolve().parents[2] / "src" / "qbsync" / f"{module}.py").read_text()
-    assert "import click" not in source and "import rich" not in source
-    assert "from click" not in source and "from rich" not in source

@@ -419,11 +419,6 @@ def test_token_lock_in_process_times_out(tmp_path: Path) -> None:
         holder.wait()
 
 
-def test_module_has_no_cli_imports() -> None:
-    source = Path(credentials.__file__).read_text()
-    assert "import click" not in source and "import rich" not in source
-
-
 def test_unreadable_token_file_names_owner_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

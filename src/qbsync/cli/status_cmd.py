@@ -20,7 +20,7 @@ from qbsync.cli import render
 from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config
 from qbsync.credentials import CredentialStore, TokenSet, open_store
-from qbsync.errors import ExitCode, QbsyncError
+from qbsync.errors import AuthError, QbsyncError
 from qbsync.oauth import utcnow
 from qbsync.qbo import QboClient
 from qbsync.state import State
@@ -110,17 +110,15 @@ def _read_meta(config: Config) -> dict[str, str | None]:
         state.close()
 
 
-def _check(config: Config, store: CredentialStore) -> dict[str, Any]:
+def _check(config: Config, store: CredentialStore) -> tuple[dict[str, Any], QbsyncError | None]:
+    """CompanyInfo through the gateway: the check's result, and the error when it failed."""
     try:
         info = QboClient(config, token_manager_for(config, store=store)).company_info()
     except QbsyncError as exc:
-        return {
-            "ok": False,
-            "error": exc.message,
-            "exit_code": int(exc.exit_code),
-            "hint": exc.hint,
-        }
-    return {"ok": True, "company_name": info.get("CompanyName"), "country": info.get("Country")}
+        failed = {"ok": False, "error": exc.message, "exit_code": int(exc.exit_code)}
+        return {**failed, "hint": exc.hint}, exc
+    ok = {"ok": True, "company_name": info.get("CompanyName"), "country": info.get("Country")}
+    return ok, None
 
 
 def _render_text(status: dict[str, Any], now: datetime) -> None:
@@ -165,7 +163,7 @@ def status_command(as_json: bool, check: bool) -> None:
     store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
     tokens = store.load_tokens()
     now = utcnow()
-    checked = _check(config, store) if check and tokens is not None else None
+    checked, check_error = _check(config, store) if check and tokens is not None else (None, None)
     if checked is not None and checked["ok"]:
         tokens = store.load_tokens()  # the check may have refreshed them
     meta = _read_meta(config)
@@ -185,12 +183,9 @@ def status_command(as_json: bool, check: bool) -> None:
     else:
         _render_text(status, now)
     if not status["connected"]:
-        code = ExitCode.AUTH_NEEDED
-        if checked is not None and not checked["ok"]:
-            code = ExitCode(checked["exit_code"])
-        if not as_json:
-            click.echo(f"Not connected: {status['reason']}", err=True)
-        raise SystemExit(int(code))
+        # The report is out; the error goes through the one place that maps errors to exit
+        # codes (cli/main.py): the check's own error, else "not connected" (exit 3).
+        raise check_error or AuthError(f"not connected: {status['reason']}")
 
 
 def register(group: click.Group) -> None:
