@@ -19,7 +19,6 @@ import keyring.backends.null
 import keyring.errors
 import pytest
 
-from qbsync import credentials
 from qbsync.credentials import (
     FileStore,
     KeyringStore,
