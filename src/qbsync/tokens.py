@@ -33,7 +33,7 @@ from qbsync.credentials import (
     token_lock,
 )
 from qbsync.environments import Endpoints
-from qbsync.errors import AuthError
+from qbsync.errors import AuthError, CredentialStoreError, QbsyncError
 from qbsync.redact import register_secret
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,17 @@ class TokenManager:
             )
             # Save before use: if we crashed after using an unsaved rotated token, the stored
             # one would die about 24 h later and the connection with it.
-            self.store.save_tokens(new)
+            try:
+                self.store.save_tokens(new)
+            except (QbsyncError, OSError) as exc:
+                reason = exc.message if isinstance(exc, QbsyncError) else str(exc)
+                raise CredentialStoreError(
+                    f"Intuit issued new tokens, but they could not be saved ({reason}); the "
+                    "stored refresh token keeps working for about 24 hours (Intuit's grace "
+                    "period), so nothing is lost yet",
+                    hint="fix the token store (space, permissions, keyring), then run qbsync "
+                    "again within a day; after that, `qbsync auth` would be needed",
+                ) from None
             self._cached = new
             log.debug("saved the refreshed tokens to the %s store", self.store.kind)
             return new.access_token

@@ -28,7 +28,7 @@ import requests
 from qbsync.config import load_config
 from qbsync.credentials import TokenSet, open_store, token_lock
 from qbsync.emulator import Emulator
-from qbsync.errors import QboUnavailableError
+from qbsync.errors import CredentialStoreError, QboUnavailableError
 from qbsync.oauth import token_set_from_response
 from qbsync.paths import profile_data_dir, user_config_dir
 from qbsync.qbo import QboClient, QboSession, RetryPolicy
@@ -407,7 +407,7 @@ def test_a_refresh_whose_save_failed_is_recovered_by_the_next_run(
         raise OSError("No space left on device")
 
     monkeypatch.setattr(manager.store, "save_tokens", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(CredentialStoreError, match="could not be saved"):
         manager.access_token()
     assert world.tokens().refresh_token == before.refresh_token  # nothing new was used
     code, out, _ = world.run("status", "--check", "--json")

@@ -13,7 +13,7 @@ import responses
 
 from qbsync.credentials import FileStore, TokenSet, token_lock
 from qbsync.environments import endpoints_for
-from qbsync.errors import AuthError, LockedError
+from qbsync.errors import AuthError, CredentialStoreError, LockedError
 from qbsync.tokens import TokenManager
 
 SANDBOX = endpoints_for("sandbox")
@@ -166,11 +166,20 @@ def test_new_token_is_not_returned_when_it_cannot_be_saved(
     _refresh_ok()
 
     def broken(tokens: TokenSet) -> None:
-        raise OSError("disk full")
+        raise CredentialStoreError(f"cannot write {store.path}: No space left on device")
 
     monkeypatch.setattr(store, "save_tokens", broken)
-    with pytest.raises(OSError):
-        _manager(store, clock, tmp_path).after_401("acc-1")
+    manager = _manager(store, clock, tmp_path)
+    with pytest.raises(CredentialStoreError, match="could not be saved") as info:
+        manager.after_401("acc-1")
+    # One line that says nothing is lost yet and what to do; never the new token.
+    assert "No space left on device" in info.value.message
+    assert "24 hours" in info.value.message and "within a day" in str(info.value.hint)
+    assert "acc-2" not in info.value.message and "ref-2" not in info.value.message
+    assert int(info.value.exit_code) == 1
+    monkeypatch.undo()
+    assert store.load_tokens().refresh_token == "ref-1"  # type: ignore[union-attr]
+    assert manager._cached is None or manager._cached.access_token != "acc-2"
 
 
 def test_refresh_waits_for_the_token_lock(store: FileStore, clock: Clock, tmp_path: Path) -> None:
