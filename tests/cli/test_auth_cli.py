@@ -7,6 +7,7 @@ import stat
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from click.testing import CliRunner, Result
 from qbsync.cli import auth_cmd
 from qbsync.cli.main import _register, cli
 from qbsync.credentials import open_store
+from qbsync.locks import run_lock
 from qbsync.paths import profile_data_dir, user_config_dir
 from qbsync.state import State
 
@@ -250,8 +252,6 @@ def test_another_company_is_refused_and_working_tokens_stay(
     s = make_setup(emulator)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     with State.open(s.data_dir / "state.sqlite3") as state:
-        from datetime import UTC, datetime
-
         state.bind_realm("111", now=datetime(2025, 1, 1, tzinfo=UTC), company_name="Old Books")
     result = run("auth")
     assert result.exit_code == 2
@@ -363,3 +363,23 @@ def test_companyinfo_refused_after_the_exchange_exits_3_but_keeps_tokens_and_sta
     realm, enabled_at, _ = _bound(s)
     assert realm == emulator.realm_id and enabled_at is not None
     assert "could not connect" in browser.page()
+
+
+def test_fresh_state_and_forget_wait_for_no_running_sync(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        state.bind_realm("111", now=datetime(2025, 1, 1, tzinfo=UTC), company_name="Old Books")
+    with run_lock(s.data_dir):  # a sync run is going on
+        fresh = run("auth", "--fresh-state", "--yes")
+        assert fresh.exit_code == 4, _all_output(fresh)
+        assert "run lock" in fresh.stderr
+        assert s.token_posts() == 0  # refused before the code was exchanged
+        with State.open(s.data_dir / "state.sqlite3") as state:
+            assert state.realm_id == "111"
+    assert run("auth", "--fresh-state", "--yes").exit_code == 0
+    with run_lock(s.data_dir):
+        forget = run("disconnect", "--forget", "--yes")
+        assert forget.exit_code == 4, _all_output(forget)
+    assert (s.data_dir / "state.sqlite3").exists()
+    assert s.store().load_tokens() is not None  # nothing revoked or deleted
