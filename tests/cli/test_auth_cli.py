@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
 import threading
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -136,6 +138,7 @@ def test_loopback_flow_stores_tokens_binds_state_and_answers_the_browser(
     assert "Connected to Sunrise Mailbox Co (emulated)" in browser.page()
     assert s.token_posts() == 1  # the code was exchanged exactly once
     assert_no_secrets(_all_output(result), CLIENT_SECRET, tokens.access_token, tokens.refresh_token)
+    assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ  # relaxed for one call only
 
 
 def test_reauth_same_company_keeps_enabled_at(emulator: Any, browser: Browser) -> None:
@@ -225,10 +228,18 @@ def test_print_url_then_redirect_url_and_a_reused_code_is_never_sent(emulator: A
     assert printed.exit_code == 0
     url = printed.stdout.strip()
     assert url.startswith(emulator.base_url + "/connect/oauth2?")
+    pending = s.data_dir / auth_cmd.PENDING_FILE
+    assert stat.S_IMODE(pending.stat().st_mode) == 0o600
     landed = follow(url)
-    done = run("auth", "--redirect-url", landed)
+    code = parse_qs(urlsplit(landed).query)["code"][0]
+    done = run("-vv", "auth", "--redirect-url", landed)
     assert done.exit_code == 0, _all_output(done)
+    assert not pending.exists()
     tokens = s.store().load_tokens()
+    assert tokens is not None
+    assert_no_secrets(
+        _all_output(done), code, CLIENT_SECRET, tokens.access_token, tokens.refresh_token
+    )
     assert s.token_posts() == 1
     again = run("auth", "--redirect-url", landed)
     assert again.exit_code == 3
