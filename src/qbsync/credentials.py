@@ -178,14 +178,7 @@ class FileStore:
 
     def load_tokens(self) -> TokenSet | None:
         raw = self._read().get("tokens")
-        if raw is None:
-            return None
-        try:
-            return TokenSet.from_dict(raw)
-        except ValueError as exc:
-            raise CredentialStoreError(
-                f"{self.path}: stored tokens are unreadable ({exc})", hint="run `qbsync auth`"
-            ) from None
+        return None if raw is None else _parse_tokens(raw, self.location)
 
     def save_tokens(self, tokens: TokenSet) -> None:
         self._update("tokens", tokens.to_dict())
@@ -270,6 +263,15 @@ class FileStore:
             _pin_store_kind(self.data_dir, self.kind)
 
 
+def _parse_tokens(raw: Any, where: str) -> TokenSet:
+    try:
+        return TokenSet.from_dict(raw)
+    except ValueError as exc:  # its messages name the field, never a value
+        raise CredentialStoreError(
+            f"{where}: stored tokens are unreadable ({exc})", hint="run `qbsync auth`"
+        ) from None
+
+
 def _os_error(verb: str, path: Path, exc: OSError) -> CredentialStoreError:
     hint = None
     if isinstance(exc, PermissionError):
@@ -344,11 +346,10 @@ class KeyringStore:
         if raw is None:
             return None
         try:
-            return TokenSet.from_dict(json.loads(raw))
-        except ValueError as exc:
-            raise CredentialStoreError(
-                f"{self.location}: stored tokens are unreadable ({exc})", hint="run `qbsync auth`"
-            ) from None
+            data = json.loads(raw)
+        except ValueError:
+            data = None  # from_dict names the problem without quoting the text
+        return _parse_tokens(data, self.location)
 
     def save_tokens(self, tokens: TokenSet) -> None:
         self._set("tokens", json.dumps(tokens.to_dict(), sort_keys=True))

@@ -11,6 +11,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.backend
@@ -314,6 +315,19 @@ def test_keyring_errors_become_store_errors(tmp_path: Path, fake_keyring: object
     assert "secret-in-message-777" not in info.value.message
 
 
+@pytest.mark.parametrize(
+    "garbage", ['{"access_token": "AT-half-written-5', '["AT-not-an-object-5"]', '{"realm_id": 1}']
+)
+def test_unreadable_keyring_tokens_are_a_clear_error_without_echo(
+    tmp_path: Path, fake_keyring: Any, garbage: str
+) -> None:
+    fake_keyring.entries[("qbsync:x", "tokens")] = garbage
+    with pytest.raises(CredentialStoreError, match="stored tokens are unreadable") as info:
+        KeyringStore("qbsync:x", tmp_path).load_tokens()
+    assert info.value.hint == "run `qbsync auth`"
+    assert "AT-" not in info.value.message
+
+
 def test_unknown_setting_is_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         open_store("vault", profile="default", data_dir=tmp_path)
@@ -344,6 +358,7 @@ def test_missing_client_secret_is_config_error(tmp_path: Path) -> None:
 LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
+from typing import Any
 from qbsync.credentials import token_lock
 data, ready, release = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 with token_lock(data, timeout=5):
@@ -356,6 +371,7 @@ with token_lock(data, timeout=5):
 LOCK_WAITER = """
 import sys
 from pathlib import Path
+from typing import Any
 from qbsync.credentials import token_lock
 from qbsync.errors import LockedError
 try:

@@ -72,6 +72,20 @@ class _Asker:
         answer = answer.strip()
         return answer or None
 
+    def choice(
+        self, given: str | None, allowed: tuple[str, ...], *, flag: str, text: str, default: str
+    ) -> str:
+        """One of ``allowed``: from its flag, else a prompt listing them, else the default."""
+        chosen = self.value(
+            given,
+            flag=flag,
+            text=text,
+            default=default,
+            check=_choice(allowed),
+            choices=None if given else allowed,
+        )
+        return chosen or default
+
 
 def _checked(value: str, flag: str, check: Callable[[str], str] | None) -> str:
     if check is None:
@@ -198,13 +212,8 @@ def init_command(
             "scopes": list(DEFAULT_SCOPES),
         },
         "tokens": {
-            "store": ask.value(
-                token_store,
-                flag="--token-store",
-                text="Token store",
-                default="auto",
-                check=_choice(TOKEN_STORES),
-                choices=None if token_store else TOKEN_STORES,
+            "store": ask.choice(
+                token_store, TOKEN_STORES, flag="--token-store", text="Token store", default="auto"
             )
         },
         "source": _source_values(ask, source_type, members, invoices, base_url, token_env),
@@ -238,13 +247,8 @@ def _source_values(
     base_url: str | None,
     token_env: str | None,
 ) -> dict[str, Any]:
-    kind = ask.value(
-        source_type,
-        flag="--source",
-        text="Member source",
-        default="csv",
-        check=_choice(SOURCE_TYPES),
-        choices=None if source_type else SOURCE_TYPES,
+    kind = ask.choice(
+        source_type, SOURCE_TYPES, flag="--source", text="Member source", default="csv"
     )
     given_csv = [flag for flag, v in (("--members", members), ("--invoices", invoices)) if v]
     given_http = [flag for flag, v in (("--base-url", base_url), ("--token-env", token_env)) if v]
