@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import stat
 import threading
 from collections.abc import Callable
@@ -394,3 +395,24 @@ def test_fresh_state_and_forget_wait_for_no_running_sync(emulator: Any, browser:
         assert forget.exit_code == 4, _all_output(forget)
     assert (s.data_dir / "state.sqlite3").exists()
     assert s.store().load_tokens() is not None  # nothing revoked or deleted
+
+
+def test_a_locked_state_stops_the_login_before_the_code_is_spent(
+    emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("qbsync.state.BUSY_TIMEOUT_MS", 200)
+    s = make_setup(emulator)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    State.open(s.data_dir / "state.sqlite3").close()
+    other = sqlite3.connect(s.data_dir / "state.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
+        result = run("auth")
+    finally:
+        other.close()
+    assert result.exit_code == 4, _all_output(result)
+    assert "locked by another process" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert s.token_posts() == 0  # the code was not spent: `qbsync auth` again just works
+    assert s.store().load_tokens() is None
+    assert run("auth").exit_code == 0

@@ -205,6 +205,10 @@ def _connect_locked(
             abort=True,
             err=True,
         )
+    # A code can be spent only once: make sure the state can be written (another process may
+    # hold it for longer than the busy timeout) before spending it, not after.
+    with state.transaction():
+        pass
     now = oauth.utcnow()
     tokens = oauth.exchange_code(
         config.qbo.endpoints,
