@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from qbsync.environments import is_loopback_host
 from qbsync.errors import OAuthFlowError
+from qbsync.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, title, message)
 
     def _send(self, status: int, title: str, message: str) -> None:
+        message = redact(message)  # the page shows error messages: mask any secret in them
         body = (
             "<!doctype html><html><head><meta charset='utf-8'>"
             f"<title>{html.escape(title)}</title></head><body>"

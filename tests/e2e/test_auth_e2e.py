@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -187,6 +188,7 @@ def _paste(world: World, tamper: Any = None) -> tuple[int, str, str]:
     proc = world.start("auth", "--no-browser", stdin=True)
     url = _read_url(proc)
     landed = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    world.secrets.update(parse_qs(urlsplit(landed).query)["code"])  # never printed back
     if tamper:
         landed = tamper(landed)
     assert proc.stdin is not None
@@ -202,6 +204,7 @@ def test_paste_flow(tmp_path: Path) -> None:
         assert code == 0, err
         assert world.tokens().realm_id == emu.realm_id
         assert COMPANY in out
+        assert world.browser_records() == []  # --no-browser: $BROWSER was not started
         assert_no_secret_leaked(world)
 
 
