@@ -418,3 +418,22 @@ def test_a_refresh_whose_save_failed_is_recovered_by_the_next_run(
     assert json.loads(out)["check"]["ok"] is True
     assert world.tokens().refresh_token != before.refresh_token
     assert world.token_posts() == 2
+
+
+def test_a_refresh_whose_answer_was_lost_is_recovered_by_the_next_run(world: World) -> None:
+    """Intuit rotated the token but the answer never arrived: exit 1 (not "run qbsync auth"),
+    the stored refresh token untouched, and the next run refreshes with it (grace period)."""
+    before = world.connect_without_browser()
+    world.expire_access_locally()
+    world.emu.inject_fault("/oauth2/v1/tokens/bearer", "lose_response", method="POST")
+    code, _, err = world.run("status", "--check")
+    assert code == 1, err
+    assert "could not reach Intuit's token endpoint" in err
+    assert "Traceback" not in err
+    assert world.tokens().refresh_token == before.refresh_token
+    assert world.token_posts() == 1  # sent once, never retried within the run
+    code, out, err = world.run("status", "--check", "--json")
+    assert code == 0, err
+    assert json.loads(out)["check"]["ok"] is True
+    assert world.tokens().refresh_token != before.refresh_token
+    assert world.emu.token_state(world.tokens().refresh_token) == "active"
