@@ -31,7 +31,7 @@ from qbsync.loopback import LoopbackCatcher
 from qbsync.paths import ensure_private_dir
 from qbsync.qbo import QboClient
 from qbsync.state import State
-from qbsync.tokens import TokenManager
+from qbsync.tokens import token_manager_for
 
 log = logging.getLogger(__name__)
 
@@ -161,93 +161,66 @@ def _connect(
 ) -> Connected:
     """Exchange the code, store the tokens, read CompanyInfo, bind the state to the company."""
     ensure_private_dir(config.data_dir)
-    state = State.open(config.state_path)
-    try:
-        with contextlib.ExitStack() as held:
-            return _connect_locked(
-                config, store, secret, redirect_uri, callback, fresh_state, yes, state, held
+    with State.open(config.state_path) as state, contextlib.ExitStack() as held:
+        bound = state.realm_id
+        switching = bound is not None and bound != callback.realm_id
+        # Refuse another company before the code is exchanged, so the working connection's
+        # tokens are never replaced by tokens whose company the state does not belong to.
+        if switching and not fresh_state:
+            name = state.company_name
+            raise StateError(
+                f"this profile is connected to QBO company {bound}"
+                + (f" ({name})" if name else "")
+                + f", not {callback.realm_id}; its links point into that company's books",
+                hint="run `qbsync auth --fresh-state` to start this profile over for the new "
+                "company, or use another --profile",
             )
-    finally:
-        state.close()
-
-
-def _connect_locked(
-    config: Config,
-    store: CredentialStore,
-    secret: str,
-    redirect_uri: str,
-    callback: oauth.Callback,
-    fresh_state: bool,
-    yes: bool,
-    state: State,
-    held: contextlib.ExitStack,
-) -> Connected:
-    bound = state.realm_id
-    switching = bound is not None and bound != callback.realm_id
-    # Refuse another company before the code is exchanged, so the working connection's
-    # tokens are never replaced by tokens whose company the state does not belong to.
-    if switching and not fresh_state:
-        name = state.company_name
-        raise StateError(
-            f"this profile is connected to QBO company {bound}"
-            + (f" ({name})" if name else "")
-            + f", not {callback.realm_id}; its links point into that company's books",
-            hint="run `qbsync auth --fresh-state` to start this profile over for the new "
-            "company, or use another --profile",
+        if switching:
+            # Emptying the state under a running sync would leave it recording into nothing.
+            held.enter_context(run_lock(config.data_dir))
+        if switching and not yes:
+            click.confirm(
+                f"Delete this profile's links and export history for company {bound} and "
+                f"connect company {callback.realm_id}?",
+                abort=True,
+                err=True,
+            )
+        # A code can be spent only once: make sure the state can be written (another process may
+        # hold it for longer than the busy timeout) before spending it, not after.
+        with state.transaction():
+            pass
+        now = oauth.utcnow()
+        tokens = oauth.exchange_code(
+            config.qbo.endpoints,
+            config.qbo.client_id,
+            secret,
+            redirect_uri,
+            callback,
+            now=now,
+            timeout=config.qbo.timeout_seconds,
         )
-    if switching:
-        # Emptying the state under a running sync would leave it recording into nothing.
-        held.enter_context(run_lock(config.data_dir))
-    if switching and not yes:
-        click.confirm(
-            f"Delete this profile's links and export history for company {bound} and "
-            f"connect company {callback.realm_id}?",
-            abort=True,
-            err=True,
-        )
-    # A code can be spent only once: make sure the state can be written (another process may
-    # hold it for longer than the busy timeout) before spending it, not after.
-    with state.transaction():
-        pass
-    now = oauth.utcnow()
-    tokens = oauth.exchange_code(
-        config.qbo.endpoints,
-        config.qbo.client_id,
-        secret,
-        redirect_uri,
-        callback,
-        now=now,
-        timeout=config.qbo.timeout_seconds,
-    )
-    if switching:
-        state.reset_for_new_realm()
-    with token_lock(config.data_dir):
-        store.save_tokens(tokens)
-    manager = TokenManager(
-        store,
-        config.qbo.endpoints,
-        config.qbo.client_id,
-        secret,
-        config.data_dir,
-        timeout=config.qbo.timeout_seconds,
-    )
-    # Bind before the first API call: whatever CompanyInfo does, the stored tokens and the
-    # state agree on the company, and enabled_at is the moment of this first connection.
-    enabled_at = state.bind_realm(tokens.realm_id, now=now, company_name=None)
-    company_name: str | None = None
-    try:
-        info = QboClient(config, manager).company_info()
-        company_name = str(info.get("CompanyName") or "") or None
-    except AuthError:
-        raise  # the company refused this app: say so (tokens and state are kept)
-    except QbsyncError as exc:  # connected all the same; status --check can retry later
-        render.warn(
-            f"connected, but CompanyInfo could not be read: {exc.message} "
-            "(`qbsync status --check` tries again)"
-        )
-    if company_name:
-        state.set_meta("company_name", company_name)
-    return Connected(tokens.realm_id, company_name, enabled_at, store)
+        if switching:
+            state.reset_for_new_realm()
+        with token_lock(config.data_dir):
+            store.save_tokens(tokens)
+        manager = token_manager_for(config, store=store)
+        # Bind before the first API call: whatever CompanyInfo does, the stored tokens and the
+        # state agree on the company, and enabled_at is the moment of this first connection.
+        enabled_at = state.bind_realm(tokens.realm_id, now=now, company_name=None)
+        company_name: str | None = None
+        try:
+            info = QboClient(config, manager).company_info()
+            company_name = str(info.get("CompanyName") or "") or None
+        except AuthError:
+            raise  # the company refused this app: say so (tokens and state are kept)
+        except QbsyncError as exc:  # connected all the same; status --check can retry later
+            render.warn(
+                f"connected, but CompanyInfo could not be read: {exc.message} "
+                "(`qbsync status --check` tries again)"
+            )
+        if company_name:
+            state.set_meta("company_name", company_name)
+        return Connected(tokens.realm_id, company_name, enabled_at, store)
 
 
 def _report(done: Connected) -> None:
