@@ -209,9 +209,12 @@ class FileStore:
             return {}
         except OSError as exc:
             raise _os_error("read", self.path, exc) from None
-        with os.fdopen(fd, "rb") as handle:
-            self._tighten_mode(handle.fileno())
-            raw = handle.read()
+        try:
+            with os.fdopen(fd, "rb") as handle:
+                self._tighten_mode(handle.fileno())
+                raw = handle.read()
+        except OSError as exc:  # e.g. a folder where the file should be (open() allows that)
+            raise _os_error("read", self.path, exc) from None
         try:
             data = json.loads(raw)
         except ValueError:

@@ -416,3 +416,15 @@ def test_a_locked_state_stops_the_login_before_the_code_is_spent(
     assert s.token_posts() == 0  # the code was not spent: `qbsync auth` again just works
     assert s.store().load_tokens() is None
     assert run("auth").exit_code == 0
+
+
+def test_an_unusable_state_is_reported_before_the_login_starts(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    (s.data_dir / "state.sqlite3").mkdir(parents=True)
+    result = run("auth")
+    assert result.exit_code == 2, _all_output(result)
+    assert "is a folder" in result.stderr
+    assert "connect/oauth2" not in result.stderr  # no login was started for nothing
+    assert browser.opened == 0 and s.token_posts() == 0

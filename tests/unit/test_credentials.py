@@ -451,3 +451,9 @@ def test_unreadable_token_file_names_owner_problem(
         store.load_tokens()
     assert "Permission denied" in info.value.message
     assert "sudo" in (info.value.hint or "")
+
+
+def test_a_folder_in_place_of_the_token_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "tokens.json").mkdir()
+    with pytest.raises(CredentialStoreError, match=r"cannot read .*tokens\.json"):
+        FileStore(tmp_path).load_tokens()

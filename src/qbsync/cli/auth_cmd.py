@@ -112,6 +112,10 @@ def auth_command(
     config, store = _load(CliContext.get())
     secret = resolve_client_secret(store)
     qbo = config.qbo
+    # An unusable state database (a folder, another program's file, a newer schema) is found
+    # now, not after the operator has logged in.
+    ensure_private_dir(config.data_dir)
+    State.open(config.state_path).close()
     if redirect_url is not None:
         pending = _read_pending(config)
         callback = oauth.parse_pasted_redirect(redirect_url, pending["state"])
