@@ -216,13 +216,20 @@ def _token_post(
             "vs production)",
             hint=REINIT_HINT,
         )
-    if resp.status_code >= 500 or not isinstance(error, str) or not error:
-        # A 5xx, or an answer that is not an OAuth error at all (an HTML maintenance or proxy
-        # page, a 200 without tokens): nothing says the grant is bad, so "run qbsync auth" would
-        # be the wrong advice; the stored tokens stay as they are and the next run tries again.
+    if resp.status_code >= 500:
+        raise QboUnavailableError(
+            f"Intuit's token endpoint failed during {what} (HTTP {resp.status_code}"
+            + (f", {error})" if isinstance(error, str) and error else ")"),
+            hint="Intuit's sign-in service is failing; the stored tokens are unchanged: try "
+            "again later",
+        )
+    if not isinstance(error, str) or not error:
+        # Not an OAuth error at all (an HTML maintenance or proxy page, a 200 without tokens):
+        # nothing says the grant is bad, so "run qbsync auth" would be the wrong advice; the
+        # stored tokens stay as they are and the next run tries again.
         raise QboUnavailableError(
             f"Intuit's token endpoint gave an unexpected answer during {what} "
-            f"(HTTP {resp.status_code}, {error or _content_type(resp)})",
+            f"(HTTP {resp.status_code}, {_content_type(resp)})",
             hint="try again later; if it persists, check `environment` in the config and the "
             "network (a proxy or captive portal?)",
         )
