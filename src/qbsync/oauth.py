@@ -121,6 +121,11 @@ class Callback:
 def check_callback(params: dict[str, str], expected_state: str) -> Callback:
     """Validate the redirect's query parameters; raise OAuthFlowError saying what to fix."""
     error = params.get("error")
+    state = params.get("state")
+    # An error redirect carries the state too (RFC 6749 4.1.2.1): one with another login's state
+    # is not ours to report (a stale tab, or a forged "declined" link).
+    if error and state and not secrets.compare_digest(state, expected_state):
+        error = None
     if error:
         if error == "access_denied":
             raise OAuthFlowError(
@@ -135,7 +140,6 @@ def check_callback(params: dict[str, str], expected_state: str) -> Callback:
             hint="check the app's scopes and redirect URI in the Intuit developer portal, "
             "then run `qbsync auth` again",
         )
-    state = params.get("state")
     if not state or not secrets.compare_digest(state, expected_state):
         raise OAuthFlowError(
             "the redirect's state does not match this login (missing or wrong state: a stale "

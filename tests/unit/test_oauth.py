@@ -118,6 +118,8 @@ def test_check_callback_accepts_matching_state() -> None:
         ({"code": "c", "realmId": "1"}, "state does not match"),
         ({"error": "access_denied", "state": "st"}, "declined"),
         ({"error": "invalid_scope", "state": "st"}, "invalid_scope"),
+        ({"error": "access_denied"}, "declined"),  # an error without state is still shown
+        ({"error": "access_denied", "state": "another-login"}, "state does not match"),
         ({"state": "st", "realmId": "1"}, "no authorization code"),
         ({"code": "c", "state": "st"}, "no realmId"),
     ],
