@@ -137,6 +137,15 @@ class TokenManager:
             # Re-read under the lock: another process may have rotated the tokens since we read
             # them, and its refresh token is the only one guaranteed to keep working.
             stored = self._load()
+            if self._cached is not None and stored.realm_id != self._cached.realm_id:
+                # `qbsync auth --fresh-state` connected another company meanwhile: this run's
+                # URLs and state point at the old one, so it must not carry on with new tokens.
+                raise QbsyncError(
+                    f"the stored tokens were replaced by tokens for QBO company {stored.realm_id} "
+                    f"while this run was working with company {self._cached.realm_id}; stopped "
+                    "so that nothing is sent to the wrong books",
+                    hint="run the command again: it will use the newly connected company",
+                )
             now = self._clock()
             if stored.access_token != token_used and access_token_fresh(stored, now):
                 log.debug("another process already refreshed the tokens; using its access token")

@@ -13,7 +13,7 @@ import responses
 
 from qbsync.credentials import FileStore, TokenSet, token_lock
 from qbsync.environments import endpoints_for
-from qbsync.errors import AuthError, CredentialStoreError, LockedError
+from qbsync.errors import AuthError, CredentialStoreError, LockedError, QbsyncError
 from qbsync.tokens import TokenManager
 
 SANDBOX = endpoints_for("sandbox")
@@ -248,3 +248,17 @@ def test_short_lived_tokens_are_not_refreshed_on_every_call(
     _refresh_ok()
     assert manager.access_token() == "acc-2"
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_tokens_replaced_by_another_company_mid_run_stop_the_run(
+    store: FileStore, clock: Clock, tmp_path: Path
+) -> None:
+    store.save_tokens(_tokens())
+    manager = _manager(store, clock, tmp_path)
+    assert manager.access_token() == "acc-1"
+    store.save_tokens(_tokens(access="acc-other", refresh="ref-other", realm_id="777"))
+    with pytest.raises(QbsyncError, match="wrong books") as info:
+        manager.after_401("acc-1")
+    assert int(info.value.exit_code) == 1
+    assert len(responses.calls) == 0  # nothing refreshed, nothing used
