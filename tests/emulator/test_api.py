@@ -129,7 +129,7 @@ def test_query_by_post_body_and_get_param(company: Company) -> None:
     assert empty.status == 200 and empty.body["QueryResponse"] == {}
     bad = call(company, "POST", "query", b"select * from Customer where Foo = 'x'")
     assert bad.status == 400
-    assert error(bad)["code"] == "4000" and error(bad)["element"] == "Foo"
+    assert error(bad)["code"] == "4001" and error(bad)["element"] == "Foo"
 
 
 def test_company_info_and_preferences(company: Company) -> None:

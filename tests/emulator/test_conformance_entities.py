@@ -150,7 +150,7 @@ def test_faults_map_to_library_exceptions(qb: QuickBooks, emulator: Any) -> None
         Customer.get("999", qb=qb)
     with pytest.raises(ValidationException) as bad_query:
         Customer.where("Notes = 'x'", qb=qb)
-    assert bad_query.value.error_code == 4000
+    assert bad_query.value.error_code == 4001
     stale = Customer.get("2", qb=qb)
     Customer.get("2", qb=qb).save(qb=qb)
     with pytest.raises(QuickbooksException) as conflict:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from qbsync.emulator import query as q
+from qbsync.emulator import query_eval as qe
 
 SPEC = {
     "Id": q.ID,
@@ -53,8 +54,8 @@ ROWS = [
 
 def ids(text: str, rows: list[dict] | None = None) -> list[str]:
     parsed = q.parse(text)
-    q.validate(parsed, SPEC)
-    page, _ = q.run(parsed, ROWS if rows is None else rows, SPEC)
+    qe.validate(parsed, SPEC)
+    page, _ = qe.run(parsed, ROWS if rows is None else rows, SPEC)
     return [r["Id"] for r in page]
 
 
@@ -132,7 +133,7 @@ def test_or_is_a_parse_error_not_an_empty_result() -> None:
 )
 def test_unknown_or_non_filterable_field_is_named(text: str, element: str) -> None:
     with pytest.raises(q.QueryError) as info:
-        q.validate(q.parse(text), SPEC)
+        qe.validate(q.parse(text), SPEC)
     assert info.value.element == element
     assert element in info.value.detail
 
@@ -145,7 +146,7 @@ def test_wrong_value_types_are_refused() -> None:
         "select * from Customer where Active LIKE 'tr%'",
     ):
         with pytest.raises(q.QueryError):
-            q.validate(q.parse(text), SPEC)
+            qe.validate(q.parse(text), SPEC)
 
 
 def test_string_equality_is_case_sensitive_like_is_not() -> None:
@@ -181,15 +182,15 @@ def test_ordering_and_paging() -> None:
     assert ids("select * from Customer orderby Balance desc") == ["10", "1", "2"]
     assert ids("select * from Customer orderby Id startposition 2 maxresults 1") == ["2"]
     parsed = q.parse("select * from Customer startposition 3 maxresults 5")
-    page, total = q.run(parsed, ROWS, SPEC)
+    page, total = qe.run(parsed, ROWS, SPEC)
     assert [r["Id"] for r in page] == ["10"]
     assert total == 3
 
 
 def test_project_keeps_named_fields_and_id() -> None:
     row = ROWS[0]
-    assert q.project(row, ("*",)) == row
-    assert q.project(row, ("DisplayName",)) == {
+    assert qe.project(row, ("*",)) == row
+    assert qe.project(row, ("DisplayName",)) == {
         "Id": "1",
         "DisplayName": "Emily Platt",
         "sparse": True,

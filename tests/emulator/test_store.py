@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -487,18 +488,66 @@ def test_query_returns_active_only_unless_active_is_filtered(company: Company) -
     assert company.query("select * from Customer where DisplayName = 'Nobody'") == {}
 
 
-def test_query_faults_are_4000_naming_the_property(company: Company) -> None:
+def test_query_faults_name_the_property(company: Company) -> None:
+    # A well-formed query naming what QBO refuses is 4001 "Invalid query" (ruckus issue 403);
+    # a syntax error is 4000 "Error parsing query".
     fault = fault_of(company.query, "select * from Customer where Notes = 'x'")
-    assert fault.code == "4000" and fault.element == "Notes"
-    assert fault_of(company.query, "select * from Nonsense").code == "4000"
-    assert fault_of(company.query, "select * from Invoice where DisplayName = 'x'").code == "4000"
+    assert (fault.code, fault.message, fault.element) == ("4001", "Invalid query", "Notes")
+    assert fault_of(company.query, "select * from Nonsense").code == "4001"
+    assert fault_of(company.query, "select * from Invoice where DisplayName = 'x'").code == "4001"
+    syntax = fault_of(company.query, "select * from Customer where DisplayName = 'x' or Id = '1'")
+    assert (syntax.code, syntax.message) == ("4000", "Error parsing query")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "select Foo from Customer",  # not a property of Customer at all
+        "select DisplayName, Bogus.Address from Customer",
+        "select * from Vendor where PrimaryEmailAddr = 'a@b.example'",  # ruckus issue 403
+        "select * from Customer where Balance > 'NaN'",  # was a 500 (NaN cannot be ordered)
+        "select * from Customer where Balance in ('sNaN')",
+        "select * from Invoice where TotalAmt < 'Infinity'",
+        "select * from Customer where Balance = '1e5'",
+        "select * from Customer where Id in ('1e999999999')",  # hung the emulator (huge int)
+        "select * from Customer where Id > 1.5",
+        "select * from Customer where Id = '\uff11'",  # a full-width digit one
+        "select * from Invoice where TxnDate = '2026-01-01garbage'",
+        "select * from Invoice where TxnDate = '20260101'",
+        "select * from Customer where MetaData.LastUpdatedTime > '20200101T00'",
+    ],
+)
+def test_query_literals_and_fields_qbo_refuses_are_4001(company: Company, text: str) -> None:
+    started = time.monotonic()
+    fault = fault_of(company.query, text.encode().decode("unicode_escape"))
+    assert fault.code == "4001"
+    assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "select * from Customer startposition 1 startposition 2",
+        "select * from Customer maxresults 5 maxresults 6",
+        "select * from Customer maxresults \u0661\u0660",  # Arabic-Indic digits "10"
+    ],
+)
+def test_query_syntax_qbo_refuses_is_4000(company: Company, text: str) -> None:
+    assert fault_of(company.query, text.encode().decode("unicode_escape")).code == "4000"
+
+
+def test_query_select_list_may_name_any_property(company: Company) -> None:
+    found = company.query("select DisplayName, PrimaryEmailAddr, Notes from Customer")
+    assert found["Customer"][0]["DisplayName"] == "Emily Platt"
+    assert found["Customer"][0]["sparse"] is True
+    assert company.query("select *, Sku from Item")["maxResults"] == 4
 
 
 def test_query_vendor_and_employee_filterable_fields(company: Company) -> None:
     found = company.query("select * from Vendor where DisplayName LIKE 'harbor%'")
     assert [v["Id"] for v in found["Vendor"]] == ["1"]
     assert company.query("select * from Employee where GivenName = 'Dana'")["maxResults"] == 1
-    assert fault_of(company.query, "select * from Employee where CompanyName = 'x'").code == "4000"
+    assert fault_of(company.query, "select * from Employee where CompanyName = 'x'").code == "4001"
 
 
 def test_query_company_info_and_invoice_by_customer(company: Company) -> None:

@@ -270,13 +270,20 @@ _PERSON_QUERY = {
     "MiddleName": q.STR,
     "FamilyName": q.STR,
     "CompanyName": q.STR,
-    "PrimaryEmailAddr": q.EMAIL,
     "Active": q.BOOL,
     **_META,
 }
 # Filterable (and sortable) fields per entity, from Intuit's entity reference "filterable" marks.
 QUERY_FIELDS: dict[str, dict[str, str]] = {
-    "Customer": {**_PERSON_QUERY, "FullyQualifiedName": q.STR, "Balance": q.DECIMAL},
+    # PrimaryEmailAddr is filterable on Customer only (qbo-facts.md "Entities"). On Vendor QBO
+    # answered 4001 "property 'PrimaryEmailAddr' is not queryable" (ruckus/quickbooks-ruby issue
+    # 403); on Employee it is unverified, so refused too (stricter).
+    "Customer": {
+        **_PERSON_QUERY,
+        "PrimaryEmailAddr": q.EMAIL,
+        "FullyQualifiedName": q.STR,
+        "Balance": q.DECIMAL,
+    },
     "Vendor": {**_PERSON_QUERY, "Balance": q.DECIMAL},
     "Employee": {k: v for k, v in _PERSON_QUERY.items() if k != "CompanyName"},
     "Item": {

@@ -1,4 +1,5 @@
-"""QBO's query language: a parser and an evaluator, pure (no store, no HTTP).
+"""QBO's query language: the parser, pure (no store, no HTTP). Checking and running a parsed
+query is in query_eval.py.
 
 Grammar (qbo-facts.md "Query"; Intuit "Data queries" page):
 
@@ -9,17 +10,19 @@ Grammar (qbo-facts.md "Query"; Intuit "Data queries" page):
 
 Keywords and entity names are case-insensitive; field names are matched exactly (stricter than
 needed; see docs/emulator-rules.md). OR, JOIN, GROUP BY, parentheses are refused with a 4000 fault
-like QBO's QueryParserError. Which fields may be filtered, and their types, is given by the
+like QBO's QueryParserError; a well-formed query naming a field or value QBO refuses is 4001
+"Invalid query" with a QueryValidationError detail, the code of a captured QBO answer
+(ruckus/quickbooks-ruby issue 403: ``QueryValidationError: property 'PrimaryEmailAddr' is not
+queryable`` came back as code 4001). Which fields may be filtered, and their types, is given by the
 caller (``FieldSpec``), so this module knows nothing about entities.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 MAX_RESULTS_LIMIT = 1000  # qbo-facts.md: MAXRESULTS max 1000
@@ -47,6 +50,11 @@ class QueryError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.element = element
+        # 4000 "Error parsing query" for syntax; 4001 "Invalid query" for a well-formed query
+        # naming what QBO refuses (captured in ruckus/quickbooks-ruby issue 403).
+        validation = detail.startswith("QueryValidationError")
+        self.code = "4001" if validation else "4000"
+        self.message = "Invalid query" if validation else "Error parsing query"
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ _TOKEN = re.compile(
         (?P<str>'(?:\\.|[^'\\])*')
       | (?P<op><=|>=|!=|<>|=|<|>)
       | (?P<punct>[(),*])
-      | (?P<num>-?\d+(?:\.\d+)?(?![\w.]))
+      | (?P<num>-?[0-9]+(?:\.[0-9]+)?(?![\w.]))
       | (?P<word>[A-Za-z_][\w.]*)
     )""",
     re.VERBOSE,
@@ -148,6 +156,8 @@ class _Parser:
             self.expect_punct(")")
             count = True
         else:
+            # `*` may come with named fields: python-quickbooks' Item.all() sends
+            # "SELECT *, Sku FROM Item", which QBO answers.
             while True:
                 kind, value = self.next("a field or *")
                 if kind == "punct" and value == "*":
@@ -194,8 +204,12 @@ class _Parser:
                     continue
                 break
         start, maximum = 1, DEFAULT_MAX_RESULTS
+        seen: set[str] = set()
         while self.is_word("STARTPOSITION", "MAXRESULTS"):
             _, word = self.next()
+            if word.upper() in seen:
+                raise QueryError(f'QueryParserError: Encountered "{word}" a second time')
+            seen.add(word.upper())
             kind, num = self.next("a number")
             if kind != "num" or num != num.to_integral_value():
                 raise QueryError(f'QueryParserError: Encountered "{num}"; {word} needs an integer')
@@ -258,159 +272,3 @@ def parse(text: str) -> Query:
     if not text or not text.strip():
         raise QueryError("QueryParserError: the query is empty")
     return _Parser(text).parse()
-
-
-def validate(query: Query, spec: FieldSpec) -> None:
-    """Refuse fields that are unknown or not filterable/sortable for the entity (QBO: 4000)."""
-    for cond in query.where:
-        kind = spec.get(cond.field)
-        if kind is None:
-            raise not_queryable(cond.field, query.entity)
-        for value in cond.values:
-            coerce(kind, value, cond.field)
-        if cond.op == "LIKE" and kind not in (STR, EMAIL):
-            raise QueryError(
-                f"QueryValidationError: LIKE is not supported on property {cond.field}", cond.field
-            )
-    for name, _ in query.order_by:
-        if name not in spec:
-            raise not_queryable(name, query.entity)
-
-
-def not_queryable(name: str, entity: str) -> QueryError:
-    return QueryError(
-        f"QueryValidationError: property '{name}' is not queryable for entity {entity}", name
-    )
-
-
-def _parse_datetime(text: str) -> datetime:
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        # QBO reads an offset-less time in the company's zone; the emulator's zone is UTC here
-        # unless the value carries one. Clients should always send an offset.
-        value = value.replace(tzinfo=UTC)
-    return value
-
-
-def coerce(kind: str, value: Any, name: str = "") -> Any:
-    """Turn a query literal or a stored value into something comparable for ``kind``."""
-    try:
-        if kind == BOOL:
-            if isinstance(value, bool):
-                return value
-            raise ValueError
-        if isinstance(value, bool):
-            raise ValueError
-        if kind == DECIMAL:
-            return Decimal(str(value))
-        if kind in (ID, REF):
-            return int(Decimal(str(value)))
-        if kind == DATETIME:
-            return _parse_datetime(str(value))
-        if kind == DATE:
-            return date.fromisoformat(str(value)[:10])
-        if not isinstance(value, str):
-            raise ValueError
-        return value
-    except (ValueError, InvalidOperation, TypeError) as exc:
-        raise QueryError(
-            f"QueryValidationError: value {value!r} is not valid for property {name}", name
-        ) from exc
-
-
-def field_value(row: Mapping[str, Any], path: str, kind: str) -> Any:
-    """The stored value a query field refers to, or None when the record has none."""
-    current: Any = row
-    for part in path.split("."):
-        if not isinstance(current, Mapping):
-            return None
-        current = current.get(part)
-    if kind == REF and isinstance(current, Mapping):
-        current = current.get("value")
-    if kind == EMAIL and isinstance(current, Mapping):
-        # `PrimaryEmailAddr = '...'` compares the address (qbo-facts.md).
-        current = current.get("Address")
-    if current is None:
-        return None
-    return coerce(kind, current, path)
-
-
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    # QBO supports only % (qbo-facts.md); _ and other characters are literal.
-    regex = ".*".join(re.escape(part) for part in pattern.split("%"))
-    return re.compile(regex, flags=re.IGNORECASE | re.DOTALL)
-
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "<": lambda a, b: a < b,
-    ">": lambda a, b: a > b,
-    "<=": lambda a, b: a <= b,
-    ">=": lambda a, b: a >= b,
-}
-
-
-def predicate(cond: Condition, spec: FieldSpec) -> Callable[[Mapping[str, Any]], bool]:
-    """A test for one condition, with its literals converted once (queries scan every row)."""
-    kind = spec[cond.field]
-    name = cond.field
-    if cond.op == "LIKE":
-        regex = _like_regex(cond.values[0])
-
-        def like(row: Mapping[str, Any]) -> bool:
-            actual = field_value(row, name, kind)
-            return actual is not None and regex.fullmatch(actual) is not None
-
-        return like
-    wanted = [coerce(kind, v, name) for v in cond.values]
-    if cond.op in ("=", "IN"):
-        # String `=` is case-sensitive here (stricter than QBO may be; docs/emulator-rules.md).
-        def equal(row: Mapping[str, Any]) -> bool:
-            actual = field_value(row, name, kind)
-            return actual is not None and actual in wanted
-
-        return equal
-    compare, target = _COMPARE[cond.op], wanted[0]
-
-    def ordered(row: Mapping[str, Any]) -> bool:
-        actual = field_value(row, name, kind)
-        return actual is not None and compare(actual, target)
-
-    return ordered
-
-
-def matches(row: Mapping[str, Any], cond: Condition, spec: FieldSpec) -> bool:
-    return predicate(cond, spec)(row)
-
-
-def run(query: Query, rows: Iterable[Mapping[str, Any]], spec: FieldSpec) -> tuple[list[Any], int]:
-    """Filter, sort and page ``rows``; returns (page, total matching before paging)."""
-    tests = [predicate(c, spec) for c in query.where]
-    selected = [r for r in rows if all(test(r) for test in tests)]
-    # Default order: by Id, as QBO's results usually come (unverified; clients must not rely on it).
-    keys = query.order_by or (("Id", False),)
-    for name, desc in reversed(keys):
-        kind = spec.get(name, STR)
-        present = [r for r in selected if field_value(r, name, kind) is not None]
-        missing = [r for r in selected if field_value(r, name, kind) is None]
-        present.sort(key=_sort_key(name, kind), reverse=desc)
-        selected = present + missing
-    total = len(selected)
-    start = query.start_position - 1
-    return selected[start : start + query.max_results], total
-
-
-def _sort_key(name: str, kind: str) -> Callable[[Mapping[str, Any]], Any]:
-    def key(row: Mapping[str, Any]) -> Any:
-        return field_value(row, name, kind)
-
-    return key
-
-
-def project(row: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    """Apply a select list: ``*`` keeps everything; named fields keep those plus Id."""
-    if "*" in fields:
-        return dict(row)
-    kept = {"Id", "domain", *fields}
-    out = {k: v for k, v in row.items() if k in kept}
-    out["sparse"] = True
-    return out

@@ -16,6 +16,7 @@ from typing import Any
 
 from qbsync.emulator import cdc, rules
 from qbsync.emulator import query as q
+from qbsync.emulator import query_eval as qe
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     NAME_LIST,
@@ -257,27 +258,36 @@ class Company:
                 parsed = q.parse(text)
                 entity = self._query_entity(parsed.entity)
                 spec = QUERY_FIELDS[entity]
-                q.validate(parsed, spec)
                 if entity == "CompanyInfo":
                     rows = [self._info]
                 else:
                     rows = list(self._rows[entity].values())
+                qe.validate(parsed, spec, self._selectable(entity, rows))
                 if entity in NAME_LIST and not parsed.mentions("Active"):
                     # Plain queries return only active records (qbo-facts.md).
                     rows = [r for r in rows if r.get("Active", True)]
-                page, total = q.run(parsed, rows, spec)
+                page, total = qe.run(parsed, rows, spec)
                 page = [self._render(entity, r) for r in page]
             except q.QueryError as exc:
-                raise Fault("4000", "Error parsing query", exc.detail, exc.element) from exc
+                raise Fault(exc.code, exc.message, exc.detail, exc.element) from exc
             if parsed.count:
                 return {"totalCount": total}
             if not page:
                 return {}
             return {
-                entity: [q.project(r, parsed.fields) for r in page],
+                entity: [qe.project(r, parsed.fields) for r in page],
                 "startPosition": parsed.start_position,
                 "maxResults": len(page),
             }
+
+    @staticmethod
+    def _selectable(entity: str, rows: list[dict[str, Any]]) -> set[str]:
+        """Property names a select list may name: the entity's known properties (those the
+        emulator accepts on write, the filterable ones, and any a stored record carries)."""
+        names = set(WRITABLE.get(entity, {})) | {f.split(".")[0] for f in QUERY_FIELDS[entity]}
+        for row in rows:
+            names.update(row)
+        return names
 
     def _query_entity(self, name: str) -> str:
         for entity in QUERY_FIELDS:
