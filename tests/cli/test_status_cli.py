@@ -227,3 +227,28 @@ def test_build_status_realm_mismatch_warns() -> None:
     )  # fmt: skip
     assert status["connected"] is False
     assert status["realm_id"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "unwanted"),
+    [
+        (lambda t: t + '\n[export]\ndays = [0, 40]\n', "[export] days", None),
+        (lambda t: t.replace("[tokens]", 'client_secret = "cs-in-config-9z"\n\n[tokens]'),
+         "[qbo] client_secret", "cs-in-config-9z"),
+        (lambda t: t.replace('store = "file"', 'store = "vault"'), "[tokens] store", None),
+        (lambda t: t + "[qbo\n", "invalid TOML", None),
+    ],
+)  # fmt: skip
+def test_config_errors_exit_2_naming_file_and_key(
+    emulator: Any, edit: Any, key: str, unwanted: str | None
+) -> None:
+    write_config(emulator)
+    path = user_config_dir() / "config.toml"
+    path.write_text(edit(path.read_text()))
+    for args in (["status"], ["status", "--json"], ["auth", "--no-browser"], ["disconnect"]):
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert str(path) in result.stderr and key in result.stderr
+        assert "Traceback" not in result.stderr and result.stdout == ""
+        if unwanted:
+            assert unwanted not in result.stderr
