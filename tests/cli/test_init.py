@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.backends.fail
@@ -310,3 +311,23 @@ def test_switching_from_unreachable_keyring_to_file(home: Path, fake_keyring: ob
     assert (_data(home) / "store-kind").read_text().strip() == "file"
     store = open_store("auto", profile="default", data_dir=_data(home))
     assert store.kind == "file" and store.load_client_secret() == SECRET
+
+
+def test_a_store_failing_to_take_the_secret_leaves_no_config(
+    home: Path, fake_keyring: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = list(FLAGS)
+    args[args.index("file")] = "keyring"
+    real_set = fake_keyring.set_password
+
+    def locked(service: str, username: str, password: str) -> None:
+        if username == "client_secret":
+            raise RuntimeError("keyring locked")
+        real_set(service, username, password)  # the probe works
+
+    monkeypatch.setattr(fake_keyring, "set_password", locked)
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 1, result.stderr
+    assert "cannot write 'client_secret'" in result.stderr
+    assert not _config(home).exists()  # `init` again just works
+    _assert_no_secret(result, home)

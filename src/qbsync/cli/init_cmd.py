@@ -225,9 +225,11 @@ def init_command(
     secret = _client_secret(ask, existing=_has_secret(store))
     from_env = bool(os.environ.get(CLIENT_SECRET_ENV, "").strip())
 
-    write_config(path, values, force=force)
+    # Secret first: if the store fails, no config is left behind that `auth` would then find
+    # without a secret (and that a plain `qbsync init` would refuse to overwrite).
     if secret is not None:
         store.save_client_secret(secret)
+    write_config(path, values, force=force)
     config = load_config(path, profile=obj.profile, data_dir=obj.data_dir)
     note = (
         "kept the stored client secret"
