@@ -113,7 +113,7 @@ def resolve_client_secret(store: CredentialStore) -> str:
     raise ConfigError(
         f"no client secret: {CLIENT_SECRET_ENV} is not set and the {store.kind} store "
         f"({store.location}) holds none",
-        hint=f"run `qbsync init` (it asks for the secret) or set {CLIENT_SECRET_ENV}",
+        hint=f"run `qbsync init --force` (it asks for the secret again) or set {CLIENT_SECRET_ENV}",
     )
 
 
