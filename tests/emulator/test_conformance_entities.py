@@ -127,6 +127,17 @@ def test_invoice_with_decimal_amounts(qb: QuickBooks, emulator: Any) -> None:
     assert emulator.company.count("Invoice") == 0
 
 
+def test_float_artefact_amounts_are_refused_not_rounded(qb: QuickBooks, emulator: Any) -> None:
+    invoice = Invoice()
+    invoice.CustomerRef = Ref()
+    invoice.CustomerRef.value = "2"
+    invoice.Line = [sales_line(0.1 + 0.2)]  # type: ignore[arg-type]  # 0.30000000000000004
+    with pytest.raises(ValidationException) as refused:
+        invoice.save(qb=qb)
+    assert refused.value.error_code == 2010 and "Amount" in refused.value.detail
+    assert emulator.company.count("Invoice") == 0
+
+
 def test_batch_create_with_uuid_bids(qb: QuickBooks, emulator: Any) -> None:
     result = batch_create([new_customer("Batch A"), new_customer("Emily Platt")], qb=qb)
     assert [c.DisplayName for c in result.successes] == ["Batch A"]

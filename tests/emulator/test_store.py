@@ -615,3 +615,74 @@ def test_concurrent_creates_get_distinct_ids(clock: FakeClock) -> None:
     assert not errors
     ids = [c["Id"] for c in company.dump()["Customer"]]
     assert len(ids) == len(set(ids)) == 400
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "25.001",  # would have been rounded to 25.00 silently
+        Decimal("0.30000000000000004"),  # a float artefact (0.1 + 0.2)
+        "1e3",
+        "NaN",
+        " 25 ",
+        "1e999999999",  # was a 500 (quantize overflow)
+        10**30,  # was a 500 too
+        "٢٥",  # Arabic-Indic digits
+    ],
+)
+def test_junk_amounts_are_refused_not_rounded(company: Company, amount: Any) -> None:
+    fault = fault_of(company.create, "Invoice", invoice(amount=amount))
+    assert (fault.code, fault.element) == ("2010", "Line[0].Amount")
+    assert company.count("Invoice") == 0
+
+
+def test_huge_qty_or_price_is_a_fault_not_a_crash(company: Company) -> None:
+    data = invoice(amount="25.00")
+    data["Line"][0]["SalesItemLineDetail"].update(Qty="1e999999", UnitPrice="1e999999")
+    assert fault_of(company.create, "Invoice", data).code == "2010"
+    data["Line"][0]["SalesItemLineDetail"].update(Qty="9999999999999", UnitPrice="9999999999999")
+    assert fault_of(company.create, "Invoice", data).code == "6070"
+
+
+def test_unknown_line_and_nested_properties_are_refused(company: Company) -> None:
+    extra_line = invoice()
+    extra_line["Line"][0]["Bogus"] = 1
+    assert fault_of(company.create, "Invoice", extra_line).element == "Line[0].Bogus"
+    extra_detail = invoice()
+    extra_detail["Line"][0]["SalesItemLineDetail"]["Colour"] = "red"
+    fault = fault_of(company.create, "Invoice", extra_detail)
+    assert fault.element == "Line[0].SalesItemLineDetail.Colour"
+    numeric_ref = invoice()
+    numeric_ref["Line"][0]["SalesItemLineDetail"]["ItemRef"] = {"value": 2}
+    assert fault_of(company.create, "Invoice", numeric_ref).code == "2010"
+    bad_date = invoice()
+    bad_date["Line"][0]["SalesItemLineDetail"]["ServiceDate"] = "20260101"
+    assert fault_of(company.create, "Invoice", bad_date).code == "2060"
+    assert fault_of(company.create, "Invoice", invoice(CustomField=[1, 2])).code == "2010"
+    bill_email = invoice(BillEmail={"Address": "nope"})
+    assert fault_of(company.create, "Invoice", bill_email).element == "BillEmail.Address"
+    assert company.count("Invoice") == 0
+    for nested in (
+        {"PrimaryEmailAddr": {"Address": "a@b.example", "Bogus": 1}},
+        {"BillAddr": {"Line1": 5}},
+        {"PrimaryPhone": {"FreeFormNumber": 5035550100}},
+    ):
+        fault = fault_of(company.create, "Customer", {"DisplayName": "Nested", **nested})
+        assert fault.code == "2010" and fault.element.startswith(next(iter(nested)) + ".")
+    assert not company.query("select * from Customer where DisplayName = 'Nested'")
+
+
+def test_dates_must_be_exactly_yyyy_mm_dd(company: Company) -> None:
+    # Python 3.11's date.fromisoformat accepts "20260101"; QBO wants 2026-01-01.
+    for value in ("20260101", "2026-W01-1", "2026-01-01T00:00:00"):
+        assert fault_of(company.create, "Invoice", invoice(TxnDate=value)).code == "2060"
+
+
+def test_names_are_trimmed_and_control_characters_refused(company: Company) -> None:
+    duplicate = fault_of(company.create, "Customer", {"DisplayName": " Emily Platt "})
+    assert duplicate.code == "6240"
+    assert fault_of(company.create, "Customer", {"DisplayName": "   "}).code == "6080"
+    assert fault_of(company.create, "Customer", {"DisplayName": "a\x00b"}).code == "2010"
+    created = company.create("Customer", {"DisplayName": "  Trimmed Co  "})
+    assert created["DisplayName"] == "Trimmed Co"
+    assert fault_of(company.create, "Item", {"Name": " Services"}).code == "6240"

@@ -7,10 +7,13 @@ Sources: qbo-facts.md (Entities, Errors) and python-quickbooks 0.9.12's object c
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from qbsync.emulator import query as q
+from qbsync.emulator.schema import NESTED, OBJ, RO, WRITABLE, B, D, L, N, R, S
 
 MONEY = Decimal("0.01")
 
@@ -102,161 +105,6 @@ def not_found(entity: str, ident: str) -> Fault:
     )
 
 
-# Field kinds for writable input. "ro" fields are computed by QBO: accepted, then ignored.
-S, B, N, R, OBJ, L, D, RO = "str", "bool", "num", "ref", "obj", "list", "date", "ro"
-
-_COMMON = {"Id": RO, "SyncToken": RO, "sparse": RO, "domain": RO, "MetaData": RO, "status": RO}
-_PERSON = {
-    "Title": S,
-    "GivenName": S,
-    "MiddleName": S,
-    "FamilyName": S,
-    "Suffix": S,
-    "DisplayName": S,
-    "PrintOnCheckName": S,
-    "CompanyName": S,
-    "Active": B,
-    "PrimaryEmailAddr": OBJ,
-    "PrimaryPhone": OBJ,
-    "AlternatePhone": OBJ,
-    "Mobile": OBJ,
-    "Fax": OBJ,
-    "WebAddr": OBJ,
-    "BillAddr": OBJ,
-    "CurrencyRef": R,
-    "Balance": RO,
-    "V4IDPseudonym": RO,
-}
-
-WRITABLE: dict[str, dict[str, str]] = {
-    "Customer": {
-        **_COMMON,
-        **_PERSON,
-        "Notes": S,
-        "ShipAddr": OBJ,
-        "Taxable": B,
-        "Job": B,
-        "BillWithParent": B,
-        "ParentRef": R,
-        "Level": RO,
-        "IsProject": RO,
-        "FullyQualifiedName": RO,
-        "BalanceWithJobs": RO,
-        "OpenBalanceDate": D,
-        "PreferredDeliveryMethod": S,
-        "PrimaryTaxIdentifier": S,
-        "ResaleNum": S,
-        "ARAccountRef": R,
-        "DefaultTaxCodeRef": R,
-        "PaymentMethodRef": R,
-        "SalesTermRef": R,
-        "CustomerTypeRef": R,
-        "TaxExemptionReasonId": S,
-    },
-    "Vendor": {
-        **_COMMON,
-        **_PERSON,
-        "APAccountRef": R,
-        "AcctNum": S,
-        "BillRate": N,
-        "TaxIdentifier": S,
-        "TaxReportingBasis": S,
-        "TermRef": R,
-        "Vendor1099": B,
-    },
-    "Employee": {
-        **_COMMON,
-        **{k: v for k, v in _PERSON.items() if k not in ("CompanyName", "BillAddr", "CurrencyRef")},
-        "PrimaryAddr": OBJ,
-        "EmailAddress": S,
-        "EmployeeNumber": S,
-        "SSN": S,
-        "BillableTime": B,
-        "BillRate": N,
-        "CostRate": N,
-        "BirthDate": D,
-        "HiredDate": D,
-        "ReleasedDate": D,
-        "Gender": S,
-        "Organization": B,
-    },
-    "Item": {
-        **_COMMON,
-        "Name": S,
-        "Sku": S,
-        "Description": S,
-        "Active": B,
-        "Type": S,
-        "UnitPrice": N,
-        "Taxable": B,
-        "SalesTaxIncluded": B,
-        "PurchaseDesc": S,
-        "PurchaseCost": N,
-        "PurchaseTaxIncluded": B,
-        "TrackQtyOnHand": B,
-        "QtyOnHand": N,
-        "InvStartDate": D,
-        "IncomeAccountRef": R,
-        "ExpenseAccountRef": R,
-        "AssetAccountRef": R,
-        "SalesTaxCodeRef": R,
-        "PurchaseTaxCodeRef": R,
-        "ParentRef": R,
-        "SubItem": B,
-        "Level": RO,
-        "FullyQualifiedName": RO,
-        "AbatementRate": N,
-        "ReverseChargeRate": N,
-        "ServiceType": S,
-        "ItemCategoryType": S,
-    },
-    "Invoice": {
-        **_COMMON,
-        "CustomerRef": R,
-        "Line": L,
-        "DocNumber": S,
-        "TxnDate": D,
-        "DueDate": D,
-        "ShipDate": D,
-        "PrivateNote": S,
-        "CustomerMemo": OBJ,
-        "CustomField": L,
-        "BillEmail": OBJ,
-        "BillEmailCc": OBJ,
-        "BillEmailBcc": OBJ,
-        "BillAddr": OBJ,
-        "ShipAddr": OBJ,
-        "SalesTermRef": R,
-        "ClassRef": R,
-        "DepartmentRef": R,
-        "CurrencyRef": R,
-        "ShipMethodRef": R,
-        "TrackingNum": S,
-        "EmailStatus": S,
-        "PrintStatus": S,
-        "AllowIPNPayment": B,
-        "AllowOnlinePayment": B,
-        "AllowOnlineACHPayment": B,
-        "AllowOnlineCreditCardPayment": B,
-        "ApplyTaxAfterDiscount": B,
-        "FreeFormAddress": B,
-        "GlobalTaxCalculation": S,
-        "ExchangeRate": N,
-        "TxnTaxDetail": OBJ,
-        "TaxExemptionRef": R,
-        "LinkedTxn": L,
-        "DeliveryInfo": OBJ,
-        "RecurDataRef": R,
-        "EInvoiceStatus": S,
-        "InvoiceLink": RO,
-        "TotalAmt": RO,
-        "Balance": RO,
-        "HomeBalance": RO,
-        "HomeTotalAmt": RO,
-        "Deposit": N,
-    },
-}
-
 NAME_LIST = ("Customer", "Vendor", "Employee", "Item", "TaxCode")
 PERSON_ENTITIES = ("Customer", "Vendor", "Employee")
 ALL_ENTITIES = ("Customer", "Invoice", "Item", "TaxCode", "Vendor", "Employee")
@@ -315,18 +163,41 @@ def is_blank(value: Any) -> bool:
     return value is None or value == ""
 
 
+# A number as QBO's clients send it: ASCII digits, at most 13 before the point and 10 after, no
+# exponent (Choice: QBO's own maximum is unverified; this keeps every product and sum exact in
+# Decimal's 28 digits, and '1e999999999' or NaN from a buggy client is refused, not computed).
+_NUMBER_TEXT = re.compile(r"-?[0-9]{1,13}(?:\.[0-9]{1,10})?")
+
+
 def to_decimal(value: Any, element: str) -> Decimal:
     """A JSON number (parsed as Decimal) or a numeric string: Jackson on QBO's side accepts both,
     and python-quickbooks sends Decimal values as strings."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
         raise invalid_property(element, "a number is expected")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise invalid_property(element, "a number is expected") from exc
-    if not number.is_finite():
-        raise invalid_property(element, "a number is expected")
+    if _NUMBER_TEXT.fullmatch(str(value)) is None:
+        raise invalid_property(element, "a plain decimal number is expected")
+    return Decimal(str(value))
+
+
+def to_money(value: Any, element: str) -> Decimal:
+    """An amount: a number with at most two decimal places. Choice (stricter than QBO, which is
+    unverified here): 25.001 or a float artefact like 0.30000000000000004 is refused, not
+    rounded, so a client that computes money in float fails here instead of drifting by cents."""
+    number = to_decimal(value, element)
+    if number != number.quantize(MONEY):
+        raise invalid_property(element, "an amount has at most 2 decimal places")
     return number
+
+
+def _check_nested(key: str, value: dict[str, Any]) -> None:
+    allowed = NESTED.get(key)
+    if allowed is None:
+        return
+    for name, item in value.items():
+        if name not in allowed:
+            raise invalid_property(f"{key}.{name}", f"not a property of {key}")
+        if item is not None and not isinstance(item, str):
+            raise invalid_property(f"{key}.{name}", "a string is expected")
 
 
 def check_types(entity: str, data: dict[str, Any]) -> None:
@@ -346,6 +217,8 @@ def check_types(entity: str, data: dict[str, Any]) -> None:
             to_decimal(value, key)
         if kind in (R, OBJ) and not isinstance(value, dict):
             raise invalid_property(key, "an object is expected")
+        if kind == OBJ:
+            _check_nested(key, value)
         if kind == R and not is_blank(value.get("value")) and not isinstance(value["value"], str):
             raise invalid_property(f"{key}.value", "a string is expected")
         if kind == L and not isinstance(value, list):
@@ -354,10 +227,14 @@ def check_types(entity: str, data: dict[str, Any]) -> None:
             check_date(value, key)
 
 
-def check_date(value: str, element: str) -> None:
-    from datetime import date
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
+
+def check_date(value: str, element: str) -> None:
+    """``YYYY-MM-DD`` exactly: Python 3.11's fromisoformat also takes '20260101', QBO does not."""
     try:
+        if _DATE_TEXT.fullmatch(value) is None:
+            raise ValueError(value)
         date.fromisoformat(value)
     except ValueError as exc:
         raise Fault(

@@ -14,6 +14,7 @@ from qbsync.emulator.entities import (
     PERSON_ENTITIES,
     Fault,
     business,
+    check_date,
     clean,
     invalid_property,
     is_blank,
@@ -21,6 +22,7 @@ from qbsync.emulator.entities import (
     not_found,
     required_missing,
     to_decimal,
+    to_money,
     too_long,
 )
 
@@ -69,8 +71,22 @@ def _check_text(record: dict[str, Any], name: str, limit: int) -> None:
 def _check_name_chars(record: dict[str, Any], names: tuple[str, ...]) -> None:
     for name in names:
         value = record.get(name)
-        if value and any(ch in value for ch in FORBIDDEN_NAME_CHARS):
+        # Colon, tab, newline: qbo-facts.md "Entities". Other control characters (NUL...) are
+        # refused too (Choice: unverified, stricter).
+        if value and any(ch in FORBIDDEN_NAME_CHARS or ch < " " for ch in value):
             raise invalid_property(name, "names must not contain a colon, tab or newline")
+
+
+def _trim_names(record: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Choice (unverified at Intuit): names are stored without surrounding spaces, so
+    " Emily Platt " collides with "Emily Platt" (6240) and "   " is no name (6080)."""
+    for name in names:
+        value = record.get(name)
+        if isinstance(value, str):
+            if value.strip():
+                record[name] = value.strip()
+            else:
+                del record[name]
 
 
 def _check_email(record: dict[str, Any], key: str = "PrimaryEmailAddr") -> None:
@@ -110,6 +126,7 @@ def apply_person(
     """Customer, Vendor and Employee: names, lengths, email, inactive rename, unique DisplayName."""
     assert entity in PERSON_ENTITIES
     record = clean(record)
+    _trim_names(record, (*NAME_FIELDS, "DisplayName"))
     _check_name_chars(record, (*NAME_FIELDS, "DisplayName"))
     for name, limit in MAX_LENGTHS.items():
         _check_text(record, name, limit)
@@ -145,6 +162,7 @@ def apply_item(
     company: Company, record: dict[str, Any], previous: dict[str, Any] | None
 ) -> dict[str, Any]:
     record = clean(record)
+    _trim_names(record, ("Name",))
     if is_blank(record.get("Name")):
         raise required_missing("Name")
     _check_name_chars(record, ("Name",))
@@ -176,16 +194,47 @@ def _ref_value(record: dict[str, Any], key: str) -> str | None:
     return str(ref["value"])
 
 
+# What a line and its SalesItemLineDetail may carry: python-quickbooks 0.9.12's SalesItemLine,
+# DescriptionOnlyLine and SalesItemLineDetail attributes, plus Intuit's reference (discounts,
+# tax classification). Anything else is refused (2010), not stored and echoed back.
+LINE_KEYS = frozenset(
+    {"Id", "LineNum", "Description", "Amount", "DetailType", "LinkedTxn", "CustomField"}
+    | {"SalesItemLineDetail", "DescriptionLineDetail", "SubTotalLineDetail", "ProjectRef"}
+)
+SALES_DETAIL_KEYS = frozenset(
+    {"ItemRef", "Qty", "UnitPrice", "TaxCodeRef", "ServiceDate", "TaxInclusiveAmt", "ClassRef"}
+    | {"ItemAccountRef", "PriceLevelRef", "MarkupInfo", "DiscountRate", "DiscountAmt"}
+    | {"TaxClassificationRef"}
+)
+
+
+def _check_keys(data: dict[str, Any], allowed: frozenset[str], where: str) -> None:
+    for key in data:
+        if key not in allowed:
+            raise invalid_property(f"{where}.{key}", "not a property of this line")
+
+
 def _sales_line(
     company: Company, line: dict[str, Any], where: str, us: bool
 ) -> tuple[dict[str, Any], Decimal]:
     if is_blank(line.get("Amount")):
         raise required_missing(f"{where}.Amount")
-    amount = to_decimal(line["Amount"], f"{where}.Amount")
+    amount = to_money(line["Amount"], f"{where}.Amount")
     detail = line.get("SalesItemLineDetail")
     if not isinstance(detail, dict):
         raise required_missing(f"{where}.SalesItemLineDetail")
+    _check_keys(detail, SALES_DETAIL_KEYS, f"{where}.SalesItemLineDetail")
     detail = clean(detail)
+    for key in ("ItemRef", "TaxCodeRef", "ClassRef", "ItemAccountRef", "PriceLevelRef"):
+        if key in detail and not isinstance(detail[key], dict):
+            raise invalid_property(f"{where}.SalesItemLineDetail.{key}", "an object is expected")
+        value = detail[key].get("value") if key in detail else None
+        if not is_blank(value) and not isinstance(value, str):
+            raise invalid_property(f"{where}.SalesItemLineDetail.{key}.value", "a string")
+    if "ServiceDate" in detail:
+        if not isinstance(detail["ServiceDate"], str):
+            raise invalid_property(f"{where}.SalesItemLineDetail.ServiceDate", "a date")
+        check_date(detail["ServiceDate"], f"{where}.SalesItemLineDetail.ServiceDate")
     item_id = _ref_value(detail, "ItemRef")
     if item_id is None:
         raise required_missing(f"{where}.SalesItemLineDetail.ItemRef")
@@ -268,6 +317,7 @@ def apply_invoice(
         where = f"Line[{index}]"
         if not isinstance(line, dict):
             raise invalid_property(where, "an object is expected")
+        _check_keys(line, LINE_KEYS, where)
         kind = line.get("DetailType")
         if kind == "SubTotalLineDetail":
             continue  # computed by QBO; clients echo it back on full updates
@@ -292,8 +342,12 @@ def apply_invoice(
     record["Line"] = stored
     if len(record.get("CustomField", [])) > MAX_CUSTOM_FIELDS:
         raise invalid_property("CustomField", f"at most {MAX_CUSTOM_FIELDS} custom fields")
+    if not all(isinstance(field, dict) for field in record.get("CustomField", [])):
+        raise invalid_property("CustomField", "each custom field is an object")
     if "CustomField" in record and not record["CustomField"]:
         del record["CustomField"]
+    for key in ("BillEmail", "BillEmailCc", "BillEmailBcc"):
+        _check_email(record, key)
     _check_text(record, "PrivateNote", PRIVATE_NOTE_MAX)
     _apply_doc_number(company, record, previous)
     record.setdefault("TxnDate", company.today())
