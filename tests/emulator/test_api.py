@@ -319,3 +319,9 @@ def test_concurrent_requests_with_one_requestid_do_the_work_once(company: Compan
     assert company.count("Customer") == 4
     assert {r.status for r in results} == {200}
     assert len({r.body["Customer"]["Id"] for r in results}) == 1
+
+
+def test_cdc_naming_no_entity_is_2020(company: Company) -> None:
+    since = company.now().isoformat()
+    answer = call(company, "GET", "cdc", entities=",,", changedSince=since)
+    assert answer.status == 400 and error(answer)["code"] == "2020"

@@ -542,3 +542,51 @@ def test_admin_unknown_endpoint_and_method(emu: Emulator) -> None:
     assert admin(emu, "GET", "reset").status_code == 405
     assert admin(emu, "GET", "health").headers["Content-Type"] == "application/json;charset=UTF-8"
     assert emu.requests() == []  # admin calls are not recorded
+
+
+def admin_raw(emu: Emulator, method: str, name: str, data: bytes) -> requests.Response:
+    return requests.request(method, f"{emu.base_url}/_emulator/{name}", data=data, timeout=TIMEOUT)
+
+
+def test_admin_refuses_values_that_would_break_the_emulator(emu: Emulator) -> None:
+    # A clock offset of 1e308 s made every later request a 500 (datetime overflow); a NaN
+    # hang_seconds was stored and made GET /faults a 500 for good.
+    assert admin(emu, "POST", "clock/advance", {"seconds": 1e308}).status_code == 400
+    assert admin_raw(emu, "POST", "clock/advance", b'{"seconds": Infinity}').status_code == 400
+    assert emu.clock.offset == 0
+    nan_fault = b'{"path": "/x", "kind": "hang", "hang_seconds": NaN}'
+    assert admin_raw(emu, "POST", "faults", nan_fault).status_code == 400
+    huge = {"path": "/x", "kind": "hang", "hang_seconds": 1e308}
+    assert admin(emu, "POST", "faults", huge).status_code == 400
+    assert (
+        admin(emu, "POST", "faults", {"path": "/x", "kind": "error", "count": 10**30}).status_code
+        == 400
+    )
+    assert admin(emu, "GET", "faults").json() == {"faults": []}
+    javascript = {"client_id": "c", "client_secret": "s", "redirect_uris": ["javascript:x"]}
+    assert admin(emu, "POST", "clients", javascript).status_code == 400
+    assert admin_raw(emu, "POST", "faults", b"[" * 100_000).status_code == 400
+    token = emu.issue_access_token()
+    assert company_info(emu, token).status_code == 200  # still healthy
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # was a 500 (RecursionError)
+        b'{"DisplayName": "Not a number", "Notes": NaN}',
+        b'{"DisplayName": "Infinite", "Balance": -Infinity}',
+    ],
+)
+def test_bodies_that_are_not_json_are_2010_not_500(emu: Emulator, body: bytes) -> None:
+    token = emu.issue_access_token()
+    response = requests.post(
+        api_url(emu, "customer"),
+        headers={**auth(token), "Content-Type": "application/json"},
+        params={"minorversion": "75"},
+        data=body,
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == 400
+    assert response.json()["Fault"]["Error"][0]["code"] == "2010"
+    assert emu.company.count("Customer") == 3

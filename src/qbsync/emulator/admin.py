@@ -29,12 +29,17 @@ class AdminError(Exception):
         self.message = message
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON: accepting them left a NaN fault that broke GET /faults.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _object(request: Request) -> dict[str, Any]:
     if not request.body.strip():
         return {}
     try:
-        value = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json.loads(request.body.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise AdminError(400, f"the body is not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise AdminError(400, "the body must be a JSON object")
@@ -99,9 +104,11 @@ def _add_client(emu: Emulator, request: Request) -> Response:
         or not isinstance(uris, list)
         or not all(isinstance(uri, str) for uri in uris)
         or not isinstance(fields.get("deny", False), bool)
+        or not all(uri.startswith(("http://", "https://")) for uri in uris)
     ):
         raise AdminError(
-            400, "send {client_id: str, client_secret: str, redirect_uris: [str], deny?: bool}"
+            400,
+            "send {client_id: str, client_secret: str, redirect_uris: [http(s) URL], deny?: bool}",
         )
     try:
         emu.oauth.add_client(
@@ -118,7 +125,10 @@ def _advance_clock(emu: Emulator, request: Request) -> Response:
     seconds = _object(request).get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise AdminError(400, 'send {"seconds": n} with n >= 0')
-    emu.clock.advance(float(seconds))
+    try:
+        emu.clock.advance(float(seconds))
+    except (ValueError, OverflowError) as exc:
+        raise AdminError(400, str(exc)) from exc
     return Response.json(
         200, {"offset_seconds": emu.clock.offset, "now": qbo_time(emu.clock.now())}
     )

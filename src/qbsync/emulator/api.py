@@ -143,10 +143,16 @@ def _write(
     return company.create(entity, data)
 
 
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; QBO's Jackson parser refuses them by default.
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # RecursionError: a body nested thousands deep was a 500; QBO refuses it as bad JSON.
         raise invalid_property("body", "the request body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise invalid_property("body", "a JSON object is expected")

@@ -59,6 +59,8 @@ def changes(company: Company, entities: str, changed_since: str) -> list[dict[st
         if entity is None:
             raise invalid_property("entities", f"{name} is not supported by CDC")
         wanted.append(entity)
+    if not wanted:  # "entities=,," names none: as good as missing
+        raise required_missing("entities")
     budget = CDC_MAX_OBJECTS
     answers: list[dict[str, Any]] = []
     for entity in wanted:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,11 +25,17 @@ class Clock:
         with self._lock:
             return self._offset
 
+    # A century: far beyond any token or grant lifetime (five years), and far inside what
+    # datetime can hold, so now() never overflows (an offset of 1e308 s broke every request).
+    MAX_OFFSET = 100 * 366 * 86_400.0
+
     def advance(self, seconds: float) -> None:
-        if seconds < 0:
+        if not math.isfinite(seconds) or seconds < 0:
             # Going back would let expired tokens come alive again, which never happens for real.
-            raise ValueError("the emulator clock only moves forward")
+            raise ValueError("the emulator clock only moves forward, by a finite number of seconds")
         with self._lock:
+            if self._offset + seconds > self.MAX_OFFSET:
+                raise ValueError("the emulator clock can move at most 100 years ahead in all")
             self._offset += seconds
 
     def now(self) -> datetime:

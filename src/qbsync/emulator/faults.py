@@ -14,11 +14,14 @@ Each fault matches requests by path (a substring, or an ``fnmatch`` pattern when
 from __future__ import annotations
 
 import fnmatch
+import math
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
 KINDS = ("error", "throttle", "hang", "drop", "lose_response")
+MAX_COUNT = 1_000_000
+MAX_HANG_SECONDS = 3600.0  # well past QBO's 120 s request timeout
 _DEFAULT_STATUS = {"error": 500, "throttle": 429, "hang": 504}
 
 
@@ -60,8 +63,8 @@ def make_rule(
         raise ValueError("path must be a non-empty string")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ValueError("count must be a positive integer")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
+        raise ValueError(f"count must be an integer from 1 to {MAX_COUNT}")
     if status is not None:
         if not isinstance(status, int) or not 400 <= status <= 599:
             raise ValueError("status must be an HTTP error status (400-599)")
@@ -69,8 +72,13 @@ def make_rule(
             raise ValueError(f"a {kind} fault sends no response, so it takes no status")
     if method is not None and (not isinstance(method, str) or not method.isalpha()):
         raise ValueError("method must be an HTTP method such as GET or POST")
-    if not isinstance(hang_seconds, int | float) or hang_seconds < 0:
-        raise ValueError("hang_seconds must be a number >= 0")
+    if (
+        isinstance(hang_seconds, bool)
+        or not isinstance(hang_seconds, int | float)
+        or not math.isfinite(hang_seconds)
+        or not 0 <= hang_seconds <= MAX_HANG_SECONDS
+    ):
+        raise ValueError(f"hang_seconds must be a number from 0 to {MAX_HANG_SECONDS:g}")
     return FaultRule(
         path=path,
         kind=kind,
