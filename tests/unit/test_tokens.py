@@ -262,3 +262,22 @@ def test_tokens_replaced_by_another_company_mid_run_stop_the_run(
         manager.after_401("acc-1")
     assert int(info.value.exit_code) == 1
     assert len(responses.calls) == 0  # nothing refreshed, nothing used
+
+
+@responses.activate
+def test_clock_jumps_back_then_forward(store: FileStore, clock: Clock, tmp_path: Path) -> None:
+    """Back: a dead token looks fresh; QBO's 401 makes one refresh. Forward: an early refresh.
+    Either way the rotation is saved, and a refresh is sent only when needed."""
+    store.save_tokens(_tokens())
+    manager = _manager(store, clock, tmp_path)
+    clock.now = T0 - timedelta(hours=3)  # e.g. a VM restored from a snapshot
+    assert manager.access_token() == "acc-1"  # looks fresh by this clock
+    _refresh_ok()
+    assert manager.after_401("acc-1") == "acc-2"
+    assert store.load_tokens().refresh_token == "ref-2"  # type: ignore[union-attr]
+    assert manager.access_token() == "acc-2"  # new expiry is relative to this clock: fresh
+    clock.now += timedelta(hours=5)  # NTP corrects the clock forward past the expiry
+    _refresh_ok("acc-3", "ref-3")
+    assert manager.access_token() == "acc-3"
+    assert store.load_tokens().refresh_token == "ref-3"  # type: ignore[union-attr]
+    assert len(responses.calls) == 2
