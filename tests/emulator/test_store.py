@@ -686,3 +686,14 @@ def test_names_are_trimmed_and_control_characters_refused(company: Company) -> N
     created = company.create("Customer", {"DisplayName": "  Trimmed Co  "})
     assert created["DisplayName"] == "Trimmed Co"
     assert fault_of(company.create, "Item", {"Name": " Services"}).code == "6240"
+
+
+def test_id_and_sync_token_of_the_wrong_type_are_2010(company: Company) -> None:
+    for data in (
+        {"Id": ["1"], "SyncToken": "0", "sparse": True},
+        {"Id": "1", "SyncToken": ["0"], "sparse": True},
+        {"Id": "1", "SyncToken": {"value": "0"}, "sparse": True},
+    ):
+        fault = fault_of(company.update, "Customer", data)
+        assert fault.code == "2010", data
+    assert company.read("Customer", "1")["SyncToken"] == "0"

@@ -321,12 +321,17 @@ class Company:
         ident = data.get("Id")
         if is_blank(ident):
             raise required_missing("Id")
+        # A string, or a number Jackson would read as one; a list or object is no Id.
+        if isinstance(ident, bool) or not isinstance(ident, str | int):
+            raise invalid_property("Id", "a string is expected")
         previous = self._rows[entity].get(str(ident))
         if previous is None:
             raise not_found(entity, str(ident))
         token = data.get("SyncToken")
         if is_blank(token) or isinstance(token, bool):
             raise required_missing("SyncToken")
+        if not isinstance(token, str | int):
+            raise invalid_property("SyncToken", "a string is expected")
         if str(token) != previous["SyncToken"]:
             raise Fault(
                 "5010",
