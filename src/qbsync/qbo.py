@@ -110,6 +110,15 @@ def _is_throttle(resp: requests.Response) -> bool:
     return "ThrottleExceeded" in text or re.search(r'code"?\s*[=:]\s*"3001"', text) is not None
 
 
+# Failures of the connection itself (not of QBO's answer): the request may or may not have run.
+_TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
 class QboSession(requests.Session):
     """A requests.Session for QBO: bearer token, timeout, minorversion, refresh and backoff."""
 
@@ -168,9 +177,12 @@ class QboSession(requests.Session):
             headers.setdefault("Accept", "application/json")
             kwargs["headers"] = headers
             started = time.monotonic()
+            # Never follow a redirect: QBO's API does not send them, and a 307 would re-send an
+            # entity body (a create) to whatever address it names.
+            kwargs["allow_redirects"] = False
             try:
                 resp = super().request(method, url, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except _TRANSPORT_ERRORS as exc:
                 what = type(exc).__name__
                 if repeatable and attempt < self.retry.max_attempts:
                     delay = self.retry.backoff(attempt)

@@ -347,3 +347,45 @@ def test_a_plain_403_is_not_mistaken_for_a_throttle(env: Env) -> None:
     with pytest.raises(AuthError):
         env.client.get("Customer", "1")
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_redirect_is_never_followed(env: Env) -> None:
+    # A 307 would make requests re-send the create's body to the address it names.
+    responses.add(
+        responses.POST,
+        f"{BASE}/customer",
+        status=307,
+        headers={"Location": "https://elsewhere.example/collect"},
+    )
+    with pytest.raises(QboError):
+        env.client.create("Customer", {"DisplayName": "Ann"}, request_id="r-1")
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [f"{BASE}/customer"]
+
+
+@responses.activate
+def test_a_broken_body_mid_read_is_unavailable_and_retried_when_safe(env: Env) -> None:
+    responses.add(
+        responses.GET,
+        f"{BASE}/companyinfo/{REALM}",
+        body=requests.exceptions.ChunkedEncodingError("connection broken mid-body"),
+    )
+    responses.add(
+        responses.GET,
+        f"{BASE}/companyinfo/{REALM}",
+        json={"CompanyInfo": {"CompanyName": "Sunrise"}},
+    )
+    assert env.client.company_info()["CompanyName"] == "Sunrise"
+    assert len(env.sleeps) == 1
+
+
+@responses.activate
+def test_a_broken_body_on_a_create_without_requestid_is_not_retried(env: Env) -> None:
+    responses.add(
+        responses.POST,
+        f"{BASE}/customer",
+        body=requests.exceptions.ChunkedEncodingError("connection broken mid-body"),
+    )
+    with pytest.raises(QboUnavailableError, match="not retried"):
+        env.session.request("POST", f"{BASE}/customer", data="{}")
+    assert len(responses.calls) == 1
