@@ -46,8 +46,10 @@ def when(value: datetime | None, now: datetime) -> str:
     """A date-time for people: ``2026-03-01 12:00 UTC (in 93 days)``."""
     if value is None:
         return "-"
-    delta = value - now
-    seconds = int(delta.total_seconds())
+    exact = (value - now).total_seconds()
+    seconds = int(exact)
+    if abs(exact) < 1:
+        return f"{value.strftime('%Y-%m-%d %H:%M UTC')} (just now)"
     if abs(seconds) < 120:
         rel = f"{abs(seconds)} s"
     elif abs(seconds) < 2 * 3600:
@@ -56,7 +58,7 @@ def when(value: datetime | None, now: datetime) -> str:
         rel = f"{abs(seconds) // 3600} h"
     else:
         rel = f"{abs(seconds) // 86400} days"
-    relative = f"in {rel}" if seconds >= 0 else f"{rel} ago"
+    relative = f"in {rel}" if exact >= 0 else f"{rel} ago"
     return f"{value.strftime('%Y-%m-%d %H:%M UTC')} ({relative})"
 
 
