@@ -473,6 +473,7 @@ def test_admin_health_tokens_and_requests(emu: Emulator) -> None:
         "status": "ok",
         "realm_id": emu.realm_id,
         "company_name": emu.company.company_name,
+        "limits": {"enabled": False, "time_scale": 1.0, "throttle_format": "json"},
     }
     tokens = admin(emu, "POST", "tokens", {}).json()
     assert tokens["realmId"] == emu.realm_id

@@ -137,7 +137,31 @@ def test_serve_stops_on_ctrl_c_and_takes_a_seed_file(
     assert "rate limits:   off" in output
     health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
     assert health["realm_id"] == "4620816365041234"
+    assert health["limits"] == {"enabled": False, "time_scale": 1.0, "throttle_format": "xml"}
+    # The XML throttle body reaches the wire (here through an injected throttle fault).
+    fault = {"path": "*/companyinfo/*", "kind": "throttle"}
+    assert requests.post(base + "/_emulator/faults", json=fault, timeout=TIMEOUT).status_code == 201
+    tokens = requests.post(base + "/_emulator/tokens", json={}, timeout=TIMEOUT).json()
+    realm = tokens["realmId"]
+    throttled = requests.get(
+        f"{base}/v3/company/{realm}/companyinfo/{realm}",
+        headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"},
+        timeout=TIMEOUT,
+    )
+    assert throttled.status_code == 429
+    assert throttled.text.startswith("<?xml") and 'Error code="3001"' in throttled.text
     served.proc.send_signal(signal.SIGINT)
+    assert served.proc.wait(TIMEOUT) == 0
+
+
+def test_serve_time_scale_reaches_the_limits(serve: Callable[..., Served]) -> None:
+    served = serve("--time-scale", "60")
+    base = base_url_of(served)
+    served.wait_for("Ctrl-C")
+    assert "rate limits:   on (time scale 60)" in "".join(served.seen)
+    health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
+    assert health["limits"] == {"enabled": True, "time_scale": 60.0, "throttle_format": "json"}
+    served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(TIMEOUT) == 0
 
 

@@ -49,7 +49,17 @@ def _object(request: Request) -> dict[str, Any]:
 def _health(emu: Emulator, request: Request) -> Response:
     return Response.json(
         200,
-        {"status": "ok", "realm_id": emu.realm_id, "company_name": emu.company.company_name},
+        {
+            "status": "ok",
+            "realm_id": emu.realm_id,
+            "company_name": emu.company.company_name,
+            # How the server was started, so a CI job can check its --time-scale etc. took.
+            "limits": {
+                "enabled": emu.limiter.enabled,
+                "time_scale": emu.limiter.time_scale,
+                "throttle_format": emu.throttle_format,
+            },
+        },
     )
 
 
