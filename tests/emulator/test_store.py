@@ -328,10 +328,13 @@ def test_tax_codes_are_read_only(company: Company) -> None:
 
 
 def test_item_rules(company: Company) -> None:
-    made = company.create("Item", {"Name": "Key Copy", "UnitPrice": "3.50"})
+    income = {"IncomeAccountRef": {"value": "1"}}
+    made = company.create("Item", {"Name": "Key Copy", "UnitPrice": "3.50", **income})
     assert made["Type"] == "Service" and made["UnitPrice"] == Decimal("3.50")
-    assert fault_of(company.create, "Item", {"Name": "key copy"}).code == "6240"
-    assert fault_of(company.create, "Item", {"Description": "nameless"}).code == "2020"
+    assert fault_of(company.create, "Item", {"Name": "key copy", **income}).code == "6240"
+    assert fault_of(company.create, "Item", {"Description": "nameless", **income}).code == "2020"
+    no_account = fault_of(company.create, "Item", {"Name": "Unbooked"})
+    assert (no_account.code, no_account.element) == ("2020", "IncomeAccountRef")
 
 
 # -- invoices ----------------------------------------------------------------------------------
@@ -685,7 +688,8 @@ def test_names_are_trimmed_and_control_characters_refused(company: Company) -> N
     assert fault_of(company.create, "Customer", {"DisplayName": "a\x00b"}).code == "2010"
     created = company.create("Customer", {"DisplayName": "  Trimmed Co  "})
     assert created["DisplayName"] == "Trimmed Co"
-    assert fault_of(company.create, "Item", {"Name": " Services"}).code == "6240"
+    income = {"IncomeAccountRef": {"value": "1"}}
+    assert fault_of(company.create, "Item", {"Name": " Services", **income}).code == "6240"
 
 
 def test_id_and_sync_token_of_the_wrong_type_are_2010(company: Company) -> None:

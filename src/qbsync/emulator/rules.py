@@ -171,6 +171,10 @@ def apply_item(
     record.setdefault("Type", "Service")
     if record["Type"] not in ("Service", "NonInventory"):
         raise business(f"Item type {record['Type']} is not supported by the emulator", "Type")
+    # Service and NonInventory items need an income account (Intuit's Item reference;
+    # ruckus/quickbooks-ruby issue 318). Accounts are not emulated: any non-blank value will do.
+    if _ref_value(record, "IncomeAccountRef") is None:
+        raise required_missing("IncomeAccountRef")
     ident = previous["Id"] if previous else None
     for other in company.rows("Item"):
         if other["Id"] != ident and other["Name"].casefold() == record["Name"].casefold():
