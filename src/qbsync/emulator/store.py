@@ -14,14 +14,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from qbsync.emulator import cdc, rules
-from qbsync.emulator import query as q
-from qbsync.emulator import query_eval as qe
+from qbsync.emulator import cdc, lookup, rules
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     NAME_LIST,
     PERSON_ENTITIES,
-    QUERY_FIELDS,
     WRITABLE,
     Fault,
     check_types,
@@ -252,53 +249,18 @@ class Company:
 
     # -- query and change data capture ----------------------------------------------------
     def query(self, text: str) -> dict[str, Any]:
-        """The ``QueryResponse`` object for one query (qbo-facts.md "Captured shapes")."""
+        """The ``QueryResponse`` object for one query (see lookup.py)."""
         with self.lock:
-            try:
-                parsed = q.parse(text)
-                entity = self._query_entity(parsed.entity)
-                spec = QUERY_FIELDS[entity]
-                if entity == "CompanyInfo":
-                    rows = [self._info]
-                else:
-                    rows = list(self._rows[entity].values())
-                qe.validate(parsed, spec, self._selectable(entity, rows))
-                if entity in NAME_LIST and not parsed.mentions("Active"):
-                    # Plain queries return only active records (qbo-facts.md).
-                    rows = [r for r in rows if r.get("Active", True)]
-                page, total = qe.run(parsed, rows, spec)
-                page = [self._render(entity, r) for r in page]
-            except q.QueryError as exc:
-                raise Fault(exc.code, exc.message, exc.detail, exc.element) from exc
-            if parsed.count:
-                return {"totalCount": total}
-            if not page:
-                return {}
-            return {
-                entity: [qe.project(r, parsed.fields) for r in page],
-                "startPosition": parsed.start_position,
-                "maxResults": len(page),
-            }
-
-    @staticmethod
-    def _selectable(entity: str, rows: list[dict[str, Any]]) -> set[str]:
-        """Property names a select list may name: the entity's known properties (those the
-        emulator accepts on write, the filterable ones, and any a stored record carries)."""
-        names = set(WRITABLE.get(entity, {})) | {f.split(".")[0] for f in QUERY_FIELDS[entity]}
-        for row in rows:
-            names.update(row)
-        return names
-
-    def _query_entity(self, name: str) -> str:
-        for entity in QUERY_FIELDS:
-            if entity.lower() == name.lower():
-                return entity
-        raise q.QueryError(f"QueryValidationError: Invalid entity name {name}", name)
+            return lookup.run_query(self, text)
 
     def cdc(self, entities: str, changed_since: str) -> list[dict[str, Any]]:
         """The ``CDCResponse`` list (see cdc.py)."""
         with self.lock:
             return cdc.changes(self, entities, changed_since)
+
+    def info_row(self) -> dict[str, Any]:
+        """The stored CompanyInfo record (not a copy: call under the lock, do not change it)."""
+        return self._info
 
     def deleted(self, entity: str) -> list[dict[str, Any]]:
         """Tombstones of deleted records, for CDC."""

@@ -1,0 +1,58 @@
+"""``select ...`` against a company: the QueryResponse QBO answers (qbo-facts.md "Query",
+"Captured shapes"). Parsing is query.py, checking and running query_eval.py; this module picks
+the rows, applies the active-only rule of name-list entities, and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from qbsync.emulator import query as q
+from qbsync.emulator import query_eval as qe
+from qbsync.emulator.entities import NAME_LIST, QUERY_FIELDS, Fault
+from qbsync.emulator.schema import WRITABLE
+
+if TYPE_CHECKING:
+    from qbsync.emulator.store import Company
+
+
+def run_query(company: Company, text: str) -> dict[str, Any]:
+    """The ``QueryResponse`` object for one query. Call under the company lock."""
+    try:
+        parsed = q.parse(text)
+        entity = _query_entity(parsed.entity)
+        spec = QUERY_FIELDS[entity]
+        rows = [company.info_row()] if entity == "CompanyInfo" else list(company.rows(entity))
+        qe.validate(parsed, spec, _selectable(entity, rows))
+        if entity in NAME_LIST and not parsed.mentions("Active"):
+            # Plain queries return only active records (qbo-facts.md).
+            rows = [r for r in rows if r.get("Active", True)]
+        page, total = qe.run(parsed, rows, spec)
+        page = [company.render(entity, r) for r in page]
+    except q.QueryError as exc:
+        raise Fault(exc.code, exc.message, exc.detail, exc.element) from exc
+    if parsed.count:
+        return {"totalCount": total}
+    if not page:
+        return {}  # captured: no entity key at all when nothing matches
+    return {
+        entity: [qe.project(r, parsed.fields) for r in page],
+        "startPosition": parsed.start_position,
+        "maxResults": len(page),  # captured: the number of rows returned, not the limit
+    }
+
+
+def _selectable(entity: str, rows: list[dict[str, Any]]) -> set[str]:
+    """Property names a select list may name: the entity's known properties (those the
+    emulator accepts on write, the filterable ones, and any a stored record carries)."""
+    names = set(WRITABLE.get(entity, {})) | {f.split(".")[0] for f in QUERY_FIELDS[entity]}
+    for row in rows:
+        names.update(row)
+    return names
+
+
+def _query_entity(name: str) -> str:
+    for entity in QUERY_FIELDS:
+        if entity.lower() == name.lower():
+            return entity
+    raise q.QueryError(f"QueryValidationError: Invalid entity name {name}", name)
