@@ -591,3 +591,39 @@ def test_bodies_that_are_not_json_are_2010_not_500(emu: Emulator, body: bytes) -
     assert response.status_code == 400
     assert response.json()["Fault"]["Error"][0]["code"] == "2010"
     assert emu.company.count("Customer") == 3
+
+
+@pytest.mark.parametrize(
+    ("subpath", "content_type", "body", "accepted"),
+    [
+        ("customer", "application/json; charset=utf-8", '{"DisplayName": "Typed"}', True),
+        ("customer", "text/plain", '{"DisplayName": "Plain"}', False),
+        ("customer", None, '{"DisplayName": "Untyped"}', False),  # requests' data=str sends none
+        ("customer", "application/x-www-form-urlencoded", '{"DisplayName": "Form"}', False),
+        ("batch", "text/plain", '{"BatchItemRequest": []}', False),
+        ("query", "application/text", "select * from Item", True),
+        ("query", "text/plain", "select * from Item", True),
+        ("query", "application/json", "select * from Item", False),
+    ],
+)
+def test_post_bodies_must_say_what_they_are(
+    emu: Emulator, subpath: str, content_type: str | None, body: str, accepted: bool
+) -> None:
+    token = emu.issue_access_token()
+    headers = auth(token)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    response = requests.post(
+        api_url(emu, subpath),
+        headers=headers,
+        params={"minorversion": "75"},
+        data=body.encode(),
+        timeout=TIMEOUT,
+    )
+    if accepted:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400
+    error = response.json()["Fault"]["Error"][0]
+    assert error["code"] == "500" and "consume content type" in error["Detail"]
+    assert emu.company.count("Customer") == 3
