@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import pytest
@@ -158,6 +159,32 @@ def test_string_equality_is_case_sensitive_like_is_not() -> None:
 
 def test_like_treats_underscore_literally() -> None:
     assert ids("select * from Customer where DisplayName LIKE 'Emily_Platt'") == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("%", "", True),
+        ("a%c", "ac", True),
+        ("a%c", "abc", True),
+        ("ab%bc", "abc", False),  # the pieces may not overlap
+        ("ab%bc", "abbc", True),
+        ("%a%a%", "a", False),
+        ("%abc", "xabcabc", True),
+        ("ABC", "abc", True),
+        ("a_c", "abc", False),
+        ("abc", "abcd", False),
+    ],
+)
+def test_like_matching(pattern: str, value: str, expected: bool) -> None:
+    assert qe.like_matcher(pattern)(value) is expected
+
+
+def test_like_with_many_wildcards_takes_no_time() -> None:
+    # A backtracking regex took seconds for 3 wildcards and hung for 5, holding the company lock.
+    started = time.monotonic()
+    assert not qe.like_matcher("%a" * 200 + "%b")("a" * 500)
+    assert time.monotonic() - started < 0.1
 
 
 def test_email_field_compares_the_address_case_sensitively() -> None:
