@@ -325,3 +325,15 @@ def test_cdc_naming_no_entity_is_2020(company: Company) -> None:
     since = company.now().isoformat()
     answer = call(company, "GET", "cdc", entities=",,", changedSince=since)
     assert answer.status == 400 and error(answer)["code"] == "2020"
+
+
+def test_a_body_nested_too_deep_is_refused_before_it_is_stored(company: Company) -> None:
+    # 900 levels parsed, was stored, then every query over invoices was a 500 (RecursionError).
+    memo: Any = "x"
+    for _ in range(900):
+        memo = {"value": memo}
+    body = {"CustomerRef": {"value": "1"}, "Line": [customer_line()], "CustomerMemo": memo}
+    refused = call(company, "POST", "invoice", body)
+    assert refused.status == 400 and error(refused)["code"] == "2010"
+    assert company.count("Invoice") == 0
+    assert call(company, "POST", "query", b"select * from Invoice").status == 200

@@ -156,7 +156,34 @@ def _json_object(body: bytes) -> dict[str, Any]:
         raise invalid_property("body", "the request body is not valid JSON") from exc
     if not isinstance(data, dict):
         raise invalid_property("body", "a JSON object is expected")
+    if _depth(data) > MAX_DEPTH:
+        raise invalid_property("body", f"objects nest at most {MAX_DEPTH} deep")
     return data
+
+
+# QBO's deepest documented shapes (a batch item's invoice line's detail's ref) nest about 6 deep.
+# A body nested hundreds deep parsed fine, was stored, and then made every read of it (and every
+# query over it) a 500 when copying or writing it overflowed Python's recursion limit.
+MAX_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and lists nest (iteratively: no recursion on hostile input)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _batch(company: Company, payload: dict[str, Any], has_requestid: bool) -> list[dict[str, Any]]:
