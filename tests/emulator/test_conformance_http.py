@@ -375,6 +375,16 @@ def test_throttle_fault(emu: Emulator) -> None:
     assert company_info(emu, token).status_code == 200
 
 
+def test_a_throttle_fault_as_the_2016_403_names_its_status(emu: Emulator) -> None:
+    token = emu.issue_access_token()
+    emu.inject_fault("companyinfo", "throttle", status=403)
+    response = company_info(emu, token)
+    assert response.status_code == 403
+    error = response.json()["Fault"]["Error"][0]
+    assert error["code"] == "3001"
+    assert error["Message"] == "message=ThrottleExceeded; errorCode=003001; statusCode=403"
+
+
 def test_hang_fault_outlasts_a_client_timeout(emu: Emulator) -> None:
     token = emu.issue_access_token()
     emu.inject_fault("*/companyinfo/*", "hang", hang_seconds=2)

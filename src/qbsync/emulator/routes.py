@@ -157,8 +157,8 @@ def _run(
 def throttle_response(emu: Emulator, status: int = 429) -> Response:
     time = emu.company.time_str()
     if emu.throttle_format == "xml":
-        return Response(status, throttle_xml(time), XML_TYPE)
-    return Response.json(status, throttle_json(time))
+        return Response(status, throttle_xml(time, status), XML_TYPE)
+    return Response.json(status, throttle_json(time, status))
 
 
 def _api(emu: Emulator, request: Request, entry: dict[str, Any]) -> Response | None:

@@ -21,6 +21,14 @@ JSON_TYPE = "application/json;charset=UTF-8"
 XML_TYPE = "application/xml;charset=UTF-8"
 
 THROTTLE_MESSAGE = "message=ThrottleExceeded; errorCode=003001; statusCode=429"
+
+
+def throttle_message(status: int = 429) -> str:
+    """The message names the HTTP status it came with: 429 now, 403 in a 2016 capture
+    (qbo-facts.md "Captured shapes"), so a throttle fault injected with status 403 says so."""
+    return f"message=ThrottleExceeded; errorCode=003001; statusCode={status}"
+
+
 THROTTLE_DETAIL = "The request limit was reached.  Try again later"
 AUTH_DETAILS = {
     "missing": "Authorization header is missing: send 'Authorization: Bearer <access token>'",
@@ -69,21 +77,23 @@ def forbidden_fault(detail: str, time_ms: int) -> dict[str, Any]:
     }
 
 
-def throttle_json(time: str) -> dict[str, Any]:
+def throttle_json(time: str, status: int = 429) -> dict[str, Any]:
     return {
         "Fault": {
-            "Error": [{"Message": THROTTLE_MESSAGE, "Detail": THROTTLE_DETAIL, "code": "3001"}],
+            "Error": [
+                {"Message": throttle_message(status), "Detail": THROTTLE_DETAIL, "code": "3001"}
+            ],
             "type": "SERVICE",
         },
         "time": time,
     }
 
 
-def throttle_xml(time: str) -> bytes:
+def throttle_xml(time: str, status: int = 429) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{time}">'
-        f'<Fault type="SERVICE"><Error code="3001"><Message>{THROTTLE_MESSAGE}</Message>'
+        f'<Fault type="SERVICE"><Error code="3001"><Message>{throttle_message(status)}</Message>'
         f"<Detail>{THROTTLE_DETAIL}</Detail></Error></Fault></IntuitResponse>"
     ).encode()
 
