@@ -182,6 +182,7 @@ def test_serve_refuses_a_non_loopback_host(runner: CliRunner) -> None:
     ("content", "expected"),
     [
         ("{not json", "not valid JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),  # was a RecursionError traceback
         ("[1, 2]", "must be a JSON object"),
         (
             '{"clients": [{"client_id": "a", "client_secret": "b", "redirect_uris": []}]}',

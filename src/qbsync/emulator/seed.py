@@ -48,6 +48,8 @@ def load_seed(seed: dict[str, Any] | str | Path | None) -> tuple[dict[str, Any],
             raise ConfigError(
                 f"seed file {label}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
             ) from exc
+        except (RecursionError, ValueError) as exc:  # nested too deep; an integer too long
+            raise ConfigError(f"seed file {label}: not valid JSON ({exc})") from exc
         if not isinstance(overrides, dict):
             raise ConfigError(f"seed file {label}: must be a JSON object with keys like 'clients'")
     base.update(overrides)
