@@ -496,7 +496,10 @@ def test_query_faults_name_the_property(company: Company) -> None:
     # a syntax error is 4000 "Error parsing query".
     fault = fault_of(company.query, "select * from Customer where Notes = 'x'")
     assert (fault.code, fault.message, fault.element) == ("4001", "Invalid query", "Notes")
-    assert fault_of(company.query, "select * from Nonsense").code == "4001"
+    unknown = fault_of(company.query, "select * from Nonsense")
+    assert unknown.code == "4001"
+    assert unknown.detail == "QueryValidationError: Metadata not found for Entity: Nonsense"
+    assert fault.detail == "QueryValidationError: property 'Notes' is not queryable"
     assert fault_of(company.query, "select * from Invoice where DisplayName = 'x'").code == "4001"
     syntax = fault_of(company.query, "select * from Customer where DisplayName = 'x' or Id = '1'")
     assert (syntax.code, syntax.message) == ("4000", "Error parsing query")

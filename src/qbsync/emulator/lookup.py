@@ -55,4 +55,5 @@ def _query_entity(name: str) -> str:
     for entity in QUERY_FIELDS:
         if entity.lower() == name.lower():
             return entity
-    raise q.QueryError(f"QueryValidationError: Invalid entity name {name}", name)
+    # QBO's words for an unknown entity, code 4001 (ruckus/quickbooks-ruby issue 628, 2025).
+    raise q.QueryError(f"QueryValidationError: Metadata not found for Entity: {name}", name)

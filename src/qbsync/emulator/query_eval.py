@@ -59,7 +59,9 @@ def validate(query: Query, spec: FieldSpec, selectable: Collection[str] | None =
 
 def not_queryable(name: str, entity: str) -> QueryError:
     return QueryError(
-        f"QueryValidationError: property '{name}' is not queryable for entity {entity}", name
+        # QBO's words, code 4001 (ruckus/quickbooks-ruby issue 403).
+        f"QueryValidationError: property '{name}' is not queryable",
+        name,
     )
 
 
