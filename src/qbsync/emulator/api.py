@@ -237,8 +237,10 @@ def _batch_item(company: Company, item: dict[str, Any]) -> dict[str, Any]:
             obj = company.update(entity, data)
         elif operation == "delete":
             obj = company.delete(entity, data)
-        else:
+        elif is_blank(operation):
             raise required_missing("operation")
+        else:
+            raise unsupported(f"Operation {operation} is not supported in a batch")
         return {entity: obj, "bId": bid}
     except Fault as fault:
         return {"Fault": fault.fault_dict(), "bId": bid}
