@@ -637,3 +637,9 @@ def test_post_bodies_must_say_what_they_are(
     error = response.json()["Fault"]["Error"][0]
     assert error["code"] == "500" and "consume content type" in error["Detail"]
     assert emu.company.count("Customer") == 3
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, float("nan"), float("inf")])
+def test_time_scale_must_be_positive_and_finite(scale: float) -> None:
+    with pytest.raises(ValueError):
+        Emulator(time_scale=scale)

@@ -171,6 +171,14 @@ def runner() -> CliRunner:
     return CliRunner()
 
 
+@pytest.mark.parametrize("scale", ["nan", "inf"])
+def test_serve_refuses_a_time_scale_that_is_not_finite(runner: CliRunner, scale: str) -> None:
+    # NaN throttled every request for good; infinity switched the limits off silently.
+    result = runner.invoke(cli, ["emulator", "serve", "--port", "0", "--time-scale", scale])
+    assert result.exit_code == 2
+    assert "--time-scale" in result.stderr
+
+
 def test_serve_refuses_a_non_loopback_host(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["emulator", "serve", "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from pathlib import Path
@@ -85,6 +86,10 @@ def serve_command(
             f"Warning: serving on {host}: anyone who can reach it can use the admin API "
             "(/_emulator/) without authentication.",
             err=True,
+        )
+    if not math.isfinite(time_scale):  # click's FloatRange lets "nan" and "inf" through
+        raise ConfigError(
+            f"--time-scale {time_scale} is not a finite number", hint="use e.g. --time-scale 60"
         )
     emu = Emulator(
         seed_file,

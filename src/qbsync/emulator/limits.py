@@ -13,6 +13,7 @@ benchmarks meet the per-minute limits quickly. Times come from the emulator ``Cl
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -62,8 +63,10 @@ class RateLimiter:
     def __init__(
         self, monotonic: Callable[[], float], *, enabled: bool = True, time_scale: float = 1.0
     ) -> None:
-        if time_scale <= 0:
-            raise ValueError("time_scale must be positive")
+        # NaN would make every window comparison false (throttled for good); infinity would
+        # shrink every window to nothing (no limits at all, while claiming to have them).
+        if not math.isfinite(time_scale) or time_scale <= 0:
+            raise ValueError("time_scale must be a positive, finite number")
         self.enabled = enabled
         self.time_scale = time_scale
         self._monotonic = monotonic
