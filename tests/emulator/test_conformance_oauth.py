@@ -419,3 +419,10 @@ def test_no_secret_reaches_the_request_log(emu: Emulator) -> None:
         assert secret not in logged
     assert emu.request_counts()["POST /oauth2/v1/tokens/bearer"] == 3
     assert emu.requests()[-1]["params"] == {"client_secret": "***", "refresh_token": "***"}
+
+
+@pytest.mark.parametrize("name", ["access_token_ttl", "refresh_grace", "code_ttl"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_lifetimes_must_be_finite_and_not_negative(name: str, value: float) -> None:
+    with pytest.raises(ValueError, match=name):
+        Emulator(**{name: value})

@@ -23,6 +23,7 @@ Behaviours and where they come from (see ../../../../shared/docs/qbo-facts.md, "
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 from typing import Any
@@ -70,6 +71,14 @@ class OAuthServer:
         refresh_grace: float = 86400,
         code_ttl: float = 300,
     ) -> None:
+        for name, value in (
+            ("access_token_ttl", access_token_ttl),
+            ("refresh_grace", refresh_grace),
+            ("code_ttl", code_ttl),
+        ):
+            # NaN would make every expiry check false: tokens that never expire.
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number of seconds >= 0")
         self.clock = clock
         self.realm_id = realm_id
         self.access_token_ttl = access_token_ttl
