@@ -423,6 +423,22 @@ def test_lose_response_does_the_work_then_closes(emu: Emulator) -> None:
     assert emu.company.count("Customer") == before + 1
 
 
+def test_error_after_work_does_the_work_then_answers_504(emu: Emulator) -> None:
+    token = emu.issue_access_token()
+    before = emu.company.count("Customer")
+    emu.inject_fault("*/customer", "error_after_work", method="POST", count=2)
+    # Without a requestid, retrying a 5xx create makes a duplicate (here: a 6240 on the name).
+    assert create_customer(emu, token, "Gateway Ltd").status_code == 504
+    assert emu.company.count("Customer") == before + 1
+    entry = emu.requests()[-1]
+    assert (entry["fault"], entry["status"], entry["delivered"]) == ("error_after_work", 504, True)
+    # With one, the retry gets the original answer.
+    assert create_customer(emu, token, "Timeout Ltd", requestid="gw-1").status_code == 504
+    retry = create_customer(emu, token, "Timeout Ltd", requestid="gw-1")
+    assert retry.status_code == 200 and retry.json()["Customer"]["DisplayName"] == "Timeout Ltd"
+    assert emu.company.count("Customer") == before + 2
+
+
 def test_python_quickbooks_save_with_requestid_survives_a_lost_response(emu: Emulator) -> None:
     from quickbooks.objects.customer import Customer
 

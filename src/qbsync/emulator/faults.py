@@ -9,6 +9,9 @@ Each fault matches requests by path (a substring, or an ``fnmatch`` pattern when
 - ``drop``: close the connection without answering; the work is NOT done.
 - ``lose_response``: do the work, then close the connection without answering: the reason
   ``requestid`` exists, since the client cannot tell this from ``drop``.
+- ``error_after_work``: do the work, then answer a 5xx (504 unless ``status`` says otherwise), as
+  a gateway that timed out while QBO finished: a client that retries a create on a 5xx without a
+  ``requestid`` makes a duplicate here, as it would against QBO.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KINDS = ("error", "throttle", "hang", "drop", "lose_response")
+KINDS = ("error", "throttle", "hang", "drop", "lose_response", "error_after_work")
 MAX_COUNT = 1_000_000
 MAX_HANG_SECONDS = 3600.0  # well past QBO's 120 s request timeout
-_DEFAULT_STATUS = {"error": 500, "throttle": 429, "hang": 504}
+_DEFAULT_STATUS = {"error": 500, "throttle": 429, "hang": 504, "error_after_work": 504}
 
 
 @dataclass

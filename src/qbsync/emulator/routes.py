@@ -3,7 +3,8 @@
 Order for an API request: bearer token (401) -> realm and scope (403) -> rate limits (429) ->
 injected fault -> ``api.handle_api``. A fault therefore fires only on a request QBO would have
 accepted, and a ``hang`` keeps its concurrency slot while it hangs, as a slow request does.
-Faults on the OAuth paths fire before the endpoint runs (``lose_response`` after it).
+Faults on the OAuth paths fire before the endpoint runs (``lose_response`` and
+``error_after_work`` after it).
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ def _run(
         done = work()
         emu.request_log.finish(entry, done.status, delivered=False)
         return None
+    elif fault.kind == "error_after_work":
+        work()  # done, and its answer replaced by a gateway error
+        status = fault.answer_status or 504
+        response = Response.json(status, server_fault(status, emu.company.time_str()))
     elif fault.kind == "drop":
         response = None
     elif fault.kind == "hang":
