@@ -426,3 +426,27 @@ def test_no_secret_reaches_the_request_log(emu: Emulator) -> None:
 def test_lifetimes_must_be_finite_and_not_negative(name: str, value: float) -> None:
     with pytest.raises(ValueError, match=name):
         Emulator(**{name: value})
+
+
+@pytest.mark.parametrize(
+    ("repeat", "page"),
+    [("client_id", True), ("redirect_uri", True), ("scope", False), ("state", False)],
+)
+def test_authorize_refuses_repeated_parameters(emu: Emulator, repeat: str, page: bool) -> None:
+    # RFC 6749 3.1: request parameters MUST NOT be included more than once.
+    params = [
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", ACCOUNTING),
+        ("state", "st-123"),
+    ]
+    params.append(next(pair for pair in params if pair[0] == repeat))
+    response = requests.get(
+        emu.base_url + "/connect/oauth2", params=params, allow_redirects=False, timeout=TIMEOUT
+    )
+    if page:
+        assert response.status_code == 400 and "Location" not in response.headers
+    else:
+        query = redirect_query(response)
+        assert query["error"] == "invalid_request" and "code" not in query

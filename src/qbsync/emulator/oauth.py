@@ -118,8 +118,14 @@ class OAuthServer:
 
     # -- authorize (the browser step) ----------------------------------------------------------
 
-    def authorize(self, params: dict[str, str]) -> AuthorizeOutcome:
+    def authorize(
+        self, params: dict[str, str], repeated: frozenset[str] = frozenset()
+    ) -> AuthorizeOutcome:
         with self._lock:
+            # RFC 6749 3.1: parameters MUST NOT be repeated. A repeated client_id or
+            # redirect_uri leaves no trustworthy address to redirect to: an error page.
+            if repeated & {"client_id", "redirect_uri"}:
+                return AuthorizeOutcome(400, message="client_id and redirect_uri may appear once.")
             client = self._clients.get(params.get("client_id", ""))
             if client is None:
                 return AuthorizeOutcome(
@@ -135,6 +141,10 @@ class OAuthServer:
             if not state:
                 return self._redirect_error(
                     redirect_uri, "invalid_request", None, "state is required"
+                )
+            if repeated & {"response_type", "scope", "state"}:
+                return self._redirect_error(
+                    redirect_uri, "invalid_request", state, "a parameter is repeated"
                 )
             if params.get("response_type") != "code":
                 return self._redirect_error(redirect_uri, "unsupported_response_type", state)

@@ -252,7 +252,7 @@ def _oauth_route(emu: Emulator, request: Request) -> Response:
 
 
 def _authorize(emu: Emulator, request: Request) -> Response:
-    outcome = emu.oauth.authorize(request.params)
+    outcome = emu.oauth.authorize(request.params, request.repeated)
     if outcome.location is not None:
         return Response(302, b"", None, {"Location": outcome.location, "Cache-Control": "no-store"})
     page = (

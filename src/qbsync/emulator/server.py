@@ -129,7 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             split = urlsplit(self.path)
             pairs = parse_qsl(split.query, keep_blank_values=True)
-            request = Request(self.command, split.path, dict(pairs), self.headers, body)
+            names = [name for name, _ in pairs]
+            repeated = frozenset(name for name in names if names.count(name) > 1)
+            request = Request(self.command, split.path, dict(pairs), self.headers, body, repeated)
             outcome = routes.handle(self.server.emulator, request)
             if outcome is None:  # a fault dropped the connection or lost the response
                 self.close_connection = True

@@ -160,3 +160,4 @@ class Request:
     params: dict[str, str]
     headers: Any  # email.message.Message: case-insensitive .get()
     body: bytes
+    repeated: frozenset[str] = frozenset()  # query parameters given more than once
