@@ -24,17 +24,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qbsync.config import load_config, write_config
-from qbsync.credentials import open_store
 from qbsync.emulator import Emulator
-from qbsync.oauth import token_set_from_response
+from qbsync.emulator.testkit import connect_client
 from qbsync.pacing import PaceLimits, RatePacer
 from qbsync.qbo import QboClient, RetryPolicy
-from qbsync.tokens import token_manager_for
 
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret-not-real"
@@ -43,27 +39,9 @@ UNPACED = PaceLimits(per_second=10**9, per_minute=10**9, batches_per_minute=10**
 
 
 def connect(emu: Emulator, workdir: Path, **client_kwargs: Any) -> QboClient:
-    redirect = "http://localhost:8765/callback"
-    emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
-    config_path = workdir / "config.toml"
-    write_config(
-        config_path,
-        {
-            "qbo": {"environment": emu.base_url, "client_id": CLIENT_ID, "redirect_uri": redirect},
-            "tokens": {"store": "file"},
-            "source": {"type": "csv", "members": "members.csv"},
-        },
-        force=True,
+    return connect_client(
+        emu, workdir, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, **client_kwargs
     )
-    data_dir = workdir / "data"
-    config = load_config(config_path, profile="default", data_dir=data_dir)
-    store = open_store("file", profile="default", data_dir=data_dir)
-    store.save_client_secret(CLIENT_SECRET)
-    body = emu.issue_tokens(CLIENT_ID)
-    store.save_tokens(
-        token_set_from_response(body, realm_id=body["realmId"], now=datetime.now(UTC))
-    )
-    return QboClient(config, token_manager_for(config, store=store), **client_kwargs)
 
 
 def _pct(values: list[float], q: float) -> float:

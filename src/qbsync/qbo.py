@@ -61,6 +61,8 @@ PAGE_SIZE = 1000  # QBO's MAXRESULTS maximum
 BATCH_MAX_ITEMS = 30
 REQUEST_ID_MAX = 50
 BATCH_REQUEST_ID_MAX = 36
+BID_MAX = 10
+_QUOTED = re.compile(r"'(?:\\.|[^'\\])*'")  # a quoted value, with \' escapes inside
 
 
 @dataclass(frozen=True)
@@ -309,12 +311,19 @@ class QboClient:
 
     def query(self, sql: str, *, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
         """All rows of a select, page by page (STARTPOSITION is 1-based)."""
-        if re.search(r"(?i)\b(startposition|maxresults)\b", sql):
+        # Look at the statement outside its quoted values ('Maxresults Ltd' is a fine name).
+        bare = _QUOTED.sub("''", sql)
+        if re.search(r"(?i)\b(startposition|maxresults)\b", bare):
             raise ValueError("query() pages by itself: leave STARTPOSITION/MAXRESULTS out")
+        statement = sql.strip()
+        if not re.search(r"(?i)\borderby\b", bare) and not re.search(r"(?i)\bcount\s*\(", bare):
+            # QBO promises no order without ORDERBY, and pages of an unordered result can skip
+            # or repeat rows; Id is sortable on every entity qbsync reads.
+            statement += " ORDERBY Id"
         rows: list[dict[str, Any]] = []
         start = 1
         while True:
-            page_sql = f"{sql.strip()} STARTPOSITION {start} MAXRESULTS {page_size}"
+            page_sql = f"{statement} STARTPOSITION {start} MAXRESULTS {page_size}"
             body = self.call("POST", "query", body=page_sql, content_type="application/text")
             response = body.get("QueryResponse") or {}  # {"QueryResponse": {}} when empty
             page: list[dict[str, Any]] = []
@@ -351,6 +360,9 @@ class QboClient:
         """
         if not 0 < len(items) <= BATCH_MAX_ITEMS:
             raise ValueError(f"a batch holds 1 to {BATCH_MAX_ITEMS} items, not {len(items)}")
+        long_ids = [str(i.get("bId")) for i in items if len(str(i.get("bId") or "")) > BID_MAX]
+        if long_ids:  # QBO: with a requestid, each bId is at most 10 characters (qbo-facts.md)
+            raise ValueError(f"batch item ids longer than {BID_MAX} characters: {long_ids[:3]}")
         _check_request_id(request_id, BATCH_REQUEST_ID_MAX)
         body = self.call(
             "POST",

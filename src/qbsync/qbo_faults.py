@@ -127,7 +127,11 @@ def from_quickbooks_exception(exc: Exception) -> QbsyncError:
     if code == "401":
         return _error_for(401, None, message, None, None)
     if code == "10000":
-        # "Error reading json response: <the raw body>": look for an XML fault code in it.
+        if "json" not in message.lower():
+            # QBO's own code 10000, "An application error has occurred": its server failed.
+            return QboUnavailableError(redact(f"QBO failed: {message[:200]}"), code=code)
+        # python-quickbooks's "Error reading json response: <the raw body>": look for an XML
+        # fault code in it.
         xml_code = _XML_CODE.search(f"{message} {detail or ''}")
         if xml_code:
             return _error_for(400, xml_code.group(1), "QBO fault (XML body)", None, None)

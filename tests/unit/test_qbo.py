@@ -216,9 +216,9 @@ def test_query_pages_until_a_short_page_and_is_retried(env: Env) -> None:
     assert env.client.query("select * from Customer", page_size=2) == rows
     bodies = [c.request.body for c in responses.calls[1:]]
     assert bodies == [
-        "select * from Customer STARTPOSITION 1 MAXRESULTS 2",
-        "select * from Customer STARTPOSITION 3 MAXRESULTS 2",
-        "select * from Customer STARTPOSITION 5 MAXRESULTS 2",
+        "select * from Customer ORDERBY Id STARTPOSITION 1 MAXRESULTS 2",
+        "select * from Customer ORDERBY Id STARTPOSITION 3 MAXRESULTS 2",
+        "select * from Customer ORDERBY Id STARTPOSITION 5 MAXRESULTS 2",
     ]
     assert responses.calls[1].request.headers["Content-Type"] == "application/text"
 
@@ -389,3 +389,34 @@ def test_a_broken_body_on_a_create_without_requestid_is_not_retried(env: Env) ->
     with pytest.raises(QboUnavailableError, match="not retried"):
         env.session.request("POST", f"{BASE}/customer", data="{}")
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_query_keeps_a_given_order_and_reads_quoted_values_as_values(env: Env) -> None:
+    responses.post(f"{BASE}/query", json={"QueryResponse": {}, "time": "x"})
+    sql = "select * from Customer where DisplayName = 'Maxresults Ltd' orderby DisplayName"
+    assert env.client.query(sql) == []
+    assert responses.calls[0].request.body == f"{sql} STARTPOSITION 1 MAXRESULTS 1000"
+    with pytest.raises(ValueError):
+        env.client.query("select * from Customer where DisplayName = 'a' startposition 3")
+
+
+def test_batch_item_ids_longer_than_qbo_allows_are_refused_before_sending(env: Env) -> None:
+    item = {"bId": "b" * 11, "operation": "create", "Customer": {"DisplayName": "Ann"}}
+    with pytest.raises(ValueError, match="longer than 10"):
+        env.client.batch([item], request_id="r-1")
+
+
+def test_qbo_own_code_10000_is_a_server_failure_not_unreadable() -> None:
+    from quickbooks.exceptions import QuickbooksException
+
+    from qbsync.qbo_faults import from_quickbooks_exception
+
+    own = from_quickbooks_exception(
+        QuickbooksException("An application error has occurred", 10000, "")
+    )
+    assert isinstance(own, QboUnavailableError)
+    unreadable = from_quickbooks_exception(
+        QuickbooksException("Error reading json response: <html>", 10000, "")
+    )
+    assert not isinstance(unreadable, QboUnavailableError)
