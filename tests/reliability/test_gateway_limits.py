@@ -12,7 +12,7 @@ from qbsync.emulator import Emulator
 from qbsync.pacing import PaceLimits, RatePacer
 from qbsync.qbo import QboClient, RetryPolicy
 
-SCALE = 120.0  # a minute lasts 0.5 s, a second 8.3 ms
+SCALE = 60.0  # a minute lasts 1 s, a second 16.7 ms
 
 
 def _statuses(emu: Emulator) -> list[int | None]:
@@ -44,17 +44,29 @@ def test_paced_batches_stay_under_the_batch_limit(
         assert set(_statuses(emu)) == {200}
 
 
-def test_without_pacing_the_same_burst_is_throttled_and_retried(
+def test_without_pacing_a_burst_is_throttled_and_retried(
     connect_client: Callable[..., QboClient],
 ) -> None:
     # The control: proves the emulator really enforces the limit the pacer avoids, and that
     # the gateway's backoff still gets every request through when something else throttles it.
+    # At time scale 10 a "second" lasts 0.1 s: 10 requests per 0.1 s is far below what this
+    # client sends unpaced (about 1000/s here), so the burst is throttled even on a slow machine.
     unpaced = RatePacer(PaceLimits(per_second=10**6, per_minute=10**6, batches_per_minute=10**6))
-    retry = RetryPolicy(max_attempts=50, base_delay=0.01, throttle_delay=0.05)
-    with Emulator(limits=True, time_scale=SCALE) as emu:
+    retry = RetryPolicy(max_attempts=50, base_delay=0.01, throttle_delay=0.02)
+    with Emulator(limits=True, time_scale=10) as emu:
         client = connect_client(emu, pacer=unpaced, retry=retry)
-        for _ in range(520):
+        for _ in range(60):
             client.company_info()
         statuses = _statuses(emu)
-        assert statuses.count(200) == 520
+        assert statuses.count(200) == 60
         assert statuses.count(429) > 0
+
+
+def test_a_paced_burst_at_the_same_scale_is_not_throttled(
+    connect_client: Callable[..., QboClient],
+) -> None:
+    with Emulator(limits=True, time_scale=10) as emu:
+        client = connect_client(emu, pacer=RatePacer(PaceLimits(time_scale=10)))
+        for _ in range(60):
+            client.company_info()
+        assert set(_statuses(emu)) == {200}
