@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,12 +48,6 @@ class DemoResult:
 
 class DemoFailed(QbsyncError):
     """A demo step exited with an unexpected code."""
-
-
-def free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
@@ -132,6 +125,7 @@ def run_demo(
 ) -> DemoResult:
     """Run every demo step against a fresh emulator; raise DemoFailed on the first bad exit."""
     from qbsync.emulator import Emulator
+    from qbsync.emulator.testkit import free_loopback_port
 
     with _workdir(keep) as workdir, Emulator() as emu:
         port = free_loopback_port()

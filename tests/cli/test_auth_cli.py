@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from qbsync.cli import auth_cmd
 from qbsync.cli.main import _register, cli
 from qbsync.credentials import open_store
+from qbsync.emulator.testkit import free_loopback_port
 from qbsync.locks import run_lock
 from qbsync.paths import profile_data_dir, user_config_dir
 from qbsync.state import State
@@ -29,12 +30,6 @@ CLIENT_ID = "cli-test-client"
 CLIENT_SECRET = "cli-test-secret-value-9f8e7d"
 TOKEN_PATH = "POST /oauth2/v1/tokens/bearer"
 PASTE_REDIRECT = "https://example.com/qbsync/callback"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -53,7 +48,7 @@ class Setup:
 
 def make_setup(emu: Any, *, redirect_uri: str | None = None, store: str = "file") -> Setup:
     """Config at the default path, the client registered with the emulator, secret stored."""
-    redirect = redirect_uri or f"http://localhost:{_free_port()}/callback"
+    redirect = redirect_uri or f"http://localhost:{free_loopback_port()}/callback"
     emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
     config = user_config_dir() / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)

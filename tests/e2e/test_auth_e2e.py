@@ -29,6 +29,7 @@ import requests
 from qbsync.config import load_config
 from qbsync.credentials import TokenSet, open_store, token_lock
 from qbsync.emulator import Emulator
+from qbsync.emulator.testkit import free_loopback_port
 from qbsync.errors import CredentialStoreError, QboUnavailableError
 from qbsync.oauth import token_set_from_response
 from qbsync.paths import profile_data_dir, user_config_dir
@@ -43,12 +44,6 @@ CLIENT_SECRET = "e2e-secret-value-0a1b2c3d"
 BROWSER = Path(__file__).with_name("browser.py")
 TOKEN_TEMPLATE = "POST /oauth2/v1/tokens/bearer"
 COMPANY = "Sunrise Mailbox Co (emulated)"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -119,7 +114,7 @@ class World:
 
 
 def make_world(emu: Emulator, tmp_path: Path, redirect_uri: str | None = None) -> World:
-    redirect = redirect_uri or f"http://localhost:{_free_port()}/callback"
+    redirect = redirect_uri or f"http://localhost:{free_loopback_port()}/callback"
     emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
     config = user_config_dir() / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)

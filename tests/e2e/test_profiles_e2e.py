@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,17 +15,12 @@ from pathlib import Path
 import pytest
 
 from qbsync.emulator import Emulator
+from qbsync.emulator.testkit import free_loopback_port
 from qbsync.state import State
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "profiles-secret-9a8b7c"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _qbsync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +35,7 @@ def _qbsync(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def _connect(env: dict[str, str], emu: Emulator, profile: str) -> None:
-    redirect = f"http://127.0.0.1:{_free_port()}/callback"
+    redirect = f"http://127.0.0.1:{free_loopback_port()}/callback"
     emu.add_client(f"client-{profile}", SECRET, [redirect])
     init = _qbsync(
         env,
@@ -83,7 +77,7 @@ def test_two_profiles_two_companies(isolated_env: Path) -> None:
 
         # Point the acme profile at the sunrise company: its state belongs to acme's realm.
         config = isolated_env / ".config" / "qbsync" / "acme.toml"
-        redirect = f"http://127.0.0.1:{_free_port()}/callback"
+        redirect = f"http://127.0.0.1:{free_loopback_port()}/callback"
         sunrise.add_client("client-acme", SECRET, [redirect])
         text = config.read_text().replace(acme.base_url, sunrise.base_url)
         lines = [

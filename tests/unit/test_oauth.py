@@ -17,6 +17,7 @@ import responses
 
 from qbsync import oauth
 from qbsync.credentials import TokenSet
+from qbsync.emulator.testkit import free_loopback_port
 from qbsync.environments import endpoints_for
 from qbsync.errors import AuthError, ConfigError, OAuthFlowError, QboUnavailableError
 from qbsync.loopback import LoopbackCatcher
@@ -26,12 +27,6 @@ SANDBOX = endpoints_for("sandbox")
 EMU = endpoints_for("http://127.0.0.1:4999")
 CLIENT_ID = "client-abc"
 CLIENT_SECRET = "s3cret-client-value"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _tokens(**kw: object) -> TokenSet:
@@ -269,7 +264,7 @@ def test_revoke_already_revoked_is_fine_but_outage_raises() -> None:
 
 
 def test_catcher_ignores_other_paths_and_answers_the_callback_with_the_result() -> None:
-    port = _free_port()
+    port = free_loopback_port()
     base = f"http://127.0.0.1:{port}"
     pages: list[requests.Response] = []
     with LoopbackCatcher(f"http://localhost:{port}/callback") as catcher:
@@ -303,7 +298,7 @@ def test_catcher_port_in_use_names_the_port() -> None:
 
 def test_catcher_timeout() -> None:
     with (
-        LoopbackCatcher(f"http://127.0.0.1:{_free_port()}/cb") as catcher,
+        LoopbackCatcher(f"http://127.0.0.1:{free_loopback_port()}/cb") as catcher,
         pytest.raises(OAuthFlowError, match=r"within 0\.05 s"),
     ):
         catcher.wait(0.05)
@@ -329,7 +324,7 @@ def test_catcher_on_ipv6_loopback() -> None:
 
 
 def test_a_second_callback_is_not_handed_over_twice() -> None:
-    port = _free_port()
+    port = free_loopback_port()
     with LoopbackCatcher(f"http://127.0.0.1:{port}/cb") as catcher:
         first = threading.Thread(
             target=lambda: requests.get(f"http://127.0.0.1:{port}/cb?code=1", timeout=5)
@@ -421,14 +416,14 @@ def test_catcher_refuses_to_listen_beyond_loopback(redirect_uri: str) -> None:
 
 
 def test_catcher_for_localhost_binds_the_ipv4_loopback_only() -> None:
-    port = _free_port()
+    port = free_loopback_port()
     with LoopbackCatcher(f"http://localhost:{port}/cb") as catcher:
         assert catcher._server is not None
         assert catcher._server.server_address == ("127.0.0.1", port)
 
 
 def test_a_browser_leaving_early_prints_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
-    port = _free_port()
+    port = free_loopback_port()
     with LoopbackCatcher(f"http://127.0.0.1:{port}/cb") as catcher:
         with socket.create_connection(("127.0.0.1", port)) as sock:
             sock.sendall(b"GET /cb?code=early-code-123&state=s HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -8,6 +8,7 @@ Unlike the rest of ``qbsync.emulator`` this module uses qbsync itself, so it is 
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,13 @@ from qbsync.qbo import QboClient
 from qbsync.tokens import token_manager_for
 
 REDIRECT_URI = "http://localhost:8765/callback"
+
+
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a loopback redirect URI or a second server)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def connect_client(
