@@ -4,7 +4,7 @@
 (``http://127.0.0.1:4116``). The emulator serves every endpoint under one base URL, at the same
 paths Intuit uses on its several hosts, so only the host part changes.
 
-Intuit's endpoints come from its OpenID discovery documents (see ../shared/docs/qbo-facts.md):
+Intuit's endpoints come from its OpenID discovery documents (see docs/qbo-facts.md):
 authorization ``https://appcenter.intuit.com/connect/oauth2``, token
 ``https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer``, revoke
 ``https://developer.api.intuit.com/v2/oauth2/tokens/revoke``; API bases

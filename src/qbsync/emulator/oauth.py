@@ -1,7 +1,7 @@
 """Intuit's OAuth 2.0 server, emulated: clients, authorization codes, grants, tokens, revoke.
 
 Everything here is pure state behind one lock; ``server.py`` turns HTTP into these calls.
-Behaviours and where they come from (see ../../../../shared/docs/qbo-facts.md, "OAuth 2.0"):
+Behaviours and where they come from (see docs/qbo-facts.md, "OAuth 2.0"):
 
 - The redirect carries ``code``, ``state`` and ``realmId``; the token exchange must repeat the
   same ``redirect_uri`` (RFC 6749 4.1.3).

@@ -1,7 +1,7 @@
 """The emulator's HTTP server: Intuit's OAuth paths, the QBO API under ``/v3``, admin under
 ``/_emulator``, and the ``Emulator`` class that owns them all.
 
-HTTP details (../../../../shared/docs/library-notes.md, "http.server"): HTTP/1.1 keep-alive with
+HTTP details (docs/library-notes.md, "http.server"): HTTP/1.1 keep-alive with
 Nagle off (else every keep-alive answer waits ~40 ms for a delayed ACK), Content-Length on every
 response, errors in QBO's JSON shapes. A client that disconnects mid-request costs a closed
 connection, never the server.
