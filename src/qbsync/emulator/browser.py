@@ -4,9 +4,14 @@ Set ``BROWSER="python -m qbsync.emulator.browser %s"`` and ``qbsync auth`` runs 
 flow with no screen: this program opens the emulator's authorization URL (the emulator consents at
 once and answers 302), then delivers that redirect to qbsync's loopback catcher, as a browser would.
 
+When the redirect goes to an HTTPS address instead (the paste flow that production Intuit apps
+need), there is nothing on this machine to deliver it to: the program prints the address the
+browser would have landed on, for pasting into ``qbsync auth`` or passing to
+``qbsync auth --redirect-url``. That is safe only because the codes come from the emulator.
+
 Like a real browser launched by ``webbrowser``, it returns at once and does the work in a detached
-child process, so the caller is never blocked waiting for it. Only loopback URLs are followed:
-this is a test tool, and it must never send an authorization code anywhere else.
+child process, so the caller is never blocked waiting for it. Only loopback authorization URLs are
+opened: this is a test tool, and it must never touch Intuit.
 """
 
 from __future__ import annotations
@@ -23,25 +28,38 @@ from qbsync.environments import is_loopback_host
 TIMEOUT = 10.0
 
 
-def _check_loopback(url: str) -> None:
+def _is_loopback_url(url: str) -> bool:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not is_loopback_host(parts.hostname):
-        raise SystemExit(
-            f"headless browser: refusing non-loopback URL {parts.scheme}://{parts.netloc}"
-        )
+    return parts.scheme in ("http", "https") and is_loopback_host(parts.hostname)
+
+
+def _say(text: str) -> None:
+    print(f"headless browser: {text}", file=sys.stderr)
 
 
 def follow(url: str, *, attempts: int = 50) -> int:
-    """Open ``url``; follow one redirect to the loopback callback. Returns the callback's status."""
-    _check_loopback(url)
-    answer = requests.get(url, allow_redirects=False, timeout=TIMEOUT)
+    """Open ``url``; deliver its redirect to a loopback callback, or print where it points.
+
+    Returns an exit status: 0 when the redirect was delivered (or printed), 1 otherwise.
+    """
+    if not _is_loopback_url(url):
+        _say(f"refusing to open a non-loopback address ({urlsplit(url).netloc}): emulator only")
+        return 1
+    try:
+        answer = requests.get(url, allow_redirects=False, timeout=TIMEOUT)
+    except requests.RequestException:
+        base = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+        _say(f"cannot reach {base} (is `qbsync emulator serve` running there?)")
+        return 1
     if answer.status_code not in (301, 302, 303, 307):
-        print(
-            f"headless browser: authorization page answered {answer.status_code}", file=sys.stderr
-        )
-        return answer.status_code
+        _say(f"the authorization page answered {answer.status_code}, not a redirect")
+        return 1
     target = answer.headers["Location"]
-    _check_loopback(target)
+    if not _is_loopback_url(target):
+        # The paste flow: show the landing address instead of visiting a remote host.
+        print(f"landed on: {target}")
+        _say("paste that address into `qbsync auth`, or pass it to `qbsync auth --redirect-url`")
+        return 0
     # The catcher may still be starting: retry a refused connection for a few seconds.
     for _ in range(attempts):
         try:
@@ -49,20 +67,24 @@ def follow(url: str, *, attempts: int = 50) -> int:
         except requests.ConnectionError:
             time.sleep(0.1)
             continue
-        return landed.status_code
-    print("headless browser: the redirect target never answered", file=sys.stderr)
-    return 0
+        return 0 if landed.status_code < 400 else 1
+    _say("nothing answered at the redirect address (is `qbsync auth` still waiting?)")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) == 2 and args[0] == "--follow":
-        status = follow(args[1])
-        return 0 if 200 <= status < 400 else 1
+    # --wait: in the foreground (scripts); --follow: the detached child started below.
+    if len(args) == 2 and args[0] in ("--wait", "--follow"):
+        return follow(args[1])
     if len(args) != 1:
-        print("usage: python -m qbsync.emulator.browser URL", file=sys.stderr)
+        print(
+            "usage: python -m qbsync.emulator.browser URL   (returns at once, like a browser)\n"
+            "       python -m qbsync.emulator.browser --wait URL   (prints the landing address\n"
+            "       of a paste-flow login, for qbsync auth --redirect-url)",
+            file=sys.stderr,
+        )
         return 2
-    _check_loopback(args[0])
     subprocess.Popen(  # detached, like a real browser window
         [sys.executable, "-m", "qbsync.emulator.browser", "--follow", args[0]],
         stdin=subprocess.DEVNULL,
