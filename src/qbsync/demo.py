@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qbsync.errors import QbsyncError
+from qbsync.errors import QbsyncError, UsageError
 
 DEMO_CLIENT_ID = "qbsync-demo-client"
 DEMO_CLIENT_SECRET = "qbsync-demo-secret"  # the emulator's fake demo secret, not a real credential
@@ -53,6 +53,10 @@ class DemoFailed(QbsyncError):
 @contextmanager
 def _workdir(keep: Path | None) -> Iterator[Path]:
     if keep is not None:
+        if keep.exists() and any(keep.iterdir()):
+            # A second demo in the same folder would meet the first one's config and tokens,
+            # issued by an emulator that has stopped since.
+            raise UsageError(f"{keep} is not empty", hint="give --keep a new or empty folder")
         keep.mkdir(parents=True, exist_ok=True)
         yield keep
         return

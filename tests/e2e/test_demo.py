@@ -43,3 +43,19 @@ def test_demo_runs_every_step_and_connects(tmp_path: Path) -> None:
         assert secret not in done.stdout
         assert secret not in done.stderr
     assert "qbsync-demo-secret" not in (keep / "config.toml").read_text()
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    keep = tmp_path / "used"
+    keep.mkdir()
+    (keep / "config.toml").write_text("# an earlier demo\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "qbsync", "demo", "--keep", str(keep)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "not empty" in done.stderr
+    assert (keep / "config.toml").read_text() == "# an earlier demo\n"

@@ -58,6 +58,12 @@ def demo_command(keep: Path | None) -> None:
         f"[green]Demo finished:[/green] {len(result.steps)} commands ran against "
         f"{result.emulator_summary.get('company')} at {result.base_url}."
     )
+    if keep is not None:
+        console.print(
+            f"Kept in {keep}. The emulator has stopped; to look at what the demo left:\n"
+            f"  QBSYNC_DATA_DIR={keep / 'data'} qbsync --config {keep / 'config.toml'} status",
+            markup=False,
+        )
 
 
 def register(group: click.Group) -> None:
