@@ -138,6 +138,21 @@ def _announce(emu: Emulator, *, time_scale: float, limits: bool) -> None:
             click.echo(f"  redirect URI:  {uri}")
     click.echo("Put this in the [qbo] section of config.toml:")
     click.echo(f'  environment = "{emu.base_url}"')
+    clients = emu.oauth.clients()
+    loopback = [u for c in clients[:1] for u in c.redirect_uris if u.startswith("http://")]
+    if loopback:
+        first = clients[0]
+        click.echo("Or start from scratch (in another terminal):")
+        click.echo(
+            f"  QBSYNC_CLIENT_SECRET={first.client_secret} qbsync init --yes"
+            f" --environment {emu.base_url} --client-id {first.client_id}"
+            f" --redirect-uri {loopback[0]} --token-store file --source csv --members members.csv"
+        )
+        click.echo(
+            '  BROWSER="python -m qbsync.emulator.browser %s" qbsync auth'
+            "   # no browser needed: the emulator consents at once"
+        )
+    click.echo("An https:// redirect URI means the paste flow (qbsync auth asks for the address).")
     click.echo(f"Admin API (loopback only): {emu.base_url}/_emulator/health. Ctrl-C stops.")
 
 
