@@ -9,6 +9,7 @@ emulator without editing the file).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -23,6 +24,7 @@ import tomli_w
 from qbsync.environments import Endpoints, endpoints_for, is_loopback_host
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
+from qbsync.paths import DEFAULT_PROFILE, config_path, user_config_dir
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 PAYMENT_SCOPE = "com.intuit.quickbooks.payment"
@@ -55,6 +57,7 @@ _SECRET_NAMES = {
 _SAFE_NAMES = {"token_env", "store"}
 _SECRET_SUFFIXES = ("_secret", "_password", "_token", "_api_key")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -103,21 +106,23 @@ class Config:
 def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
     """Read and validate ``path``; raise ``ConfigError`` naming file, key and expectation."""
     path = Path(path).expanduser()
-    doc = _read_toml(path)
-    check = _Checker(path)
+    doc = _read_toml(path, profile)
+    check = _Checker(path, profile)
     check.no_secrets(doc)
     check.known_keys(doc)
 
     qbo = check.table(doc, "qbo", required=True)
     environment = check.string(qbo, "qbo", "environment", default=DEFAULT_ENVIRONMENT)
-    env_source = f"[qbo] environment in {path}"
     override = os.environ.get(ENVIRONMENT_ENV, "").strip()
     if override:
-        environment, env_source = override, f"{ENVIRONMENT_ENV} (overrides {path})"
-    try:
-        endpoints_for(environment)
-    except ConfigError as exc:
-        raise ConfigError(f"{env_source}: {exc.message}") from None
+        problem = environment_problem(override)
+        if problem:
+            raise ConfigError(
+                f"{path}: [qbo] environment (overridden by {ENVIRONMENT_ENV}): {problem}",
+                hint=f"fix or unset {ENVIRONMENT_ENV}",
+            )
+        environment = override
+    check.environment(environment)
 
     redirect_uri = check.string(qbo, "qbo", "redirect_uri", default=DEFAULT_REDIRECT_URI)
     check.redirect_uri(redirect_uri, environment.strip())
@@ -169,6 +174,71 @@ def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
         raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
 
 
+def existing_values(path: Path) -> dict[str, Any]:
+    """What an existing config file holds that is valid on its own, shaped as ``write_config``
+    takes it: for `qbsync init --force`, which starts from the operator's values, not defaults.
+
+    Tolerant: an unreadable file gives ``{}``, and each value that does not pass its own check
+    (or that is named like a secret) is left out. csv paths are returned absolute.
+    """
+    path = Path(path).expanduser()
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    check = _Checker(path)
+    out: dict[str, dict[str, Any]] = {"qbo": {}, "tokens": {}, "source": {}, "export": {}}
+
+    def table(name: str) -> dict[str, Any]:
+        body = doc.get(name)
+        return body if isinstance(body, dict) else {}
+
+    def keep(name: str, key: str, read: Any) -> None:
+        if key in table(name) and not is_secret_key(key):
+            with contextlib.suppress(ConfigError):
+                out[name][key] = read()
+
+    qbo, source = table("qbo"), table("source")
+    keep("qbo", "environment", lambda: _valid_environment(check, qbo))
+    keep("qbo", "client_id", lambda: check.client_id(qbo))
+    keep("qbo", "redirect_uri", lambda: check.string(qbo, "qbo", "redirect_uri", default=None))
+    keep("qbo", "scopes", lambda: list(check.scopes(qbo)))
+    keep("qbo", "minor_version", lambda: check.integer(qbo, "qbo", "minor_version", 0, low=75))
+    keep("qbo", "timeout_seconds", lambda: check.number(qbo, "qbo", "timeout_seconds", 60.0))
+    keep("tokens", "store", lambda: _valid_choice(check, table("tokens"), "tokens", "store"))
+    keep("source", "type", lambda: _valid_choice(check, source, "source", "type"))
+    keep("source", "members", lambda: _valid_path(check, source, "members"))
+    keep("source", "invoices", lambda: _valid_path(check, source, "invoices"))
+    keep("source", "base_url", lambda: check.string(source, "source", "base_url", default=None))
+    keep("source", "token_env", lambda: _valid_env_name(check, source))
+    keep("export", "days", lambda: list(check.days(table("export"))))
+    return {name: body for name, body in out.items() if body}
+
+
+def _valid_environment(check: _Checker, qbo: dict[str, Any]) -> str:
+    value = check.string(qbo, "qbo", "environment", default=None)
+    check.environment(value)
+    return value
+
+
+def _valid_choice(check: _Checker, body: dict[str, Any], table: str, key: str) -> str:
+    value = check.string(body, table, key, default=None)
+    allowed = TOKEN_STORES if table == "tokens" else SOURCE_TYPES
+    check.choice(value, table, key, allowed)
+    return value
+
+
+def _valid_path(check: _Checker, source: dict[str, Any], key: str) -> str:
+    return str(check._path(check.string(source, "source", key, default=None)))
+
+
+def _valid_env_name(check: _Checker, source: dict[str, Any]) -> str:
+    value = check.string(source, "source", "token_env", default=None)
+    if not _ENV_NAME.fullmatch(value):
+        raise check.fail("source", "token_env", "expected the NAME of an environment variable")
+    return value
+
+
 def _without_none(node: Any) -> Any:
     if isinstance(node, dict):
         return {key: _without_none(value) for key, value in node.items() if value is not None}
@@ -200,6 +270,50 @@ def redirect_uri_problem(uri: str, environment: str) -> str | None:
     return None
 
 
+def environment_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as the `[qbo] environment` setting (None if fine)."""
+    env = value.strip()
+    if env in ("sandbox", "production"):
+        return None
+    parts = urlsplit(env)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return (
+            f"got {value!r}; expected sandbox, production or an emulator base URL such as "
+            "http://127.0.0.1:4116"
+        )
+    try:
+        endpoints_for(env)
+    except ConfigError:
+        return (
+            f"got {value!r}: plain http is allowed only for a loopback emulator (127.0.0.1, "
+            "localhost, [::1]); expected https for any other host"
+        )
+    return None
+
+
+def init_command_line(path: Path, profile: str) -> str:
+    """The `qbsync ... init` command line that writes ``path`` for ``profile``."""
+    parts = ["qbsync"]
+    if Path(path).expanduser() != config_path(None, profile):
+        parts += ["--config", str(path)]
+    if profile != DEFAULT_PROFILE:
+        parts += ["--profile", profile]
+    return " ".join([*parts, "init"])
+
+
+def other_profiles(path: Path, profile: str) -> list[str]:
+    """Profiles that have a config file next to ``path`` (only for the default config folder)."""
+    folder = Path(path).expanduser().parent
+    if folder != user_config_dir():
+        return []
+    try:
+        names = sorted(p.stem for p in folder.glob("*.toml") if p.is_file())
+    except OSError:
+        return []
+    found = [DEFAULT_PROFILE if name == "config" else name for name in names]
+    return [name for name in found if name != profile and _PROFILE_NAME.fullmatch(name)]
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -215,36 +329,52 @@ def is_secret_key(name: str) -> bool:
     return key in _SECRET_NAMES or key.endswith(_SECRET_SUFFIXES)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        message = f"no config file at {path}"
+        others = other_profiles(path, profile)
+        if others:
+            message += (
+                f"; profiles found: {', '.join(others)} (use qbsync --profile {others[0]} ...)"
+            )
         raise ConfigError(
-            f"no config file at {path}",
-            hint="run `qbsync init` to create one (or pass --config PATH)",
+            message,
+            hint=f"run `{init_command_line(path, profile)}` to create one (or pass --config PATH)",
         ) from None
     except IsADirectoryError:
-        raise ConfigError(f"config path {path} is a folder, expected a TOML file") from None
+        raise ConfigError(f"{path}: is a folder; expected a TOML file") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text; expected a TOML file") from None
+        raise ConfigError(
+            f"{path}: not UTF-8 text; expected a TOML file", hint=f"edit {path}"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib's messages name the position ("at line 3, column 9"), never the value.
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{path}: invalid TOML: {exc}", hint=f"edit {path}") from None
 
 
 class _Checker:
     """Validation helpers; every message starts with the file and the `[table] key`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, profile: str = DEFAULT_PROFILE) -> None:
         self.path = path
+        self.profile = profile
+
+    @property
+    def hint(self) -> str:
+        return (
+            f"edit {self.path} (or write it again with `{init_command_line(self.path, self.profile)} "
+            "--force`, which keeps the values that are still valid)"
+        )
 
     def fail(self, table: str, key: str | None, expectation: str) -> ConfigError:
         where = f"[{table}] {key}" if key else f"[{table}]"
-        return ConfigError(f"{self.path}: {where}: {expectation}")
+        return ConfigError(f"{self.path}: {where}: {expectation}", hint=self.hint)
 
     def no_secrets(self, node: Any, trail: tuple[str, ...] = ()) -> None:
         if isinstance(node, list):
@@ -259,10 +389,8 @@ class _Checker:
             elif is_secret_key(key):
                 where = f"[{'.'.join(trail)}] {key}" if trail else key
                 raise ConfigError(
-                    f"{self.path}: {where}: the config file must not hold secrets; the client "
-                    "secret belongs in the credential store (`qbsync init` asks for it) or in "
-                    "the QBSYNC_CLIENT_SECRET environment variable, and tokens are kept by "
-                    "`qbsync auth`",
+                    f"{self.path}: {where}: the config file must not hold secrets; "
+                    + _secret_advice(key, trail),
                     hint=f"remove {key} from {self.path} (and rotate it if the file was shared)",
                 )
 
@@ -270,8 +398,9 @@ class _Checker:
         for table, body in doc.items():
             if table not in KNOWN_KEYS:
                 raise ConfigError(
-                    f"{self.path}: unknown table or key {table!r}; known tables: "
-                    + ", ".join(f"[{name}]" for name in KNOWN_KEYS)
+                    f"{self.path}: {table!r}: unknown table or key; known tables: "
+                    + ", ".join(f"[{name}]" for name in KNOWN_KEYS),
+                    hint=self.hint,
                 )
             if not isinstance(body, dict):
                 raise self.fail(table, None, "expected a table (a [section]), not a value")
@@ -284,7 +413,7 @@ class _Checker:
     def table(self, doc: dict[str, Any], name: str, *, required: bool) -> dict[str, Any]:
         if name not in doc:
             if required:
-                raise ConfigError(f"{self.path}: missing table [{name}]", hint="see `qbsync init`")
+                raise self.fail(name, None, "missing table; this table is required")
             return {}
         value: dict[str, Any] = doc[name]
         return value
@@ -303,6 +432,11 @@ class _Checker:
 
     def optional_string(self, body: dict[str, Any], table: str, key: str) -> str | None:
         return self.string(body, table, key, default=None) if key in body else None
+
+    def environment(self, value: str) -> None:
+        problem = environment_problem(value)
+        if problem:
+            raise self.fail("qbo", "environment", problem)
 
     def choice(self, value: str, table: str, key: str, allowed: tuple[str, ...]) -> None:
         if value not in allowed:
@@ -412,6 +546,24 @@ class _Checker:
     def _path(self, value: str) -> Path:
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.path.parent.absolute() / path
+
+
+def _secret_advice(key: str, trail: tuple[str, ...]) -> str:
+    """Where the secret that ``key`` looks like belongs instead (its value is never named)."""
+    name = key.lower().replace("-", "_")
+    if trail[:1] == ("source",) or name in ("api_key", "apikey") or name.endswith("_api_key"):
+        return (
+            "expected the membership platform's API token in an environment variable, with "
+            "only that variable's NAME in the config as `[source] token_env`"
+        )
+    if name in ("password", "passwd") or name.endswith("_password"):
+        return "qbsync needs no password; expected no such key"
+    if name in ("client_secret", "secret") or name.endswith("_secret"):
+        return (
+            "expected the client secret in the credential store (`qbsync init` asks for it) or "
+            "in the QBSYNC_CLIENT_SECRET environment variable"
+        )
+    return "QBO tokens are kept in the credential store by `qbsync auth`, never in the config"
 
 
 def _type_name(value: Any) -> str:

@@ -106,7 +106,8 @@ def test_missing_file_suggests_init(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         _load(missing)
     assert str(missing) in info.value.message
-    assert "qbsync init" in (info.value.hint or "")
+    assert f"qbsync --config {missing} init" in (info.value.hint or "")
+    assert "profiles found" not in info.value.message  # not the default config folder
 
 
 def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
@@ -228,26 +229,34 @@ def test_missing_source_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("where", "line"),
+    ("where", "line", "advice"),
     [
-        ("qbo", 'client_secret = "hunter2-very-secret"'),
-        ("qbo", 'refresh_token = "hunter2-very-secret"'),
-        ("qbo", 'access_token = "hunter2-very-secret"'),
-        ("source", 'token = "hunter2-very-secret"'),
-        ("source", 'password = "hunter2-very-secret"'),
-        ("tokens", 'secret = "hunter2-very-secret"'),
-        ("source", 'api_token = "hunter2-very-secret"'),
+        ("qbo", 'client_secret = "hunter2-very-secret"', "QBSYNC_CLIENT_SECRET"),
+        ("qbo", 'refresh_token = "hunter2-very-secret"', "qbsync auth"),
+        ("qbo", 'access_token = "hunter2-very-secret"', "qbsync auth"),
+        ("source", 'token = "hunter2-very-secret"', "[source] token_env"),
+        ("source", 'password = "hunter2-very-secret"', "[source] token_env"),
+        ("tokens", 'secret = "hunter2-very-secret"', "QBSYNC_CLIENT_SECRET"),
+        ("tokens", 'password = "hunter2-very-secret"', "needs no password"),
+        ("source", 'api_token = "hunter2-very-secret"', "[source] token_env"),
+        ("qbo", 'api_key = "hunter2-very-secret"', "[source] token_env"),
     ],
 )
-def test_secrets_are_refused_without_echo(tmp_path: Path, where: str, line: str) -> None:
+def test_secrets_are_refused_without_echo(
+    tmp_path: Path, where: str, line: str, advice: str
+) -> None:
     if f"[{where}]" in GOOD:
         text = GOOD.replace(f"[{where}]\n", f"[{where}]\n{line}\n")
     else:
         text = GOOD + f"\n[{where}]\n{line}\n"
     err = _error(tmp_path, text)
-    assert "must not hold secrets" in err.message
-    assert "QBSYNC_CLIENT_SECRET" in err.message and "qbsync init" in err.message
-    assert line.split(" = ")[0] in err.message
+    key = line.split(" = ")[0]
+    assert f"[{where}] {key}: the config file must not hold secrets; " in err.message
+    assert advice in err.message  # the advice fits the key: an API key is not the client secret
+    if advice != "QBSYNC_CLIENT_SECRET":
+        assert (
+            "client secret belongs" not in err.message and "QBSYNC_CLIENT_SECRET" not in err.message
+        )
     assert "hunter2-very-secret" not in err.message
     assert "hunter2-very-secret" not in (err.hint or "")
 
@@ -364,3 +373,123 @@ def test_write_config_leaves_out_none_values(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         write_config(path, {"qbo": {"when": object()}}, force=True)
     assert tomllib.loads(path.read_text()) == doc  # the failed write left the file alone
+
+
+# -- message format: `FILE: [table] key: what is wrong; expected ...` + a next step ------------
+
+
+@pytest.mark.parametrize(
+    ("env", "got"),
+    [
+        ("staging", "expected sandbox, production or an emulator base URL"),
+        ("http://example.com", "expected https for any other host"),
+    ],
+)
+def test_environment_error_follows_the_format(tmp_path: Path, env: str, got: str) -> None:
+    err = _error(tmp_path, GOOD.replace('"sandbox"', f'"{env}"'))
+    path = tmp_path / "conf" / "config.toml"
+    assert err.message.startswith(f"{path}: [qbo] environment: got '{env}'")
+    assert got in err.message
+    assert err.hint is not None and f"edit {path}" in err.hint and "init --force" in err.hint
+
+
+def test_environment_override_error_names_file_key_and_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _write(tmp_path, GOOD)
+    monkeypatch.setenv("QBSYNC_ENVIRONMENT", "bogus")
+    with pytest.raises(ConfigError) as info:
+        _load(path)
+    assert info.value.message.startswith(
+        f"{path}: [qbo] environment (overridden by QBSYNC_ENVIRONMENT): got 'bogus'; expected"
+    )
+    assert info.value.hint == "fix or unset QBSYNC_ENVIRONMENT"
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ('[qbo]\nclient_id = "x"\n', "[source]: missing table"),
+        (GOOD + "[exports]\n", "'exports': unknown table or key"),
+        (GOOD.replace('client_id = "ABc123"', "client_id = 5"), "[qbo] client_id: expected"),
+        ("[qbo\n", "invalid TOML"),
+    ],
+)
+def test_every_config_error_names_file_first_and_has_a_next_step(
+    tmp_path: Path, text: str, start: str
+) -> None:
+    err = _error(tmp_path, text)
+    assert err.message.startswith(f"{tmp_path / 'conf' / 'config.toml'}: {start}")
+    assert err.hint is not None and "edit " in err.hint
+
+
+def test_missing_default_config_lists_other_profiles(isolated_env: Path) -> None:
+    folder = isolated_env / ".config" / "qbsync"
+    folder.mkdir(parents=True)
+    (folder / "acme.toml").write_text(GOOD)
+    (folder / "zeta.toml").write_text(GOOD)
+    with pytest.raises(ConfigError) as info:
+        load_config(folder / "config.toml", profile="default", data_dir=isolated_env / "d")
+    assert "profiles found: acme, zeta (use qbsync --profile acme ...)" in info.value.message
+    assert info.value.hint is not None and "`qbsync init`" in info.value.hint
+    # and from a named profile, the default one is listed by its name
+    (folder / "config.toml").write_text(GOOD)
+    with pytest.raises(ConfigError) as info:
+        load_config(folder / "other.toml", profile="other", data_dir=isolated_env / "d")
+    assert "profiles found: acme, default, zeta" in info.value.message
+    assert "`qbsync --profile other init`" in (info.value.hint or "")
+
+
+def test_missing_config_without_other_profiles_says_nothing_more(isolated_env: Path) -> None:
+    path = isolated_env / ".config" / "qbsync" / "config.toml"
+    with pytest.raises(ConfigError) as info:
+        load_config(path, profile="default", data_dir=isolated_env / "d")
+    assert info.value.message == f"no config file at {path}"
+
+
+# -- existing_values (`qbsync init --force` starts from them) ----------------------------------
+
+
+def test_existing_values_keeps_what_is_valid(tmp_path: Path) -> None:
+    from qbsync.config import existing_values
+
+    path = _write(
+        tmp_path,
+        """\
+[qbo]
+environment = "http://127.0.0.1:4116"
+client_id = "ABc123"
+redirect_uri = "http://127.0.0.1:9000/cb"
+scopes = ["openid", "bogus"]
+minor_version = 80
+client_secret = "never-copied-1"
+
+[tokens]
+store = "vault"
+
+[source]
+type = "csv"
+members = "m.csv"
+
+[export]
+days = [1, 15]
+""",
+    )
+    values = existing_values(path)
+    assert values["qbo"] == {
+        "environment": "http://127.0.0.1:4116",
+        "client_id": "ABc123",
+        "redirect_uri": "http://127.0.0.1:9000/cb",
+        "minor_version": 80,
+    }  # bad scopes and the secret left out
+    assert "tokens" not in values  # "vault" is not a store
+    assert values["source"] == {"type": "csv", "members": str(path.parent.absolute() / "m.csv")}
+    assert values["export"] == {"days": [1, 15]}
+
+
+@pytest.mark.parametrize("text", ["[qbo\n", "\xff", ""])
+def test_existing_values_of_a_broken_file_is_empty(tmp_path: Path, text: str) -> None:
+    from qbsync.config import existing_values
+
+    assert existing_values(_write(tmp_path, text)) == {}
+    assert existing_values(tmp_path / "missing.toml") == {}

@@ -300,8 +300,11 @@ def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
         try:
             load_config(tmp, profile=obj.profile, data_dir=obj.data_dir)
         except ConfigError as exc:
-            # Name the real file, not our temp copy.
-            raise ConfigError(exc.message.replace(str(tmp), str(path)), hint=exc.hint) from None
+            # Name the real file, not our temp copy; the fix is a different answer, not an edit.
+            raise ConfigError(
+                exc.message.replace(str(tmp), str(path)),
+                hint="run this init again with a different value for it",
+            ) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
