@@ -237,9 +237,12 @@ def test_explicit_keyring_without_backend_fails_before_writing(home: Path) -> No
     args = list(FLAGS)
     args[args.index("file")] = "keyring"
     result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
-    assert result.exit_code == 1
-    assert 'store = "file"' in result.stderr
+    assert result.exit_code == 2  # a configuration problem, not a crash
+    assert "no working keyring" in result.stderr
+    assert "Next step: run this init again with --token-store file (or auto)" in result.stderr
+    assert "config" not in result.stderr.split("Next step:")[1]  # no config was written to edit
     assert not _config(home).exists()
+    assert not (_data(home) / "tokens.json").exists()
 
 
 def test_profile_and_explicit_config(home: Path, tmp_path: Path) -> None:
@@ -331,3 +334,136 @@ def test_a_store_failing_to_take_the_secret_leaves_no_config(
     assert "cannot write 'client_secret'" in result.stderr
     assert not _config(home).exists()  # `init` again just works
     _assert_no_secret(result, home)
+
+
+# -- init --force starts from the existing config ----------------------------------------------
+
+EMULATOR_CONFIG = """\
+[qbo]
+environment = "http://127.0.0.1:4116"
+client_id = "emu-client-1"
+redirect_uri = "http://127.0.0.1:9123/cb"
+scopes = ["com.intuit.quickbooks.accounting"]
+timeout_seconds = 12
+
+[tokens]
+store = "auto"
+
+[source]
+type = "csv"
+members = "/srv/members.csv"
+invoices = "/srv/invoices.csv"
+
+[export]
+days = [1, 15]
+"""
+
+
+def _existing(home: Path, text: str = EMULATOR_CONFIG) -> Path:
+    path = _config(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_force_yes_keeps_every_value_not_given(home: Path) -> None:
+    path = _existing(home)
+    result = _run(
+        ["init", "--force", "--token-store", "file", "--yes"],
+        env={"QBSYNC_CLIENT_SECRET": SECRET},
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = tomllib.loads(path.read_text())
+    assert doc == {
+        "qbo": {
+            "environment": "http://127.0.0.1:4116",
+            "client_id": "emu-client-1",
+            "redirect_uri": "http://127.0.0.1:9123/cb",
+            "scopes": ["com.intuit.quickbooks.accounting"],
+            "timeout_seconds": 12,
+        },
+        "tokens": {"store": "file"},  # the one value given
+        "source": {"type": "csv", "members": "/srv/members.csv", "invoices": "/srv/invoices.csv"},
+        "export": {"days": [1, 15]},
+    }
+    assert (_data(home) / "store-kind").read_text().strip() == "file"
+    _assert_no_secret(result, home)
+
+
+def test_force_flags_override_the_existing_values(home: Path) -> None:
+    path = _existing(home)
+    args = ["init", "--force", "--client-id", "NewId", "--token-store", "file", "--yes"]
+    args += ["--source", "http", "--base-url", "https://platform.example/api"]
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    doc = tomllib.loads(path.read_text())
+    assert doc["qbo"]["client_id"] == "NewId"
+    assert doc["qbo"]["environment"] == "http://127.0.0.1:4116"
+    # the csv keys did not follow the source over to http
+    assert doc["source"] == {"type": "http", "base_url": "https://platform.example/api"}
+
+
+def test_force_prompts_default_to_the_existing_values(home: Path) -> None:
+    path = _existing(home)
+    # Enter at every question (environment, client id, redirect, store, source, members,
+    # invoices), then the secret twice: nothing silently goes back to sandbox.
+    answers = ["", "", "", "file", "", "", "", SECRET, SECRET]
+    result = _run(["init", "--force"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    doc = tomllib.loads(path.read_text())
+    assert doc["qbo"]["environment"] == "http://127.0.0.1:4116"
+    assert doc["qbo"]["client_id"] == "emu-client-1"
+    assert doc["qbo"]["redirect_uri"] == "http://127.0.0.1:9123/cb"
+    assert doc["tokens"]["store"] == "file"
+    assert doc["source"] == {
+        "type": "csv",
+        "members": "/srv/members.csv",
+        "invoices": "/srv/invoices.csv",
+    }
+    assert "Enter to keep" in result.stdout
+    _assert_no_secret(result, home)
+
+
+def test_force_prompt_enter_everywhere_keeps_store_and_secret(home: Path) -> None:
+    assert _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET}).exit_code == 0
+    before = _config(home).read_text()
+    # Enter at all 7 questions and at the secret (twice: hidden input is confirmed)
+    result = _run(["init", "--force"], input="\n" * 9)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert _config(home).read_text() == before
+    assert "kept the stored client secret" in result.stdout
+    assert json.loads((_data(home) / "tokens.json").read_text())["client_secret"] == SECRET
+
+
+def test_force_prompt_dash_clears_an_optional_value(home: Path) -> None:
+    path = _existing(home)
+    answers = ["", "", "", "file", "", "", "-", SECRET, SECRET]
+    result = _run(["init", "--force"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "invoices" not in tomllib.loads(path.read_text())["source"]
+
+
+def test_force_over_a_broken_config_uses_what_parses(home: Path) -> None:
+    path = _existing(home, EMULATOR_CONFIG.replace('client_id = "emu-client-1"', "client_id = 5"))
+    result = _run(["init", "--force", "--yes"], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2  # the broken value is not kept, and --yes cannot ask for it
+    assert "missing --client-id" in result.stderr
+    assert "client_id = 5" in path.read_text()  # untouched
+    result = _run(
+        ["init", "--force", "--client-id", "fixed", "--token-store", "file", "--yes"],
+        env={"QBSYNC_CLIENT_SECRET": SECRET},
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = tomllib.loads(path.read_text())
+    assert doc["qbo"]["client_id"] == "fixed"
+    assert doc["qbo"]["environment"] == "http://127.0.0.1:4116"
+
+
+def test_force_with_production_does_not_keep_a_loopback_redirect(home: Path) -> None:
+    _existing(home)
+    result = _run(
+        ["init", "--force", "--environment", "production", "--yes"],
+        env={"QBSYNC_CLIENT_SECRET": SECRET},
+    )
+    assert result.exit_code == 2
+    assert "missing --redirect-uri" in result.stderr

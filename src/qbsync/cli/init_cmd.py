@@ -27,13 +27,20 @@ from qbsync.config import (
     SOURCE_TYPES,
     TOKEN_STORES,
     Config,
+    environment_problem,
+    existing_values,
     load_config,
     redirect_uri_problem,
     write_config,
 )
-from qbsync.credentials import CLIENT_SECRET_ENV, CredentialStore, open_store
-from qbsync.environments import endpoints_for
-from qbsync.errors import ConfigError, UsageError
+from qbsync.credentials import (
+    CLIENT_SECRET_ENV,
+    CredentialStore,
+    keyring_service,
+    keyring_usable,
+    open_store,
+)
+from qbsync.errors import ConfigError, CredentialStoreError, UsageError
 from qbsync.paths import DEFAULT_PROFILE, config_path
 
 
@@ -97,10 +104,9 @@ def _checked(value: str, flag: str, check: Callable[[str], str] | None) -> str:
 
 
 def _environment(value: str) -> str:
-    try:
-        endpoints_for(value)
-    except ConfigError as exc:
-        raise click.BadParameter(exc.message) from None
+    problem = environment_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
     return value.strip()
 
 
@@ -123,10 +129,16 @@ def _client_id(value: str) -> str:
 
 def _file_path(value: str) -> str:
     # The operator types a path relative to where they are; the config resolves relative paths
-    # against its own folder, so write it absolute. Empty = "none" for the optional invoices.
-    if not value.strip():
+    # against its own folder, so write it absolute. Empty or "-" = "none" for the optional invoices.
+    if _optional(value) == "":
         return ""
     return str(Path(value.strip()).expanduser().absolute())
+
+
+def _optional(value: str) -> str:
+    """An optional answer: "-" clears a value kept from the existing config."""
+    value = value.strip()
+    return "" if value == "-" else value
 
 
 def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
@@ -185,43 +197,66 @@ def init_command(
     if path.exists() and not force:  # before any prompt: do not waste the operator's answers
         raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
 
+    # --force starts from the file's own values (those that are still valid): they are the
+    # prompts' defaults and what --yes takes, so `init --force --token-store file` changes only
+    # the store. Flags given on the command line win.
+    old = existing_values(path) if path.exists() else {}
+    old_qbo, old_source = old.get("qbo", {}), old.get("source", {})
     ask = _Asker(yes)
+    if old and not yes:
+        click.echo(f"Starting from {path}: press Enter to keep each current value.")
+    default_env = old_qbo.get("environment", DEFAULT_ENVIRONMENT)
     env = (
         ask.value(
             environment,
             flag="--environment",
             text="QBO environment (sandbox, production or an emulator URL)",
-            default=DEFAULT_ENVIRONMENT,
+            default=default_env,
             check=_environment,
         )
-        or DEFAULT_ENVIRONMENT
+        or default_env
     )
+    old_redirect = old_qbo.get("redirect_uri")
+    if old_redirect is None or redirect_uri_problem(old_redirect, env):
+        old_redirect = None if env == "production" else DEFAULT_REDIRECT_URI
     values: dict[str, Any] = {
         "qbo": {
             "environment": env,
             "client_id": ask.value(
-                client_id, flag="--client-id", text="Intuit app client ID", check=_client_id
+                client_id,
+                flag="--client-id",
+                text="Intuit app client ID",
+                default=old_qbo.get("client_id"),
+                check=_client_id,
             ),
             "redirect_uri": ask.value(
                 redirect_uri,
                 flag="--redirect-uri",
                 text="Redirect URI (as registered in your Intuit app)",
-                default=None if env == "production" else DEFAULT_REDIRECT_URI,
+                default=old_redirect,
                 check=_redirect_checker(env),
             ),
-            "scopes": list(DEFAULT_SCOPES),
+            "scopes": old_qbo.get("scopes", list(DEFAULT_SCOPES)),
+            "minor_version": old_qbo.get("minor_version"),
+            "timeout_seconds": old_qbo.get("timeout_seconds"),
         },
         "tokens": {
             "store": ask.choice(
-                token_store, TOKEN_STORES, flag="--token-store", text="Token store", default="auto"
+                token_store,
+                TOKEN_STORES,
+                flag="--token-store",
+                text="Token store",
+                default=old.get("tokens", {}).get("store", "auto"),
             )
         },
-        "source": _source_values(ask, source_type, members, invoices, base_url, token_env),
-        "export": {"days": list(DEFAULT_EXPORT_DAYS)},
+        "source": _source_values(
+            ask, old_source, source_type, members, invoices, base_url, token_env
+        ),
+        "export": {"days": old.get("export", {}).get("days", list(DEFAULT_EXPORT_DAYS))},
     }
 
     _validate(values, path, obj)
-    store = open_store(values["tokens"]["store"], profile=obj.profile, data_dir=obj.data_dir)
+    store = _open_store(values["tokens"]["store"], obj)
     secret = _client_secret(ask, existing=_has_secret(store))
     from_env = bool(os.environ.get(CLIENT_SECRET_ENV, "").strip())
 
@@ -243,6 +278,7 @@ def init_command(
 
 def _source_values(
     ask: _Asker,
+    old: dict[str, Any],
     source_type: str | None,
     members: str | None,
     invoices: str | None,
@@ -250,8 +286,14 @@ def _source_values(
     token_env: str | None,
 ) -> dict[str, Any]:
     kind = ask.choice(
-        source_type, SOURCE_TYPES, flag="--source", text="Member source", default="csv"
+        source_type,
+        SOURCE_TYPES,
+        flag="--source",
+        text="Member source",
+        default=old.get("type", "csv"),
     )
+    if old.get("type") != kind:
+        old = {}  # the other type's keys are no defaults for this one
     given_csv = [flag for flag, v in (("--members", members), ("--invoices", invoices)) if v]
     given_http = [flag for flag, v in (("--base-url", base_url), ("--token-env", token_env)) if v]
     wrong = given_http if kind == "csv" else given_csv
@@ -261,13 +303,19 @@ def _source_values(
         values = {
             "type": "csv",
             "members": ask.value(
-                members, flag="--members", text="Members CSV file", check=_file_path
+                members,
+                flag="--members",
+                text="Members CSV file",
+                default=old.get("members"),
+                check=_file_path,
             ),
         }
         invoices_path = ask.value(
             invoices,
             flag="--invoices",
-            text="Invoices CSV file (empty for none)",
+            text="Invoices CSV file ("
+            + ("'-' for none)" if old.get("invoices") else "empty for none)"),
+            default=old.get("invoices"),
             required=False,
             check=_file_path,
         )
@@ -276,13 +324,21 @@ def _source_values(
         return values
     values = {
         "type": "http",
-        "base_url": ask.value(base_url, flag="--base-url", text="Platform API base URL"),
+        "base_url": ask.value(
+            base_url,
+            flag="--base-url",
+            text="Platform API base URL",
+            default=old.get("base_url"),
+        ),
     }
     env_name = ask.value(
         token_env,
         flag="--token-env",
-        text="Name of the env var holding the platform API token (empty for none)",
+        text="Name of the env var holding the platform API token ("
+        + ("'-' for none)" if old.get("token_env") else "empty for none)"),
+        default=old.get("token_env"),
         required=False,
+        check=_optional,
     )
     if env_name:
         values["token_env"] = env_name
@@ -308,6 +364,23 @@ def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+def _open_store(setting: str, obj: CliContext) -> CredentialStore:
+    """The chosen store; one that cannot work here is a configuration problem (exit 2)."""
+    if setting == "keyring" and not keyring_usable(keyring_service(obj.profile)):
+        raise ConfigError(
+            "token store 'keyring': no working keyring is reachable from this session (cron "
+            "and SSH sessions usually cannot open a desktop keyring); nothing was written",
+            hint="run this init again with --token-store file (or auto)",
+        )
+    try:
+        return open_store(setting, profile=obj.profile, data_dir=obj.data_dir)
+    except CredentialStoreError as exc:  # auto, pinned to a keyring that is unreachable now
+        raise ConfigError(
+            f"{exc.message}; nothing was written",
+            hint="run this init again with --token-store file",
+        ) from None
 
 
 def _has_secret(store: CredentialStore) -> bool:
