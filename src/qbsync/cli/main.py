@@ -61,13 +61,41 @@ class QbsyncGroup(click.Group):
             return super().invoke(ctx)
         except QbsyncError as exc:
             fail(exc)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except (click.exceptions.Exit, click.ClickException):
             raise
+        except click.Abort as exc:
+            # click turns Ctrl-C, end of input and a "no" at a confirmation into a bare Abort
+            # ("Aborted!", exit 1, read by cron as a crash); the cause is kept as __context__.
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                _interrupted(ctx)
+            cancelled(end_of_input=isinstance(exc.__context__, EOFError))
+        except EOFError:
+            cancelled(end_of_input=True)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+            _interrupted(ctx)
         except Exception as exc:  # the last line of defence: never a raw traceback with secrets
             _unexpected(exc)
+
+
+def _interrupted(ctx: click.Context) -> NoReturn:
+    click.echo("Interrupted.", err=True)
+    ctx.exit(130)
+
+
+def cancelled(*, end_of_input: bool) -> NoReturn:
+    """A question was answered "no" or got no answer: a clean stop, not a crash (exit 2)."""
+    if end_of_input:
+        click.echo(
+            "Error: cancelled: a question got no answer (end of input); nothing was changed.",
+            err=True,
+        )
+        click.echo(
+            "Next step: run it in a terminal, or give the answers as options (see --help)",
+            err=True,
+        )
+    else:
+        click.echo("Error: cancelled: nothing was changed.", err=True)
+    raise SystemExit(int(ExitCode.USAGE))
 
 
 def fail(exc: QbsyncError) -> NoReturn:
@@ -100,7 +128,8 @@ def _unexpected(exc: BaseException) -> NoReturn:
     "config_opt",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Config file (default: $QBSYNC_CONFIG, else the user config dir).",
+    help="Config file (default: $QBSYNC_CONFIG, else ~/.config/qbsync/config.toml, or "
+    "<profile>.toml there for --profile; $XDG_CONFIG_HOME replaces ~/.config).",
 )
 @click.option(
     "--profile",
@@ -113,7 +142,11 @@ def _unexpected(exc: BaseException) -> NoReturn:
 @click.version_option(__version__, prog_name="qbsync")
 @click.pass_context
 def cli(ctx: click.Context, config_opt: Path | None, profile: str, verbose: int) -> None:
-    """Link membership-platform members to QuickBooks Online customers and export their invoices."""
+    """Connect a membership platform to QuickBooks Online (QBO).
+
+    Today qbsync sets up and checks the QBO connection (init, auth, status, disconnect) and ships
+    a local QBO emulator and a demo. Member linking and invoice export are coming.
+    """
     _setup_logging(verbose)
     if not profile.replace("-", "").replace("_", "").isalnum():
         raise click.BadParameter("use letters, digits, '-' and '_' only", param_hint="--profile")

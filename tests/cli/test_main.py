@@ -1,0 +1,120 @@
+"""cli/main.py: how a command ends when a prompt is cancelled or interrupted, and the help text."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from qbsync.cli.main import _register, cli
+
+
+@pytest.fixture
+def home(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    _register()
+    monkeypatch.chdir(tmp_path)
+    return isolated_env
+
+
+@pytest.fixture
+def asking() -> Iterator[None]:
+    """A command that asks like auth/disconnect do: a question, then a confirmation."""
+
+    @click.command("ask-test")
+    def ask() -> None:
+        click.prompt("Name")
+        click.confirm("Delete everything?", abort=True)
+        Path("changed").write_text("yes")
+
+    @click.command("eof-test")
+    def eof() -> None:
+        raise EOFError
+
+    @click.command("ctrl-c-test")
+    def ctrl_c() -> None:
+        def interrupt(prompt: str) -> str:
+            raise KeyboardInterrupt
+
+        # what the terminal does on Ctrl-C; CliRunner puts its own function back afterwards
+        click.termui.visible_prompt_func = interrupt
+        click.prompt("Name")
+
+    _register()
+    cli.add_command(ask)
+    cli.add_command(eof)
+    cli.add_command(ctrl_c)
+    try:
+        yield
+    finally:
+        cli.commands.pop("ask-test", None)
+        cli.commands.pop("eof-test", None)
+        cli.commands.pop("ctrl-c-test", None)
+
+
+def _run(args: list[str], input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, args, input=input)
+
+
+def test_no_at_a_confirmation_is_a_clean_cancel(asking: None, tmp_path: Path) -> None:
+    os.chdir(tmp_path)
+    result = _run(["ask-test"], input="x\nn\n")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == ["Error: cancelled: nothing was changed."]
+    assert "Aborted" not in result.output
+    assert not (tmp_path / "changed").exists()
+
+
+def test_end_of_input_at_a_prompt_is_a_clean_cancel(asking: None) -> None:
+    result = _run(["ask-test"], input="")
+    assert result.exit_code == 2
+    assert "Error: cancelled: a question got no answer (end of input)" in result.stderr
+    assert "Next step:" in result.stderr
+    assert "Aborted" not in result.output and "unexpected" not in result.stderr
+
+
+def test_raw_eof_error_is_a_clean_cancel(asking: None) -> None:
+    result = _run(["eof-test"])
+    assert result.exit_code == 2
+    assert "cancelled" in result.stderr and "unexpected" not in result.stderr
+
+
+def test_ctrl_c_at_a_prompt_stays_130(asking: None) -> None:
+    result = _run(["ctrl-c-test"])
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "Interrupted."
+
+
+def test_init_with_closed_stdin_exits_2_and_writes_nothing(home: Path) -> None:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "qbsync", "init"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Error: cancelled" in proc.stderr and "Aborted" not in proc.stderr
+    assert not (home / ".config" / "qbsync" / "config.toml").exists()
+
+
+def test_help_names_the_real_default_config_file(home: Path) -> None:
+    text = " ".join(_run(["--help"]).stdout.split())
+    assert "~/.config/qbsync/config.toml" in text
+    assert "<profile>.toml" in text and "$XDG_CONFIG_HOME" in text
+    assert "user config dir" not in text
+
+
+def test_help_claims_only_released_commands(home: Path) -> None:
+    text = " ".join(_run(["--help"]).stdout.split())
+    assert "export their invoices" not in text
+    assert "Member linking and invoice export are coming." in text
+    for word in ("init", "auth", "status", "disconnect"):
+        assert word in text
