@@ -19,17 +19,33 @@ _secrets: set[str] = set()
 
 # A value runs up to a quote, &, whitespace, comma, } or ; (none of which an OAuth token holds).
 _VALUE = r"[^\"'&\s,};]+"
+# What a token looks like when it follows a bare `key: ` (in prose the next word follows): long,
+# no spaces, only the characters of OAuth tokens and base64.
+_TOKENISH = r"(?=[A-Za-z0-9._~+/=-]{16,})"
+_SECRET_KEYS = r"(?:access_token|refresh_token|client_secret|id_token|token)"
+# `code` is an authorization code; but not `errorCode=003200` / `statusCode=401` or a QBO error
+# code ("code": "6240"), which people need to read.
+_CODE_KEY = r"(?<![A-Za-z0-9])code"
+_NOT_A_NUMBER = r"(?![0-9]+(?:[\"'&\s,};]|$))"
+
+
+def _key_value_patterns(key: str, guard: str = "") -> list[re.Pattern[str]]:
+    """``key`` with a value that looks like data, not like a sentence about ``key``."""
+    return [
+        # key=value (query strings, form bodies, reprs), key = "value" / key: 'value' (quoted)
+        re.compile(rf"(?i)({key}\s*=\s*[\"']?){guard}" + _VALUE),
+        re.compile(rf"(?i)({key}\s*:\s*[\"']){guard}" + _VALUE),
+        # "key": value (JSON, Python dicts): the key itself is quoted
+        re.compile(rf"(?i)([\"'][A-Za-z0-9_]*{key}[\"']\s*:\s*[\"']?){guard}" + _VALUE),
+        # key: value, only when the value looks like a token ("token: expired" stays readable)
+        re.compile(rf"(?i)({key}\s*:\s*){guard}{_TOKENISH}" + _VALUE),
+    ]
+
+
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-._~+/=]+"),
-    re.compile(
-        r"(?i)((?:access_token|refresh_token|client_secret|id_token|token)[\"']?\s*[:=]\s*[\"']?)"
-        + _VALUE
-    ),
-    # `code=...` is an authorization code; but not `errorCode=003200` / `statusCode=401` or a
-    # QBO error code ("code": "6240"), which people need to read.
-    re.compile(
-        r"(?i)((?<![A-Za-z0-9])code[\"']?\s*[:=]\s*[\"']?)(?![0-9]+(?:[\"'&\s,};]|$))" + _VALUE
-    ),
+    *_key_value_patterns(_SECRET_KEYS),
+    *_key_value_patterns(_CODE_KEY, _NOT_A_NUMBER),
     re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]+"),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -53,6 +54,58 @@ def test_unregistered_oauth_values_are_masked(text: str) -> None:
 )
 def test_qbo_error_codes_stay_readable(text: str) -> None:
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "client_secret: the config file must not hold secrets",
+        "token: expired",
+        "refresh_token: the stored one is past its rolling expiry; run `qbsync auth`",
+        "[qbo] client_secret: the config file must not hold secrets; expected the client secret "
+        "in the credential store",
+        "access_token: none stored yet",
+        "code: the authorization code was already used",
+        "[source] token_env: expected the NAME of an environment variable",
+        '{"token_env": "MEMBERS_API_TOKEN", "store": "file"}',
+    ],
+)
+def test_prose_about_a_secret_stays_readable(text: str) -> None:
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("refresh_token: RT-not-registered-1-abcdefgh", "refresh_token: ***"),
+        ("token:AB12cd34EF56gh78IJ90xyz-not-registered-1", "token:***"),
+        ('client_secret: "not-registered-1"', 'client_secret: "***"'),
+        ("client_secret = 'not-registered-1'", "client_secret = '***'"),
+        ('{"client_secret":"not-registered-1"}', '{"client_secret":"***"}'),
+        ("{'csrf_token': not-registered-1}", "{'csrf_token': ***}"),
+        ("access_token=not-registered-1&x=1", "access_token=***&x=1"),
+        ("code: AB11-not-registered-1-abcdef", "code: ***"),
+        ('{"auth_code": "not-registered-1"}', '{"auth_code": "***"}'),
+    ],
+)
+def test_secret_values_are_still_masked(text: str, kept: str) -> None:
+    out = redact(text)
+    assert "not-registered-1" not in out
+    assert out == kept
+
+
+def test_config_secret_error_reads_whole_on_the_terminal(isolated_env: Path) -> None:
+    """The redactor used to turn this message into `client_secret: *** config file must...`."""
+    _register()
+    path = isolated_env / ".config" / "qbsync" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('[qbo]\nclient_id = "x"\nclient_secret = "hunter2-very-secret"\n')
+    result = CliRunner().invoke(cli, ["status"])
+    assert result.exit_code == 2, result.output
+    assert f"Error: {path}: [qbo] client_secret: the config file must not hold secrets;" in (
+        result.stderr
+    )
+    assert "***" not in result.stderr and "hunter2" not in result.output
 
 
 @pytest.fixture
