@@ -46,10 +46,12 @@ STORE_KIND_FILE = "store-kind"
 TOKEN_LOCK_FILE = "tokens.lock"
 STORE_SETTINGS = ("auto", "keyring", "file")
 _FILE_FORMAT = 1
-# The client secret moves too, so `init --force` (which asks for it) is the simplest way over.
+# The client secret moves too, so `init --force` (which asks for it, and keeps every other
+# setting of the config) is the simplest way over.
 _SWITCH_TO_FILE = (
-    'set `[tokens] store = "file"` in the config (`qbsync init --force --token-store file` does '
-    "that and stores the client secret in the file too), then run `qbsync auth` again"
+    "run `qbsync init --force --token-store file` (it keeps your other settings and stores the "
+    "client secret in the file: it asks for it, or takes QBSYNC_CLIENT_SECRET), then run "
+    "`qbsync auth` again"
 )
 
 

@@ -254,7 +254,7 @@ def test_explicit_keyring_unusable_is_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CredentialStoreError) as info:
         open_store("keyring", profile="default", data_dir=tmp_path)
     assert "keyring" in info.value.message
-    assert 'store = "file"' in (info.value.hint or "")
+    assert "qbsync init --force --token-store file" in (info.value.hint or "")
 
 
 def test_store_kind_pins_keyring_then_unreachable_under_cron(
@@ -269,7 +269,7 @@ def test_store_kind_pins_keyring_then_unreachable_under_cron(
         open_store("auto", profile="default", data_dir=tmp_path)
     message = info.value.message
     assert "keyring" in message and "unreachable" in message
-    assert 'store = "file"' in (info.value.hint or "")
+    assert "qbsync init --force --token-store file" in (info.value.hint or "")
     assert "qbsync auth" in (info.value.hint or "")
     assert not (tmp_path / "tokens.json").exists()  # did not silently switch to an empty file
 
