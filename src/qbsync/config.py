@@ -162,7 +162,7 @@ def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
     try:
         data = tomli_w.dumps(_without_none(values)).encode("utf-8")
     except TypeError as exc:
-        raise ConfigError(f"cannot write config file {path}: {exc}") from None
+        raise ConfigError(f"{path}: cannot write: {exc}") from None
     try:
         # 0o644: the config holds no secret, and other tools/editors may need to read it.
         atomic_write(path, data, mode=0o644, overwrite=force)
@@ -171,7 +171,10 @@ def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
             f"config file {path} already exists", hint="pass --force to overwrite it"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{path}: cannot write: {exc.strerror or exc}",
+            hint=f"check that you may write to {path.parent}",
+        ) from None
 
 
 def existing_values(path: Path) -> dict[str, Any]:
