@@ -85,6 +85,8 @@ def _interrupted(ctx: click.Context) -> NoReturn:
 def cancelled(*, end_of_input: bool) -> NoReturn:
     """A question was answered "no" or got no answer: a clean stop, not a crash (exit 2)."""
     if end_of_input:
+        if sys.stderr.isatty():  # end the unanswered prompt's line first
+            click.echo("", err=True)
         click.echo(
             "Error: cancelled: a question got no answer (end of input); nothing was changed.",
             err=True,
