@@ -4,6 +4,11 @@ It binds only the redirect URI's loopback address and port (never all interfaces
 callback path once, gives 404 to anything else (browsers ask for /favicon.ico), and holds the
 browser's request open until the caller has exchanged the code, so the page can say which company
 was connected, or what went wrong. It never logs request lines: they carry the authorization code.
+
+Given the login's ``state``, a request to the callback path whose state is missing or different
+(an old tab reloading, a forged link) is answered with an error page and reported to ``wait``'s
+``on_stray``; the catcher keeps waiting for the request that carries this login's state, so one
+stray hit cannot end the login nor leave the real redirect without an answer.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import errno
 import html
 import logging
 import queue
+import secrets
 import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from qbsync.environments import is_loopback_host
 from qbsync.errors import OAuthFlowError
@@ -26,6 +34,11 @@ log = logging.getLogger(__name__)
 
 # How long the browser's request is held while qbsync exchanges the code and reads CompanyInfo.
 PAGE_WAIT_SECONDS = 120.0
+STRAY_PAGE = (
+    "This address does not belong to the login qbsync is waiting for (its state is missing or "
+    "from another login: an old tab?). Nothing was done, and qbsync is still waiting: finish "
+    "the login in the tab that `qbsync auth` opened, then close this one."
+)
 
 
 class _Server(ThreadingHTTPServer):
@@ -56,6 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         if parts.path.rstrip("/") != catcher.path.rstrip("/"):
             self._send(404, "Not found", "Nothing here.")
+            return
+        if not catcher._ours(parts.query):
+            catcher._arrived.put(None)  # wait() reports it and keeps waiting
+            self._send(400, "Not this login", STRAY_PAGE)
             return
         if not catcher._claim():
             self._send(409, "Already handled", "This login was already handled; close this tab.")
@@ -89,7 +106,9 @@ class _Handler(BaseHTTPRequestHandler):
 class LoopbackCatcher:
     """``with LoopbackCatcher(redirect_uri) as c: query = c.wait(300); ...; c.respond(...)``."""
 
-    def __init__(self, redirect_uri: str) -> None:
+    def __init__(self, redirect_uri: str, expected_state: str | None = None) -> None:
+        self.redirect_uri = redirect_uri
+        self.expected_state = expected_state
         parts = urlsplit(redirect_uri)
         host = parts.hostname or ""
         if parts.scheme != "http" or not is_loopback_host(host):
@@ -104,13 +123,20 @@ class LoopbackCatcher:
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = parts.port or 80
         self.path = parts.path or "/"
-        self._arrived: queue.Queue[str] = queue.Queue()
+        self._arrived: queue.Queue[str | None] = queue.Queue()  # None: a stray request
         self._page_ready = threading.Event()
         self._page: tuple[int, str, str] | None = None
         self._claimed = False
         self._claim_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def _ours(self, query: str) -> bool:
+        """Whether a callback request carries this login's state (always, without one set)."""
+        if self.expected_state is None:
+            return True
+        values = parse_qs(query, keep_blank_values=True).get("state") or [""]
+        return secrets.compare_digest(values[0].encode(), self.expected_state.encode())
 
     def _claim(self) -> bool:
         with self._claim_lock:
@@ -127,15 +153,14 @@ class LoopbackCatcher:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
                 reason = "is in use" if exc.errno == errno.EADDRINUSE else "needs privileges"
                 raise OAuthFlowError(
-                    f"cannot listen for the login callback on {self.host} port {self.port}: the "
-                    f"port {reason}",
+                    f"cannot listen for the login callback on {self.redirect_uri}: port "
+                    f"{self.port} {reason}",
                     hint=f"stop the program using port {self.port} (e.g. `lsof -i :{self.port}`), "
                     "or register another http://localhost:PORT redirect URI for the app and set "
                     "redirect_uri in the config to it",
                 ) from None
             raise OAuthFlowError(
-                f"cannot listen for the login callback on {self.host} port {self.port}: "
-                f"{exc.strerror}",
+                f"cannot listen for the login callback on {self.redirect_uri}: {exc.strerror}",
                 hint="check redirect_uri in the config",
             ) from None
         server.catcher = self
@@ -146,16 +171,29 @@ class LoopbackCatcher:
         self._thread.start()
         return self
 
-    def wait(self, timeout: float) -> str:
-        """Block until the browser reaches the callback path; return its raw query string."""
-        try:
-            return self._arrived.get(timeout=timeout)
-        except queue.Empty:
-            raise OAuthFlowError(
-                f"no browser came back to {self.host}:{self.port}{self.path} within {timeout:g} s",
-                hint="run `qbsync auth` again (--timeout to wait longer), or use the paste flow "
-                "with --redirect-url",
-            ) from None
+    def wait(self, timeout: float, on_stray: Callable[[str], None] | None = None) -> str:
+        """Block until the browser brings this login's redirect; return its raw query string.
+
+        A request with a missing or other state is answered with an error page and reported to
+        ``on_stray`` (default: a warning in the log); the wait goes on until ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                query = self._arrived.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise OAuthFlowError(
+                    f"no browser came back to {self.redirect_uri} within {timeout:g} s",
+                    hint="run `qbsync auth` again (--timeout to wait longer), or use the paste "
+                    "flow with --redirect-url",
+                ) from None
+            if query is not None:
+                return query
+            message = (
+                f"ignored a request to {self.redirect_uri} that does not belong to this login "
+                "(missing or other state: an old tab?); still waiting for the browser"
+            )
+            (on_stray or log.warning)(message)
 
     def respond(self, ok: bool, message: str) -> None:
         """The page the waiting browser gets: success or the error, then stop."""

@@ -33,14 +33,15 @@ import requests
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from qbsync.credentials import TokenSet
-from qbsync.environments import Endpoints, is_loopback_host
+from qbsync.credentials import CLIENT_SECRET_ENV, TokenSet
+from qbsync.environments import API_PATH, Endpoints, is_loopback_host
 from qbsync.errors import (
     AuthError,
     ConfigError,
     OAuthFlowError,
     QboUnavailableError,
     QbsyncError,
+    UsageError,
 )
 from qbsync.redact import register_secret
 
@@ -55,6 +56,12 @@ HTTP_TIMEOUT = 30.0
 # Asks Intuit to add x_refresh_token_hard_expires_in (the five-year cap, Intuit blog 2025-11-12).
 HARD_EXPIRY_HEADER = {"x-include-refresh-token-hard-expires-in": "true"}
 REINIT_HINT = "check client_id in the config and the client secret, or run `qbsync init --force`"
+ENV_SECRET_HINT = (
+    f"check {CLIENT_SECRET_ENV} (unset it to use the stored secret) and client_id in the config, "
+    "or run `qbsync init --force`"
+)
+DISCOVERY_PATH = "/.well-known/openid_configuration"
+PROBE_TIMEOUT = 3.0
 
 _env_lock = threading.Lock()
 
@@ -79,6 +86,86 @@ def allow_insecure_transport(endpoints: Endpoints) -> Iterator[None]:
                 os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
             else:
                 os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = previous
+
+
+def emulator_base(endpoints: Endpoints) -> str:
+    """The base URL an emulator environment was configured with (its API base minus /v3)."""
+    base = endpoints.api_base
+    return base[: -len(API_PATH)] if base.endswith(API_PATH) else base
+
+
+def server_name(endpoints: Endpoints) -> str:
+    """Who answers OAuth requests, for messages: Intuit, or the emulator at its URL."""
+    return (
+        f"the QBO emulator at {emulator_base(endpoints)}" if not endpoints.is_intuit else "Intuit"
+    )
+
+
+def emulator_start_hint(endpoints: Endpoints) -> str:
+    """``qbsync emulator serve`` with the configured port (a next step, not the error again)."""
+    parts = urlsplit(emulator_base(endpoints))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if not endpoints.loopback:
+        return f"check that the emulator at {emulator_base(endpoints)} is running, or fix `environment`"
+    return (
+        f"start it with `qbsync emulator serve --port {port}` (or fix `environment` in the config)"
+    )
+
+
+def unreachable_hint(endpoints: Endpoints) -> str:
+    """The next step when QBO or the OAuth server did not answer."""
+    if endpoints.is_intuit:
+        return (
+            "check this machine's network (proxy, DNS, firewall) and try again later; Intuit "
+            "posts outages at https://status.developer.intuit.com"
+        )
+    if not endpoints.loopback:
+        return emulator_start_hint(endpoints)
+    port = urlsplit(emulator_base(endpoints)).port or 80
+    return (
+        f"is `qbsync emulator serve` running at {emulator_base(endpoints)}? Start it with "
+        f"`qbsync emulator serve --port {port}`, or fix `environment` in the config"
+    )
+
+
+def endpoint_name(endpoints: Endpoints | None, endpoint: str) -> str:
+    """``Intuit's token endpoint`` or ``the token endpoint of the QBO emulator at URL``."""
+    if endpoints is None or endpoints.is_intuit:
+        return f"Intuit's {endpoint} endpoint"
+    return f"the {endpoint} endpoint of {server_name(endpoints)}"
+
+
+def probe_emulator(
+    endpoints: Endpoints, *, http: requests.Session | None = None, timeout: float = PROBE_TIMEOUT
+) -> None:
+    """Fail fast when an emulator environment is not answering (never called for Intuit).
+
+    GETs the emulator's discovery document, so a login does not wait for a browser that can
+    never come back. Raises ``QboUnavailableError`` (exit 1) naming the URL and how to start it.
+    """
+    if endpoints.is_intuit:
+        return
+    base = emulator_base(endpoints)
+    sender = http or requests.Session()
+    try:
+        resp = sender.get(base + DISCOVERY_PATH, timeout=timeout, allow_redirects=False)
+    except requests.RequestException:
+        raise QboUnavailableError(
+            f"the QBO emulator at {base} is not answering", hint=emulator_start_hint(endpoints)
+        ) from None
+    finally:
+        if http is None:
+            sender.close()
+    body: object = None
+    with contextlib.suppress(ValueError):
+        body = resp.json()
+    if resp.status_code != 200 or not isinstance(body, dict) or "token_endpoint" not in body:
+        raise QboUnavailableError(
+            f"{base} answers, but not as a QBO emulator (HTTP {resp.status_code} for "
+            f"{DISCOVERY_PATH})",
+            hint="check `environment` in the config: it must be the emulator's base URL, "
+            "as printed by `qbsync emulator serve`",
+        )
 
 
 @dataclass(frozen=True)
@@ -168,11 +255,26 @@ def query_params(query: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items() if v}
 
 
+NOT_AN_ADDRESS = (
+    "that is not the whole address: paste the full address from the browser's address bar "
+    "(it contains code=, state= and realmId=)"
+)
+
+
+class PastedTextError(UsageError):
+    """What was pasted is not a redirect address at all (exit 2): the login is still valid."""
+
+
 def parse_pasted_redirect(text: str, expected_state: str) -> Callback:
-    """Parse the address the browser landed on (pasted by the operator) and check it."""
+    """Parse the address the browser landed on (pasted by the operator) and check it.
+
+    Text that carries none of ``code=``, ``state=``, ``error=`` (only the code, a half-copied
+    address, anything else) raises ``PastedTextError``: that is a paste mistake, not a forged
+    redirect, and the pending login can still be completed.
+    """
     text = text.strip()
-    if not text:
-        raise OAuthFlowError("no address was pasted", hint="run `qbsync auth` again")
+    if not any(key in text for key in ("code=", "state=", "error=")):
+        raise PastedTextError(NOT_AN_ADDRESS)
     parts = urlsplit(text)
     query = parts.query if (parts.scheme or "?" in text) else text.lstrip("?")
     return check_callback(query_params(query), expected_state)
@@ -201,6 +303,7 @@ def _token_post(
         client,
         endpoint="token",
         what=what,
+        endpoints=endpoints,
         timeout=timeout,
         headers=headers,
         data=form,
@@ -213,31 +316,47 @@ def _token_post(
     if resp.status_code == 200 and body.get("access_token"):
         return body
     error = body.get("error")
+    who = endpoint_name(endpoints, "token")
     if error == "invalid_client" or resp.status_code == 401:
-        raise ConfigError(
-            f"Intuit refused the app's credentials during {what} ({error or 'HTTP 401'}): the "
-            "client id or client secret is wrong, or belongs to the other environment (sandbox "
-            "vs production)",
-            hint=REINIT_HINT,
-        )
+        raise _credentials_refused(endpoints, f"during {what} ({error or 'HTTP 401'})", client[0])
     if resp.status_code >= 500:
         raise QboUnavailableError(
-            f"Intuit's token endpoint failed during {what} (HTTP {resp.status_code}"
+            f"{who} failed during {what} (HTTP {resp.status_code}"
             + (f", {error})" if isinstance(error, str) and error else ")"),
-            hint="Intuit's sign-in service is failing; the stored tokens are unchanged: try "
-            "again later",
+            hint="the sign-in service is failing; the stored tokens are unchanged: try again later",
         )
     if not isinstance(error, str) or not error:
         # Not an OAuth error at all (an HTML maintenance or proxy page, a 200 without tokens):
         # nothing says the grant is bad, so "run qbsync auth" would be the wrong advice; the
         # stored tokens stay as they are and the next run tries again.
         raise QboUnavailableError(
-            f"Intuit's token endpoint gave an unexpected answer during {what} "
+            f"{who} gave an unexpected answer during {what} "
             f"(HTTP {resp.status_code}, {_content_type(resp)})",
             hint="try again later; if it persists, check `environment` in the config and the "
             "network (a proxy or captive portal?)",
         )
     raise refused(error, resp.status_code)
+
+
+def secret_origin() -> str:
+    """Where the client secret in use came from (same precedence as resolve_client_secret)."""
+    if os.environ.get(CLIENT_SECRET_ENV, "").strip():
+        return f"the client secret from {CLIENT_SECRET_ENV}, which overrides the stored one"
+    return "the stored client secret"
+
+
+def _credentials_refused(endpoints: Endpoints, when: str, client_id: str) -> ConfigError:
+    from_env = bool(os.environ.get(CLIENT_SECRET_ENV, "").strip())
+    other = (
+        ", or belongs to the other environment (sandbox vs production)"
+        if endpoints.is_intuit
+        else ""
+    )
+    return ConfigError(
+        f"{server_name(endpoints)} refused the app's credentials {when}: client_id "
+        f"{client_id!r} or {secret_origin()} is wrong{other}",
+        hint=ENV_SECRET_HINT if from_env else REINIT_HINT,
+    )
 
 
 def _content_type(resp: requests.Response) -> str:
@@ -252,6 +371,7 @@ def _post_once(
     endpoint: str,
     what: str,
     timeout: float,
+    endpoints: Endpoints | None = None,
     **kwargs: Any,
 ) -> requests.Response:
     """POST to an Intuit OAuth endpoint once, never following a redirect.
@@ -261,6 +381,8 @@ def _post_once(
     refresh token to wherever it points, possibly over plain HTTP. Intuit's token and revoke
     endpoints do not redirect: a 3xx is refused as an unexpected answer.
     """
+    who = endpoint_name(endpoints, endpoint)
+    hint = unreachable_hint(endpoints) if endpoints is not None else None
     sender = http or requests.Session()
     try:
         resp = sender.post(
@@ -272,14 +394,15 @@ def _post_once(
         )
     except requests.RequestException as exc:
         raise QboUnavailableError(
-            f"could not reach Intuit's {endpoint} endpoint for {what} ({type(exc).__name__})"
+            f"could not reach {who} for {what} ({type(exc).__name__})",
+            hint=hint,
         ) from None
     finally:
         if http is None:
             sender.close()
     if resp.is_redirect:
         raise QboUnavailableError(
-            f"Intuit's {endpoint} endpoint answered {what} with a redirect (HTTP {resp.status_code}); "
+            f"{who} answered {what} with a redirect (HTTP {resp.status_code}); "
             "not followed, so no code or token was sent on",
             hint="check `environment` in the config (it must point at Intuit or a local "
             "emulator), then try again",
@@ -421,6 +544,7 @@ def revoke(
         (client_id, client_secret),
         endpoint="revoke",
         what="the revoke",
+        endpoints=endpoints,
         timeout=timeout,
         json={"token": token},
         headers={"Accept": "application/json"},
@@ -428,8 +552,11 @@ def revoke(
     if resp.status_code == 200:
         return
     if resp.status_code == 401:
-        raise ConfigError("Intuit refused the app's credentials at revoke", hint=REINIT_HINT)
+        raise _credentials_refused(endpoints, "at revoke", client_id)
     if resp.status_code >= 500:
-        raise QboUnavailableError(f"Intuit's revoke endpoint failed (HTTP {resp.status_code})")
+        raise QboUnavailableError(
+            f"{endpoint_name(endpoints, 'revoke')} failed (HTTP {resp.status_code})",
+            hint="try again later",
+        )
     # 400: Intuit treats an unknown/already revoked token as an error; nothing left to revoke.
     log.info("revoke answered HTTP %s; treating the token as already revoked", resp.status_code)

@@ -9,6 +9,12 @@ Other QBO tools lose their connection in three ways, and each rule here answers 
 - a token expired while nobody looked: refresh tokens past their rolling or hard expiry are
   refused locally with "run `qbsync auth`" rather than sent to Intuit.
 
+Tokens also belong to the server that issued them: `qbsync auth` records its API base in the
+state's meta (``tokens_api_base``), and the manager refuses to send the stored tokens anywhere
+else (the config's ``environment`` changed from an emulator to sandbox, or sandbox to production,
+or ``QBSYNC_ENVIRONMENT`` points elsewhere): AuthError, "run `qbsync auth`". Older data folders
+without that record are not checked.
+
 If a refresh POST times out after Intuit rotated the token, the previous refresh token keeps
 working for about 24 h (qbo-facts.md), so the next run can still refresh: we never retry the POST
 inside one run, since a retried refresh could spend a token twice.
@@ -17,6 +23,7 @@ inside one run, since a retried refresh could spend a token twice.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,7 +31,7 @@ from pathlib import Path
 import requests
 
 from qbsync import oauth
-from qbsync.config import Config
+from qbsync.config import ENVIRONMENT_ENV, Config
 from qbsync.credentials import (
     CredentialStore,
     TokenSet,
@@ -32,9 +39,10 @@ from qbsync.credentials import (
     resolve_client_secret,
     token_lock,
 )
-from qbsync.environments import Endpoints
+from qbsync.environments import API_PATH, PRODUCTION_API_BASE, SANDBOX_API_BASE, Endpoints
 from qbsync.errors import AuthError, CredentialStoreError, QbsyncError
 from qbsync.redact import register_secret
+from qbsync.state import State
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,49 @@ log = logging.getLogger(__name__)
 # that dies in flight.
 REFRESH_MARGIN = timedelta(minutes=5)
 LOCK_TIMEOUT = 60.0
+
+
+ISSUER_META_KEY = "tokens_api_base"
+STATE_FILE = "state.sqlite3"
+
+
+def describe_api_base(api_base: str) -> str:
+    """``sandbox``, ``production`` or ``the emulator at URL``, for messages."""
+    if api_base == SANDBOX_API_BASE:
+        return "sandbox"
+    if api_base == PRODUCTION_API_BASE:
+        return "production"
+    base = api_base[: -len(API_PATH)] if api_base.endswith(API_PATH) else api_base
+    return f"the emulator at {base}"
+
+
+def read_issuer(data_dir: Path) -> str | None:
+    """The API base of the server that issued the stored tokens, as `auth` recorded it."""
+    path = Path(data_dir) / STATE_FILE
+    if not path.exists():  # do not create a state database just to look at it
+        return None
+    with State.open(path) as state:
+        return state.get_meta(ISSUER_META_KEY)
+
+
+def record_issuer(state: State, endpoints: Endpoints) -> None:
+    """Called by `auth` right after the new tokens are saved."""
+    state.set_meta(ISSUER_META_KEY, endpoints.api_base)
+
+
+def issuer_mismatch(issued_by: str | None, endpoints: Endpoints) -> str | None:
+    """Why the stored tokens must not be sent to ``endpoints`` (another server issued them)."""
+    if not issued_by or issued_by.rstrip("/") == endpoints.api_base.rstrip("/"):
+        return None
+    said_by = (
+        "QBSYNC_ENVIRONMENT says"
+        if os.environ.get(ENVIRONMENT_ENV, "").strip()
+        else ("the config says")
+    )
+    return (
+        f"the stored tokens were issued by {describe_api_base(issued_by)} but {said_by} "
+        f"{describe_api_base(endpoints.api_base)}"
+    )
 
 
 def refresh_expiry_problem(tokens: TokenSet, now: datetime) -> str | None:
@@ -130,6 +181,13 @@ class TokenManager:
             )
         register_secret(tokens.access_token)
         register_secret(tokens.refresh_token)
+        problem = issuer_mismatch(read_issuer(self.data_dir), self.endpoints)
+        if problem:
+            # Never send a token (nor the refresh token) to a server that did not issue it.
+            raise AuthError(
+                problem,
+                hint="run `qbsync auth` to connect to this environment (or set `environment` back)",
+            )
         return tokens
 
     def _refresh(self, *, token_used: str, forced: bool = False) -> str:

@@ -7,6 +7,7 @@ import socket
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -316,7 +317,7 @@ def test_disconnect_forget_deletes_state_after_confirmation(
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
     declined = run("disconnect", "--forget", input="n\n")
-    assert declined.exit_code == 1
+    assert declined.exit_code == 2  # cancelled
     assert s.store().load_tokens() is not None  # nothing done
     result = run("disconnect", "--forget", "--yes")
     assert result.exit_code == 0
@@ -415,3 +416,208 @@ def test_an_unusable_state_is_reported_before_the_login_starts(
     assert "is a folder" in result.stderr
     assert "connect/oauth2" not in result.stderr  # no login was started for nothing
     assert browser.opened == 0 and s.token_posts() == 0
+
+
+# -- an emulator that is not running -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [(), ("--print-url",), ("--no-browser",)])
+def test_an_emulator_that_is_not_running_fails_fast_without_a_login(
+    emulator: Any, browser: Browser, args: tuple[str, ...]
+) -> None:
+    s = make_setup(emulator)
+    base = emulator.base_url
+    port = int(base.rsplit(":", 1)[1])
+    emulator.stop()
+    started = time.monotonic()
+    result = run("auth", "--timeout", "60", *args)
+    assert time.monotonic() - started < 15  # not the whole --timeout
+    assert result.exit_code == 1, _all_output(result)
+    assert f"Error: the QBO emulator at {base} is not answering" in result.stderr
+    assert f"Next step: start it with `qbsync emulator serve --port {port}`" in result.stderr
+    assert "no browser came back" not in result.stderr
+    assert browser.opened == 0 and result.stdout == ""
+    assert not (s.data_dir / auth_cmd.PENDING_FILE).exists()
+
+
+# -- a stray request on the callback does not end the login -----------------------------------
+
+
+def test_a_stray_callback_is_answered_and_the_login_goes_on(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = make_setup(emulator)
+    pages: list[requests.Response] = []
+    done = threading.Event()
+
+    def open_browser(url: str, *args: object, **kwargs: object) -> bool:
+        try:
+            # An old tab reloads first (another login's state), then a bookmark without one.
+            for query in ("code=old-code&state=old-state&realmId=1", "code=old-code"):
+                pages.append(requests.get(f"{s.redirect_uri}?{query}", timeout=10))
+            pages.append(requests.get(follow(url), timeout=10))
+        finally:
+            done.set()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", open_browser)
+    result = run("auth", "--timeout", "20")
+    assert done.wait(5)
+    assert result.exit_code == 0, _all_output(result)
+    assert [p.status_code for p in pages] == [400, 400, 200]
+    assert "still waiting" in pages[0].text
+    assert "Connected to Sunrise Mailbox Co (emulated)" in pages[2].text
+    warnings = [line for line in result.stderr.splitlines() if "does not belong" in line]
+    assert len(warnings) == 2 and all(s.redirect_uri in line for line in warnings)
+    assert s.token_posts() == 1  # only the right code was exchanged
+    tokens = s.store().load_tokens()
+    assert tokens is not None and tokens.realm_id == emulator.realm_id
+
+
+def test_a_declined_login_with_the_right_state_still_ends_it(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = make_setup(emulator)
+    emulator.deny_next_authorization()
+    pages: list[requests.Response] = []
+    landed: list[str] = []
+    done = threading.Event()
+
+    def open_browser(url: str, *args: object, **kwargs: object) -> bool:
+        try:
+            stray = f"{s.redirect_uri}?error=access_denied&state=other"
+            pages.append(requests.get(stray, timeout=10))
+            landed.append(follow(url))
+            pages.append(requests.get(landed[-1], timeout=10))
+        finally:
+            done.set()
+        return True
+
+    monkeypatch.setattr("webbrowser.open", open_browser)
+    started = time.monotonic()
+    result = run("auth", "--timeout", "20")
+    assert result.exit_code == 3 and "declined" in result.stderr
+    assert time.monotonic() - started < 15
+    assert done.wait(5)
+    assert "error=access_denied" in landed[0] and "state=" in landed[0]
+    assert [p.status_code for p in pages] == [400, 400]
+    assert "declined" in pages[1].text
+    assert s.token_posts() == 0
+
+
+# -- pasting something that is not an address -------------------------------------------------
+
+
+@pytest.mark.parametrize("pasted", ["not a url", "the-code-only-AB11"])
+def test_redirect_url_that_is_not_an_address_keeps_the_login_waiting(
+    emulator: Any, pasted: str
+) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    landed = follow(run("auth", "--print-url").stdout.strip())
+    result = run("auth", "--redirect-url", pasted)
+    assert result.exit_code == 2, _all_output(result)
+    assert (
+        "Error: that is not the whole address: paste the full address from the browser's "
+        "address bar (it contains code=, state= and realmId=); the login started with "
+        "--print-url is still waiting"
+    ) in result.stderr
+    assert "state does not match" not in result.stderr
+    assert (s.data_dir / auth_cmd.PENDING_FILE).exists()
+    assert s.token_posts() == 0
+    done = run("auth", "--redirect-url", landed)  # the pending login is still good
+    assert done.exit_code == 0, _all_output(done)
+    assert s.store().load_tokens() is not None
+
+
+def test_print_url_with_redirect_url_is_a_usage_error(emulator: Any) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    result = run("auth", "--print-url", "--redirect-url", "https://example.com/?code=a&state=b")
+    assert result.exit_code == 2
+    assert "--print-url" in result.stderr and "--redirect-url" in result.stderr
+    assert not (s.data_dir / auth_cmd.PENDING_FILE).exists() and s.token_posts() == 0
+
+
+def test_paste_prompt_without_a_terminal_says_how_to_log_in(emulator: Any) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    result = run("auth", "--no-browser", input="")  # stdin at end of input, as under cron
+    assert result.exit_code == 2, _all_output(result)
+    assert (
+        "Error: no terminal to paste into: use qbsync auth --print-url, then "
+        "qbsync auth --redirect-url '<address>'"
+    ) in result.stderr
+    assert s.token_posts() == 0
+
+
+def test_paste_prompt_asks_again_after_text_that_is_not_an_address(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    shown: list[str] = []
+    answers = iter(["oops", "  "])
+    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser: shown.append(url))
+
+    def prompt(*args: object, **kwargs: object) -> str:
+        return next(answers, None) or follow(shown[-1])
+
+    monkeypatch.setattr(auth_cmd.click, "prompt", prompt)
+    result = run("auth", "--no-browser")
+    assert result.exit_code == 0, _all_output(result)
+    assert result.stderr.count("not the whole address") == 2
+    assert s.token_posts() == 1
+
+
+# -- disconnect, wording -----------------------------------------------------------------------
+
+
+def test_disconnect_when_not_connected_does_nothing(emulator: Any) -> None:
+    s = make_setup(emulator)
+    result = run("disconnect")
+    assert result.exit_code == 0, _all_output(result)
+    assert result.stdout.strip() == "Not connected (no stored tokens); nothing to do."
+    assert "Disconnected" not in _all_output(result)
+    assert emulator.requests() == []
+    assert s.store().load_client_secret() == CLIENT_SECRET  # the app's secret stays
+
+
+def test_auth_report_shows_enabled_at_like_status(emulator: Any, browser: Browser) -> None:
+    make_setup(emulator)
+    result = run("auth")
+    assert result.exit_code == 0, _all_output(result)
+    [line] = [x for x in result.stdout.splitlines() if x.startswith("Enabled at")]
+    assert line.endswith("UTC (just now)") or " UTC (" in line
+    assert all(x == x.rstrip() for x in result.stdout.splitlines())
+
+
+def test_invalid_client_names_the_secret_from_the_environment(
+    emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = make_setup(emulator)
+    monkeypatch.setenv("QBSYNC_CLIENT_SECRET", "env-wrong-secret-77")
+    result = run("auth")
+    assert result.exit_code == 2
+    assert "client secret from QBSYNC_CLIENT_SECRET, which overrides the stored one" in (
+        result.stderr
+    )
+    assert "env-wrong-secret-77" not in _all_output(result)
+    assert s.store().load_tokens() is None
+
+
+def test_auth_records_the_issuer_and_disconnect_never_sends_tokens_elsewhere(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    assert run("auth").exit_code == 0
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        assert state.get_meta("tokens_api_base") == emulator.base_url + "/v3"
+    tokens = s.store().load_tokens()
+    from qbsync.emulator import Emulator
+
+    with Emulator(limits=False) as other:
+        config = user_config_dir() / "config.toml"
+        config.write_text(config.read_text().replace(emulator.base_url, other.base_url))
+        result = run("disconnect")
+        assert result.exit_code == 0, _all_output(result)
+        assert "issued by the emulator at" in result.stderr
+        assert other.requests() == []  # the refresh token was not sent to the other server
+    assert s.store().load_tokens() is None
+    assert emulator.token_state(tokens.refresh_token) == "active"  # type: ignore[union-attr]

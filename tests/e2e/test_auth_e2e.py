@@ -423,7 +423,8 @@ def test_a_refresh_whose_answer_was_lost_is_recovered_by_the_next_run(world: Wor
     world.emu.inject_fault("/oauth2/v1/tokens/bearer", "lose_response", method="POST")
     code, _, err = world.run("status", "--check")
     assert code == 1, err
-    assert "could not reach Intuit's token endpoint" in err
+    assert "could not reach the token endpoint of the QBO emulator" in err
+    assert "Next step: is `qbsync emulator serve` running at" in err
     assert "Traceback" not in err
     assert world.tokens().refresh_token == before.refresh_token
     assert world.token_posts() == 1  # sent once, never retried within the run

@@ -132,10 +132,19 @@ def test_parse_pasted_redirect_full_url_and_bare_query() -> None:
     assert oauth.parse_pasted_redirect(f"  {url}\n", "st").realm_id == "42"
     assert oauth.parse_pasted_redirect("?code=AB&state=st&realmId=43", "st").realm_id == "43"
     assert oauth.parse_pasted_redirect("code=AB&state=st&realmId=44", "st").code == "AB"
-    with pytest.raises(OAuthFlowError):
-        oauth.parse_pasted_redirect("   ", "st")
     with pytest.raises(OAuthFlowError, match="state"):
         oauth.parse_pasted_redirect(url.replace("state=st", "state=zz"), "st")
+
+
+@pytest.mark.parametrize(
+    "text", ["   ", "not a url", "AB11-the-code-only", "https://example.com/cb"]
+)
+def test_pasted_text_that_is_not_an_address_is_a_usage_error_not_csrf(text: str) -> None:
+    with pytest.raises(oauth.PastedTextError) as caught:
+        oauth.parse_pasted_redirect(text, "st")
+    assert caught.value.exit_code == 2
+    assert "not the whole address" in caught.value.message
+    assert "state does not match" not in caught.value.message
 
 
 # -- token endpoint --------------------------------------------------------------------------
@@ -189,7 +198,7 @@ def test_exchange_code_posts_once_with_basic_auth_and_hard_expiry_header() -> No
     ("status", "body", "exc", "needle"),
     [
         (400, {"error": "invalid_grant"}, OAuthFlowError, "invalid_grant"),
-        (401, {"error": "invalid_client"}, ConfigError, "client id or client secret"),
+        (401, {"error": "invalid_client"}, ConfigError, "or the stored client secret is wrong"),
         (500, {"error": "server_error"}, QboUnavailableError, "server_error"),
         (400, {"error": "unsupported_grant_type"}, OAuthFlowError, "unsupported_grant_type"),
     ],
@@ -432,3 +441,107 @@ def test_a_browser_leaving_early_prints_no_traceback(capfd: pytest.CaptureFixtur
         catcher.respond(True, "x" * 200_000)  # a page too big to vanish into socket buffers
     err = capfd.readouterr().err
     assert "Traceback" not in err and "early-code-123" not in err
+
+
+# -- invalid_client names where the secret came from ------------------------------------------
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("from_env", "said", "hint"),
+    [
+        (True, "client secret from QBSYNC_CLIENT_SECRET, which overrides the stored one", "unset"),
+        (False, "the stored client secret", "qbsync init --force"),
+    ],
+)
+def test_invalid_client_says_where_the_secret_came_from(
+    monkeypatch: pytest.MonkeyPatch, from_env: bool, said: str, hint: str
+) -> None:
+    if from_env:
+        monkeypatch.setenv("QBSYNC_CLIENT_SECRET", CLIENT_SECRET)
+    responses.post(SANDBOX.token_url, status=401, json={"error": "invalid_client"})
+    with pytest.raises(ConfigError) as info:
+        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+    assert said in info.value.message
+    assert hint in (info.value.hint or "")
+    assert CLIENT_SECRET not in info.value.message + (info.value.hint or "")
+
+
+# -- probing an emulator before a login --------------------------------------------------------
+
+
+def test_probe_emulator_fails_fast_naming_the_url_and_how_to_start_it() -> None:
+    port = free_loopback_port()  # nothing listens there
+    endpoints = endpoints_for(f"http://127.0.0.1:{port}")
+    with pytest.raises(QboUnavailableError) as info:
+        oauth.probe_emulator(endpoints, timeout=2)
+    assert info.value.exit_code == 1
+    assert info.value.message == f"the QBO emulator at http://127.0.0.1:{port} is not answering"
+    assert f"qbsync emulator serve --port {port}" in (info.value.hint or "")
+
+
+def test_probe_emulator_passes_for_a_running_emulator_and_never_probes_intuit(
+    emulator: object,
+) -> None:
+    oauth.probe_emulator(endpoints_for(emulator.base_url))  # type: ignore[attr-defined]
+    # Intuit is never probed: the network guard would refuse the connection if it were.
+    oauth.probe_emulator(SANDBOX)
+    oauth.probe_emulator(endpoints_for("production"))
+
+
+def test_probe_emulator_refuses_a_server_that_is_not_an_emulator() -> None:
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class NotEmulator(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), NotEmulator)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(QboUnavailableError, match="not as a QBO emulator"):
+            oauth.probe_emulator(endpoints_for(base))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_catcher_answers_a_stray_state_with_an_error_page_and_keeps_waiting() -> None:
+    port = free_loopback_port()
+    base = f"http://127.0.0.1:{port}"
+    strays: list[str] = []
+    pages: list[requests.Response] = []
+    redirect = f"http://localhost:{port}/callback"
+    with LoopbackCatcher(redirect, expected_state="right-state") as catcher:
+
+        def browser() -> None:
+            for query in ("code=old&state=stale&realmId=1", "code=x&realmId=1", "error=x"):
+                pages.append(requests.get(f"{base}/callback?{query}", timeout=5))
+            pages.append(
+                requests.get(f"{base}/callback?code=a&state=right-state&realmId=1", timeout=5)
+            )
+
+        thread = threading.Thread(target=browser)
+        thread.start()
+        assert catcher.wait(5, on_stray=strays.append) == "code=a&state=right-state&realmId=1"
+        catcher.respond(True, "Connected.")
+        thread.join(5)
+    assert [p.status_code for p in pages] == [400, 400, 400, 200]
+    assert "still waiting" in pages[0].text
+    assert len(strays) == 3 and all(redirect in line for line in strays)
+
+
+def test_catcher_with_a_state_still_times_out_after_stray_hits() -> None:
+    port = free_loopback_port()
+    with LoopbackCatcher(f"http://127.0.0.1:{port}/cb", expected_state="s") as catcher:
+        assert requests.get(f"http://127.0.0.1:{port}/cb?state=t", timeout=5).status_code == 400
+        with pytest.raises(
+            OAuthFlowError, match=rf"no browser came back to http://127.0.0.1:{port}/cb"
+        ):
+            catcher.wait(0.3, on_stray=lambda line: None)

@@ -281,3 +281,47 @@ def test_clock_jumps_back_then_forward(store: FileStore, clock: Clock, tmp_path:
     assert manager.access_token() == "acc-3"
     assert store.load_tokens().refresh_token == "ref-3"  # type: ignore[union-attr]
     assert len(responses.calls) == 2
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("issued_by", "expected"),
+    [
+        ("http://127.0.0.1:4116", "issued by the emulator at http://127.0.0.1:4116 but the "
+         "config says sandbox"),
+        ("production", "issued by production but the config says sandbox"),
+    ],
+)  # fmt: skip
+def test_tokens_issued_by_another_environment_are_never_sent(
+    store: FileStore, clock: Clock, tmp_path: Path, issued_by: str, expected: str
+) -> None:
+    from qbsync.state import State
+    from qbsync.tokens import record_issuer
+
+    store.save_tokens(_tokens(access_expires_at=T0 - timedelta(seconds=1)))  # needs a refresh
+    with State.open(tmp_path / "data" / "state.sqlite3") as state:
+        record_issuer(state, endpoints_for(issued_by))
+    _refresh_ok()
+    manager = _manager(store, clock, tmp_path)
+    for call in (manager.access_token, lambda: manager.after_401("acc-1")):
+        with pytest.raises(AuthError) as info:
+            call()
+        assert int(info.value.exit_code) == 3
+        assert expected in info.value.message
+        assert "qbsync auth" in (info.value.hint or "")
+    assert len(responses.calls) == 0  # the refresh token went nowhere
+    assert store.load_tokens() == _tokens(access_expires_at=T0 - timedelta(seconds=1))
+
+
+@responses.activate
+def test_tokens_issued_by_this_environment_or_unrecorded_are_used(
+    store: FileStore, clock: Clock, tmp_path: Path
+) -> None:
+    from qbsync.state import State
+    from qbsync.tokens import record_issuer
+
+    store.save_tokens(_tokens())
+    assert _manager(store, clock, tmp_path).access_token() == "acc-1"  # older data: no record
+    with State.open(tmp_path / "data" / "state.sqlite3") as state:
+        record_issuer(state, SANDBOX)
+    assert _manager(store, clock, tmp_path).access_token() == "acc-1"

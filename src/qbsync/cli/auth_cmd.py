@@ -24,19 +24,24 @@ from qbsync.cli import render
 from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config
 from qbsync.credentials import CredentialStore, open_store, resolve_client_secret, token_lock
-from qbsync.errors import AuthError, OAuthFlowError, QbsyncError, StateError
+from qbsync.errors import AuthError, OAuthFlowError, QbsyncError, StateError, UsageError
 from qbsync.files import atomic_write
 from qbsync.locks import run_lock
 from qbsync.loopback import LoopbackCatcher
 from qbsync.paths import ensure_private_dir
 from qbsync.qbo import QboClient
 from qbsync.state import State
-from qbsync.tokens import token_manager_for
+from qbsync.tokens import issuer_mismatch, read_issuer, record_issuer, token_manager_for
 
 log = logging.getLogger(__name__)
 
 PENDING_FILE = "auth-pending.json"
 PENDING_MAX_AGE = timedelta(hours=1)
+PASTE_TRIES = 3
+NO_TERMINAL = (
+    "no terminal to paste into: use qbsync auth --print-url, then "
+    "qbsync auth --redirect-url '<address>'"
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,11 @@ def auth_command(
     yes: bool,
 ) -> None:
     """Connect qbsync to a QuickBooks Online company (browser login, once)."""
+    if print_url and redirect_url is not None:
+        raise click.UsageError(
+            "--print-url starts a login and --redirect-url finishes it: run them one after the "
+            "other, not together"
+        )
     config, store = _load(CliContext.get())
     secret = resolve_client_secret(store)
     qbo = config.qbo
@@ -118,12 +128,21 @@ def auth_command(
     State.open(config.state_path).close()
     if redirect_url is not None:
         pending = _read_pending(config)
-        callback = oauth.parse_pasted_redirect(redirect_url, pending["state"])
+        try:
+            callback = oauth.parse_pasted_redirect(redirect_url, pending["state"])
+        except oauth.PastedTextError as exc:
+            raise UsageError(
+                f"{exc.message}; the login started with --print-url is still waiting",
+                hint="run `qbsync auth --redirect-url '<full address>'` (quote it: it contains &)",
+            ) from None
         # Forget the login before the exchange: whatever happens, this code is not sent again.
         _clear_pending(config)
         done = _connect(config, store, secret, pending["redirect_uri"], callback, fresh_state, yes)
         _report(done)
         return
+    # An emulator that is not running would leave the login waiting for a browser that can never
+    # come back: find out now. (Intuit is never probed.)
+    oauth.probe_emulator(qbo.endpoints)
     request = oauth.build_authorization_url(
         qbo.endpoints, qbo.client_id, qbo.redirect_uri, qbo.scopes
     )
@@ -132,10 +151,10 @@ def auth_command(
         click.echo(request.url)
         return
     if oauth.is_loopback_redirect(qbo.redirect_uri):
-        with LoopbackCatcher(qbo.redirect_uri) as catcher:
+        with LoopbackCatcher(qbo.redirect_uri, expected_state=request.state) as catcher:
             _show_url(request.url, no_browser)
             render.info(f"Waiting for the browser on {qbo.redirect_uri} ...")
-            query = catcher.wait(timeout)
+            query = catcher.wait(timeout, on_stray=render.warn)
             try:
                 callback = oauth.check_callback(oauth.query_params(query), request.state)
                 done = _connect(config, store, secret, qbo.redirect_uri, callback, fresh_state, yes)
@@ -146,12 +165,33 @@ def auth_command(
             catcher.respond(True, f"Connected to {name}. You can close this tab.")
     else:
         _show_url(request.url, no_browser)
-        text = click.prompt(
-            "Paste the full address your browser landed on", err=True, show_default=False
-        )
-        callback = oauth.parse_pasted_redirect(text, request.state)
+        callback = _prompt_for_redirect(request.state)
         done = _connect(config, store, secret, qbo.redirect_uri, callback, fresh_state, yes)
     _report(done)
+
+
+def _prompt_for_redirect(expected_state: str) -> oauth.Callback:
+    """Ask for the landing address; text that is not an address is asked for again."""
+    for attempt in range(1, PASTE_TRIES + 1):
+        try:
+            text = click.prompt(
+                "Paste the full address your browser landed on", err=True, show_default=False
+            )
+        except click.Abort as exc:
+            if isinstance(exc.__context__, EOFError):  # stdin closed: cron, a pipe, nohup
+                raise UsageError(NO_TERMINAL) from None
+            raise
+        try:
+            return oauth.parse_pasted_redirect(text, expected_state)
+        except oauth.PastedTextError as exc:
+            if attempt == PASTE_TRIES:
+                raise UsageError(
+                    exc.message,
+                    hint="run `qbsync auth` again, or `qbsync auth --print-url` and then "
+                    "`qbsync auth --redirect-url '<address>'`",
+                ) from None
+            render.warn(f"{exc.message}; try again")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _connect(
@@ -207,6 +247,8 @@ def _connect(
             state.reset_for_new_realm()
         with token_lock(config.data_dir):
             store.save_tokens(tokens)
+            # Which server issued them: no later run sends them to another one.
+            record_issuer(state, config.qbo.endpoints)
         manager = token_manager_for(config, store=store)
         # Bind before the first API call: whatever CompanyInfo does, the stored tokens and the
         # state agree on the company, and enabled_at is the moment of this first connection.
@@ -234,7 +276,7 @@ def _report(done: Connected) -> None:
         [
             ("Realm", done.realm_id),
             ("Company", done.company_name or "-"),
-            ("Enabled at", render.iso(done.enabled_at) or "-"),
+            ("Enabled at", render.when(done.enabled_at, oauth.utcnow())),
             ("Token store", f"{done.store.kind} ({done.store.location})"),
         ],
     )
@@ -314,8 +356,22 @@ def _disconnect(config: Config, store: CredentialStore, *, forget: bool, yes: bo
         )
     with token_lock(config.data_dir):
         tokens = store.load_tokens()
+        mismatch = issuer_mismatch(read_issuer(config.data_dir), config.qbo.endpoints)
+        who = oauth.server_name(config.qbo.endpoints)
         if tokens is None:
+            if not forget:
+                _clear_pending(config)
+                render.result("Not connected (no stored tokens); nothing to do.")
+                return
             render.info("No stored tokens: nothing to revoke.")
+        elif mismatch:
+            # Revoking would send the refresh token to a server that never issued it.
+            render.warn(
+                f"{mismatch}: not sending them there to be revoked; deleting them locally. "
+                "To cut access now, disconnect the app in that company (QuickBooks: Settings > "
+                "Apps > Connected apps)."
+            )
+            store.delete_tokens()
         else:
             try:
                 oauth.revoke(
@@ -325,10 +381,10 @@ def _disconnect(config: Config, store: CredentialStore, *, forget: bool, yes: bo
                     tokens.refresh_token,
                     timeout=config.qbo.timeout_seconds,
                 )
-                render.info("Revoked qbsync's access at Intuit.")
+                render.info(f"Revoked qbsync's access at {who}.")
             except QbsyncError as exc:
                 render.warn(
-                    f"could not revoke the tokens at Intuit ({exc.message}); deleting them "
+                    f"could not revoke the tokens at {who} ({exc.message}); deleting them "
                     "locally anyway. To cut access now, disconnect the app in QuickBooks "
                     "(Settings > Apps > Connected apps)."
                 )
