@@ -15,9 +15,12 @@ from qbsync.cli.main import _register, cli
 from qbsync.cli.status_cmd import build_status
 from qbsync.config import Config, ExportConfig, QboConfig, SourceConfig
 from qbsync.credentials import TokenSet, open_store
+from qbsync.emulator import Emulator
+from qbsync.environments import endpoints_for
 from qbsync.oauth import token_set_from_response
 from qbsync.paths import profile_data_dir, user_config_dir
 from qbsync.state import State
+from qbsync.tokens import ISSUER_META_KEY, record_issuer
 
 CLIENT_ID = "status-test-client"
 CLIENT_SECRET = "status-test-secret-4d3c2b1a"
@@ -47,6 +50,7 @@ def connect(emu: Any, data_dir: Path, store: str = "file", **changes: Any) -> To
     open_store(store, profile="default", data_dir=data_dir).save_tokens(tokens)
     with State.open(data_dir / "state.sqlite3") as state:
         state.bind_realm(tokens.realm_id, now=NOW, company_name="Sunrise Mailbox Co (emulated)")
+        record_issuer(state, endpoints_for(emu.base_url))  # as `auth` does
     return tokens
 
 
@@ -100,11 +104,19 @@ def test_json_has_stable_keys_and_iso_times(emulator: Any) -> None:
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
     assert set(doc) == {
-        "profile", "config_path", "environment", "connected", "reason", "realm_id",
+        "ok", "exit_code", "error", "hint",
+        "profile", "config_path", "environment", "tokens_stored", "tokens_issued_by",
+        "connected", "reason", "realm_id",
         "company_name", "enabled_at", "token_store", "access_token_expires_at",
         "refresh_token_expires_at", "refresh_token_hard_expires_at", "warnings", "check",
     }  # fmt: skip
-    assert doc["environment"] == {"name": "emulator", "api_base": emulator.base_url + "/v3"}
+    assert doc["environment"] == {
+        "name": "emulator", "api_base": emulator.base_url + "/v3", "source": "config",
+    }  # fmt: skip
+    # Offline, only the stored tokens are known: not "connected: true".
+    assert (doc["ok"], doc["exit_code"], doc["tokens_stored"]) == (True, 0, True)
+    assert doc["connected"] is None and doc["check"] is None
+    assert doc["tokens_issued_by"] == emulator.base_url + "/v3"
     assert doc["token_store"]["kind"] == "file"
     assert doc["enabled_at"] == "2026-01-10T12:00:00+00:00"
     assert doc["realm_id"] == emulator.realm_id
@@ -131,7 +143,9 @@ def test_expired_refresh_token_is_not_connected(emulator: Any) -> None:
     connect(emulator, data_dir, refresh_expires_at=datetime.now(UTC) - timedelta(days=1))
     result = run("status", "--json")
     assert result.exit_code == 3
-    assert "run `qbsync auth`" in json.loads(result.stdout)["reason"]
+    doc = json.loads(result.stdout)
+    assert "expired" in doc["reason"] and doc["hint"] == "run `qbsync auth`"
+    assert (doc["connected"], doc["tokens_stored"], doc["exit_code"]) == (False, True, 3)
 
 
 def test_check_refreshes_expired_access_token_and_persists_rotation(emulator: Any) -> None:
@@ -181,7 +195,7 @@ def test_keyring_store_is_reported(emulator: Any, fake_keyring: Any) -> None:
     connect(emulator, data_dir, store="keyring")
     doc = json.loads(run("status", "--json").stdout)
     assert doc["token_store"]["kind"] == "keyring"
-    assert doc["connected"] is True
+    assert doc["tokens_stored"] is True and doc["ok"] is True
 
 
 def _config() -> Config:
@@ -214,7 +228,8 @@ def test_build_status_warnings(hard_days: int, rolling_days: int, warnings: int)
         _config(), store_kind="file", store_location="/d/tokens.json", tokens=tokens,
         meta={"realm_id": "1"}, now=NOW,
     )  # fmt: skip
-    assert status["connected"] is True
+    assert status["tokens_stored"] is True and status["connected"] is None
+    assert status["exit_code"] == 0
     assert len(status["warnings"]) == warnings
     assert status["environment"]["api_base"] == "https://sandbox-quickbooks.api.intuit.com/v3"
     assert "acc-pure-1" not in json.dumps(status)
@@ -249,6 +264,123 @@ def test_config_errors_exit_2_naming_file_and_key(
         result = run(*args)
         assert result.exit_code == 2, (args, result.stderr)
         assert str(path) in result.stderr and key in result.stderr
-        assert "Traceback" not in result.stderr and result.stdout == ""
+        assert "Traceback" not in result.stderr
+        if "--json" in args:  # exactly one JSON object, also on errors
+            doc = json.loads(result.stdout)
+            assert doc["ok"] is False and doc["exit_code"] == 2 and key in doc["error"]
+            assert set(doc) == {"ok", "error", "exit_code", "hint"}
+            if unwanted:
+                assert unwanted not in result.stdout
+        else:
+            assert result.stdout == ""
         if unwanted:
             assert unwanted not in result.stderr
+
+
+CHECK_KEYS = {"ok", "company_name", "country", "error", "exit_code", "hint"}
+
+
+def test_offline_status_says_tokens_are_stored_not_that_they_work(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    tokens = connect(emulator, data_dir)
+    result = run("status")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(
+        line.startswith("Tokens stored") and line.endswith("yes (not checked; --check tests them)")
+        for line in lines
+    ), result.stdout
+    assert not any(line.startswith("Connected") for line in lines)
+    assert all(line == line.rstrip() for line in lines)  # no table padding into a pipe
+    assert tokens.access_token not in result.stdout
+
+
+def test_check_with_qbo_unreachable_exits_1_and_keeps_the_tokens_stored(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    tokens = connect(emulator, data_dir)
+    base_url = emulator.base_url
+    emulator.stop()  # QBO (the emulator) is down; the tokens are fine
+    result = run("status", "--check")
+    assert result.exit_code == 1, result.stderr
+    rows = result.stdout.splitlines()
+    assert any(r.startswith("Tokens stored") and r.endswith("yes") for r in rows), result.stdout
+    assert any(r.startswith("Check failed") and "QBO could not be reached" in r for r in rows)
+    assert not any(r.startswith("Connected") for r in rows)
+    next_step = [line for line in result.stderr.splitlines() if line.startswith("Next step:")]
+    assert next_step and f"qbsync emulator serve` running at {base_url}" in next_step[0]
+    doc = json.loads(run("status", "--check", "--json").stdout)
+    assert (doc["exit_code"], doc["ok"], doc["tokens_stored"]) == (1, False, True)
+    assert doc["connected"] is None  # not known to be bad
+    assert set(doc["check"]) == CHECK_KEYS and doc["check"]["ok"] is False
+    assert doc["check"]["exit_code"] == 1
+    assert stored(data_dir) == tokens  # nothing changed in the store
+
+
+def test_check_keys_are_the_same_on_success(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    connect(emulator, data_dir)
+    result = run("status", "--check", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc["check"]) == CHECK_KEYS
+    assert doc["check"]["error"] is None and doc["check"]["exit_code"] == 0
+    assert doc["connected"] is True
+    text = run("status", "--check")
+    assert any(
+        line.startswith("Connected") and "yes (checked" in line for line in text.stdout.splitlines()
+    )
+
+
+@pytest.mark.parametrize("check", [False, True])
+def test_missing_client_secret_is_named_with_the_real_next_step(emulator: Any, check: bool) -> None:
+    data_dir = write_config(emulator)
+    connect(emulator, data_dir)
+    open_store("file", profile="default", data_dir=data_dir).delete_client_secret()
+    before = len(emulator.requests())
+    result = run("status", *(["--check"] if check else []))
+    assert result.exit_code == 2, result.stderr
+    assert "no client secret" in result.stdout
+    next_step = [line for line in result.stderr.splitlines() if line.startswith("Next step:")]
+    assert "QBSYNC_CLIENT_SECRET" in next_step[0] and "qbsync init --force" in next_step[0]
+    assert "qbsync auth" not in next_step[0]
+    assert len(emulator.requests()) == before  # nothing sent without a secret
+    doc = json.loads(run("status", "--json").stdout)
+    assert doc["exit_code"] == 2 and "no client secret" in doc["error"]
+
+
+def test_tokens_from_another_environment_are_reported_and_never_sent(emulator: Any) -> None:
+    data_dir = write_config(emulator)
+    connect(emulator, data_dir)  # issued by this emulator
+    with Emulator(limits=False) as other:
+        other.add_client(CLIENT_ID, CLIENT_SECRET, ["http://localhost:45219/callback"])
+        path = user_config_dir() / "config.toml"
+        path.write_text(path.read_text().replace(emulator.base_url, other.base_url))
+        result = run("status", "--check")
+        assert result.exit_code == 3, result.stderr
+        expected = (
+            f"no: the stored tokens were issued by the emulator at {emulator.base_url} but the "
+            f"config says the emulator at {other.base_url}; run `qbsync auth`"
+        )
+        assert expected in result.stdout
+        doc = json.loads(run("status", "--check", "--json").stdout)
+        assert (doc["connected"], doc["exit_code"], doc["check"]) == (False, 3, None)
+        assert other.requests() == []  # no token went to the server that did not issue it
+
+
+def test_environment_override_is_shown_and_named_in_the_mismatch(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = write_config(emulator)
+    connect(emulator, data_dir)
+    monkeypatch.setenv("QBSYNC_ENVIRONMENT", "sandbox")
+    result = run("status")
+    assert result.exit_code == 3
+    assert "(from QBSYNC_ENVIRONMENT)" in result.stdout
+    assert (
+        f"issued by the emulator at {emulator.base_url} but QBSYNC_ENVIRONMENT says sandbox"
+        in result.stdout
+    )
+    doc = json.loads(run("status", "--json").stdout)
+    assert doc["environment"]["source"] == "QBSYNC_ENVIRONMENT"
+    with State.open(data_dir / "state.sqlite3") as state:
+        assert state.get_meta(ISSUER_META_KEY) == emulator.base_url + "/v3"

@@ -28,3 +28,18 @@ def test_relative_times(offset: timedelta, expected: str) -> None:
 
 def test_no_time() -> None:
     assert when(None, NOW) == "-"
+
+
+def test_key_values_into_a_pipe_are_plain_lines_without_trailing_spaces(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from qbsync.cli.render import key_values
+
+    key_values("qbsync status", [("Profile", "default"), ("Token store", "file (/d)"), ("X", "")])
+    out = capsys.readouterr().out
+    assert out.splitlines() == [
+        "qbsync status",
+        "Profile      default",
+        "Token store  file (/d)",
+        "X",
+    ]

@@ -100,10 +100,22 @@ def result(message: str) -> None:
 
 
 def key_values(title: str | None, rows: Iterable[tuple[str, str]]) -> None:
-    """A two-column table of labels and values on stdout."""
+    """A two-column table of labels and values on stdout.
+
+    On a terminal rich draws it; into a pipe or a file it is plain ``label  value`` lines,
+    without rich's padding (no trailing spaces for grep, diff or a cron mail).
+    """
+    console = stdout_console()
+    if not console.is_terminal:
+        pairs = [(label, redact(value)) for label, value in rows]
+        width = max((len(label) for label, _ in pairs), default=0)
+        lines = [title] if title else []
+        lines += [f"{label:<{width}}  {value}".rstrip() for label, value in pairs]
+        click.echo("\n".join(lines))
+        return
     table = Table(title=title, show_header=False, box=None, pad_edge=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for label, value in rows:
         table.add_row(escape(label), escape(redact(value)))
-    stdout_console().print(table)
+    console.print(table)

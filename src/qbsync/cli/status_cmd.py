@@ -1,33 +1,65 @@
 """`qbsync status`: is this profile connected, to which company, and for how long still.
 
 Offline by default (reads the config, the token store and the state; no network), so cron and
-monitoring can call it often. ``--check`` proves the connection with a CompanyInfo call, which
-refreshes the tokens when needed. Exit 3 when not connected (no tokens, refresh token expired,
-or --check refused), so a monitoring job can alert on it.
+monitoring can call it often. Offline, it can only say that tokens are *stored* (and not known to
+be unusable); ``--check`` proves the connection with a CompanyInfo call, which refreshes the tokens
+when needed. Exit codes: 0 tokens stored (offline) or the check passed; 1 the check could not
+reach QBO (the tokens are not known to be bad); 2 configuration problem (e.g. no client secret);
+3 not connected (no tokens, refresh token expired, tokens issued by another environment, or QBO
+refused them); 4 another process held the token lock.
 
 ``build_status`` is pure (data in, dict out) so later issues can add sync figures to it; the
-renderers turn the dict into a table or one JSON object.
+renderers turn the dict into a table or one JSON object. With ``--json`` exactly one JSON object
+is printed on stdout, also when status fails before it has a report (``{"ok": false, ...}``).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
 import click
 
+from qbsync import oauth
 from qbsync.cli import render
 from qbsync.cli.main import CliContext
-from qbsync.config import Config, load_config
-from qbsync.credentials import CredentialStore, TokenSet, open_store
-from qbsync.errors import AuthError, QbsyncError
+from qbsync.config import ENVIRONMENT_ENV, Config, load_config
+from qbsync.credentials import CredentialStore, TokenSet, open_store, resolve_client_secret
+from qbsync.errors import AuthError, ExitCode, QboUnavailableError, QbsyncError
 from qbsync.oauth import utcnow
-from qbsync.qbo import QboClient
+from qbsync.qbo import QboClient, RetryPolicy
 from qbsync.state import State
-from qbsync.tokens import refresh_expiry_problem, token_manager_for
+from qbsync.tokens import (
+    ISSUER_META_KEY,
+    issuer_mismatch,
+    refresh_expiry_problem,
+    token_manager_for,
+)
 
+# A check is a probe, not a sync: one retry on a network error or 5xx, then report.
+CHECK_RETRY = RetryPolicy(max_attempts=2)
 # Warn this long before a refresh token dies: enough time to plan a reconnect.
 REFRESH_WARNING = timedelta(days=14)
+
+
+CHECK_KEYS = ("ok", "company_name", "country", "error", "exit_code", "hint")
+
+
+def check_result(
+    company_name: str | None = None,
+    country: str | None = None,
+    error: QbsyncError | None = None,
+) -> dict[str, Any]:
+    """The ``check`` object: the same keys whether the check passed or failed."""
+    return {
+        "ok": error is None,
+        "company_name": company_name,
+        "country": country,
+        "error": error.message if error else None,
+        "exit_code": int(error.exit_code) if error else 0,
+        "hint": error.hint if error else None,
+    }
 
 
 def build_status(
@@ -39,17 +71,44 @@ def build_status(
     meta: dict[str, str | None],
     now: datetime,
     check: dict[str, Any] | None = None,
+    secret_problem: QbsyncError | None = None,
+    environment_from_env: bool = False,
 ) -> dict[str, Any]:
-    """Everything `status` shows, as plain data with stable keys and ISO date-times."""
+    """Everything `status` shows, as plain data with stable keys and ISO date-times.
+
+    ``connected``: true only when ``--check`` got an answer from QBO with the tokens; false when
+    they are known to be unusable (none stored, refresh token expired, issued by another
+    environment, refused by QBO); null when nothing says either way (offline, or the check could
+    not reach QBO). ``tokens_stored`` is the offline fact. ``exit_code`` is what the command
+    exits with; ``error``/``hint`` say why when it is not 0.
+    """
     endpoints = config.qbo.endpoints
     warnings: list[str] = []
+    issued_by = meta.get(ISSUER_META_KEY)
     problem = refresh_expiry_problem(tokens, now) if tokens else None
+    if tokens is not None and problem is None:
+        problem = issuer_mismatch(issued_by, endpoints)
+    reason: str | None = None
+    hint: str | None = None
+    exit_code = ExitCode.OK
+    connected: bool | None = None
+    if secret_problem is not None:
+        reason, hint, exit_code = secret_problem.message, secret_problem.hint, ExitCode.USAGE
     if tokens is None:
-        reason: str | None = "no tokens stored; run `qbsync auth`"
+        connected = False
+        if secret_problem is None:
+            reason, hint, exit_code = "no tokens stored", "run `qbsync auth`", ExitCode.AUTH_NEEDED
     elif problem:
-        reason = f"{problem}; run `qbsync auth`"
-    else:
-        reason = None
+        connected = False
+        if secret_problem is None:
+            reason, hint, exit_code = problem, "run `qbsync auth`", ExitCode.AUTH_NEEDED
+    elif check is not None:
+        if check["ok"]:
+            connected = True
+        else:
+            connected = False if check["exit_code"] == ExitCode.AUTH_NEEDED else None
+            reason, hint = check["error"], check["hint"]
+            exit_code = ExitCode(check["exit_code"])
     if tokens is not None and problem is None:
         for label, moment in (
             ("refresh token", tokens.refresh_expires_at),
@@ -67,13 +126,21 @@ def build_status(
             f"the tokens are for company {tokens.realm_id} but the state belongs to "
             f"{realm_in_state}; run `qbsync auth`"
         )
-    if check is not None and not check.get("ok"):
-        reason = reason or str(check.get("error"))
     return {
+        "ok": exit_code == ExitCode.OK,
+        "exit_code": int(exit_code),
+        "error": reason,
+        "hint": hint,
         "profile": config.profile,
         "config_path": str(config.path),
-        "environment": {"name": endpoints.name, "api_base": endpoints.api_base},
-        "connected": reason is None,
+        "environment": {
+            "name": endpoints.name,
+            "api_base": endpoints.api_base,
+            "source": ENVIRONMENT_ENV if environment_from_env else "config",
+        },
+        "tokens_stored": tokens is not None,
+        "tokens_issued_by": issued_by,
+        "connected": connected,
         "reason": reason,
         "realm_id": tokens.realm_id if tokens else realm_in_state,
         "company_name": meta.get("company_name"),
@@ -105,7 +172,8 @@ def _read_meta(config: Config) -> dict[str, str | None]:
         return {}
     state = State.open(config.state_path)
     try:
-        return {key: state.get_meta(key) for key in ("realm_id", "enabled_at", "company_name")}
+        keys = ("realm_id", "enabled_at", "company_name", ISSUER_META_KEY)
+        return {key: state.get_meta(key) for key in keys}
     finally:
         state.close()
 
@@ -113,12 +181,32 @@ def _read_meta(config: Config) -> dict[str, str | None]:
 def _check(config: Config, store: CredentialStore) -> tuple[dict[str, Any], QbsyncError | None]:
     """CompanyInfo through the gateway: the check's result, and the error when it failed."""
     try:
-        info = QboClient(config, token_manager_for(config, store=store)).company_info()
+        manager = token_manager_for(config, store=store)
+        info = QboClient(config, manager, retry=CHECK_RETRY).company_info()
     except QbsyncError as exc:
-        failed = {"ok": False, "error": exc.message, "exit_code": int(exc.exit_code)}
-        return {**failed, "hint": exc.hint}, exc
-    ok = {"ok": True, "company_name": info.get("CompanyName"), "country": info.get("Country")}
-    return ok, None
+        if isinstance(exc, QboUnavailableError) and "hint" not in vars(exc):
+            # The class's generic hint would only repeat "could not be reached".
+            exc.hint = oauth.unreachable_hint(config.qbo.endpoints)
+        return check_result(error=exc), exc
+    name, country = info.get("CompanyName"), info.get("Country")
+    return check_result(str(name) if name else None, str(country) if country else None), None
+
+
+def _state_row(status: dict[str, Any]) -> list[tuple[str, str]]:
+    """The honest connection rows: what is known offline, and what a check found."""
+    check = status.get("check")
+    if status["exit_code"] == ExitCode.USAGE and check is None:  # e.g. no client secret
+        stored = "yes" if status["tokens_stored"] else "no"
+        return [("Tokens stored", stored), ("Problem", f"{status['reason']}")]
+    if not status["tokens_stored"]:
+        return [("Connected", f"no: {status['reason']}; {status['hint']}")]
+    if status["connected"] is False:
+        return [("Connected", f"no: {status['reason']}; {status['hint']}")]
+    if check is None:
+        return [("Tokens stored", "yes (not checked; --check tests them)")]
+    if check["ok"]:
+        return [("Connected", f"yes (checked: QBO answered for {check['company_name'] or '-'})")]
+    return [("Tokens stored", "yes"), ("Check failed", check["error"])]
 
 
 def _render_text(status: dict[str, Any], now: datetime) -> None:
@@ -128,10 +216,11 @@ def _render_text(status: dict[str, Any], now: datetime) -> None:
 
     env = status["environment"]
     store = status["token_store"]
+    source = f" (from {env['source']})" if env["source"] != "config" else ""
     rows = [
         ("Profile", status["profile"]),
-        ("Environment", f"{env['name']} ({env['api_base']})"),
-        ("Connected", "yes" if status["connected"] else f"no: {status['reason']}"),
+        ("Environment", f"{env['name']} ({env['api_base']}){source}"),
+        *_state_row(status),
         ("Company", status["company_name"] or "-"),
         ("Realm", status["realm_id"] or "-"),
         ("Enabled at", moment("enabled_at")),
@@ -140,14 +229,6 @@ def _render_text(status: dict[str, Any], now: datetime) -> None:
         ("Refresh token expires", moment("refresh_token_expires_at")),
         ("Refresh hard expiry", moment("refresh_token_hard_expires_at")),
     ]
-    check = status.get("check")
-    if check is not None:
-        rows.append(
-            (
-                "Check",
-                f"OK: {check.get('company_name')}" if check["ok"] else f"failed: {check['error']}",
-            )
-        )
     render.key_values("qbsync status", rows)
     for warning in status["warnings"]:
         render.warn(warning)
@@ -157,18 +238,70 @@ def _render_text(status: dict[str, Any], now: datetime) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout (for scripts).")
 @click.option("--check", is_flag=True, help="Call QBO (CompanyInfo) to prove the connection works.")
 def status_command(as_json: bool, check: bool) -> None:
-    """Show the QBO connection: company, token store, token expiry. Exit 3 when not connected."""
+    """Show the QBO connection: company, token store, token expiry.
+
+    Exit 0 tokens stored (or, with --check, QBO answered), 1 QBO could not be reached,
+    2 configuration problem, 3 not connected (run `qbsync auth`).
+    """
+    try:
+        _status(as_json, check)
+    except _Reported:
+        raise
+    except QbsyncError as exc:
+        if as_json:  # no report was printed: the error as the one JSON object
+            render.emit_json(
+                {
+                    "ok": False,
+                    "error": exc.message,
+                    "exit_code": int(exc.exit_code),
+                    "hint": exc.hint,
+                }
+            )
+        raise
+    except Exception as exc:
+        if as_json:
+            render.emit_json(
+                {
+                    "ok": False,
+                    "error": f"unexpected {type(exc).__name__}: {exc}",
+                    "exit_code": int(ExitCode.UNEXPECTED),
+                    "hint": "set QBSYNC_DEBUG=1 for a traceback",
+                }
+            )
+        raise
+
+
+class _Reported(QbsyncError):
+    """The report is printed; only the exit code (and the Error/Next step lines) remain."""
+
+    def __init__(self, message: str, *, hint: str | None, exit_code: int) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = ExitCode(exit_code)
+
+
+def _status(as_json: bool, check: bool) -> None:
     obj = CliContext.get()
     config = load_config(obj.config_path, profile=obj.profile, data_dir=obj.data_dir)
     store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
     tokens = store.load_tokens()
     now = utcnow()
-    checked, check_error = _check(config, store) if check and tokens is not None else (None, None)
-    if checked is not None and checked["ok"]:
-        tokens = store.load_tokens()  # the check may have refreshed them
     meta = _read_meta(config)
-    if checked is not None and checked.get("company_name"):
-        meta["company_name"] = str(checked["company_name"])
+    secret_problem: QbsyncError | None = None
+    try:
+        resolve_client_secret(store)  # cron needs it to refresh: a missing one is a config error
+    except QbsyncError as exc:
+        secret_problem = exc
+    mismatch = tokens is not None and issuer_mismatch(
+        meta.get(ISSUER_META_KEY), config.qbo.endpoints
+    )
+    checked: dict[str, Any] | None = None
+    check_error: QbsyncError | None = None
+    if check and tokens is not None and secret_problem is None and not mismatch:
+        checked, check_error = _check(config, store)
+        if checked["ok"]:
+            tokens = store.load_tokens()  # the check may have refreshed them
+            if checked.get("company_name"):
+                meta["company_name"] = str(checked["company_name"])
     status = build_status(
         config,
         store_kind=store.kind,
@@ -177,15 +310,20 @@ def status_command(as_json: bool, check: bool) -> None:
         meta=meta,
         now=now,
         check=checked,
+        secret_problem=secret_problem,
+        environment_from_env=bool(os.environ.get(ENVIRONMENT_ENV, "").strip()),
     )
     if as_json:
         render.emit_json(status)
     else:
         _render_text(status, now)
-    if not status["connected"]:
+    if status["exit_code"]:
         # The report is out; the error goes through the one place that maps errors to exit
-        # codes (cli/main.py): the check's own error, else "not connected" (exit 3).
-        raise check_error or AuthError(f"not connected: {status['reason']}")
+        # codes (cli/main.py), with the same words as the report.
+        error = check_error or secret_problem
+        if error is None:
+            error = AuthError(f"not connected: {status['reason']}", hint=status["hint"])
+        raise _Reported(error.message, hint=error.hint, exit_code=status["exit_code"])
 
 
 def register(group: click.Group) -> None:
