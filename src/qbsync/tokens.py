@@ -95,6 +95,13 @@ def issuer_mismatch(issued_by: str | None, endpoints: Endpoints) -> str | None:
     )
 
 
+def issuer_mismatch_hint() -> str:
+    """The next step for tokens issued by another environment."""
+    if os.environ.get(ENVIRONMENT_ENV, "").strip():
+        return f"run `qbsync auth` to connect to this environment, or unset {ENVIRONMENT_ENV}"
+    return "run `qbsync auth` to connect to this environment, or set `environment` back"
+
+
 def refresh_expiry_problem(tokens: TokenSet, now: datetime) -> str | None:
     """Why the refresh token can no longer be used (rolling or hard expiry), or None."""
     if tokens.refresh_hard_expires_at is not None and tokens.refresh_hard_expires_at <= now:

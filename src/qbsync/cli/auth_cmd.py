@@ -383,10 +383,15 @@ def _disconnect(config: Config, store: CredentialStore, *, forget: bool, yes: bo
                 )
                 render.info(f"Revoked qbsync's access at {who}.")
             except QbsyncError as exc:
+                cut = (
+                    " To cut access now, disconnect the app in QuickBooks (Settings > Apps > "
+                    "Connected apps)."
+                    if config.qbo.endpoints.is_intuit
+                    else ""
+                )
                 render.warn(
-                    f"could not revoke the tokens at {who} ({exc.message}); deleting them "
-                    "locally anyway. To cut access now, disconnect the app in QuickBooks "
-                    "(Settings > Apps > Connected apps)."
+                    f"could not revoke the tokens ({exc.message}); deleting them locally "
+                    f"anyway.{cut}"
                 )
             store.delete_tokens()
     _clear_pending(config)

@@ -33,6 +33,7 @@ from qbsync.state import State
 from qbsync.tokens import (
     ISSUER_META_KEY,
     issuer_mismatch,
+    issuer_mismatch_hint,
     refresh_expiry_problem,
     token_manager_for,
 )
@@ -86,14 +87,17 @@ def build_status(
     warnings: list[str] = []
     issued_by = meta.get(ISSUER_META_KEY)
     problem = refresh_expiry_problem(tokens, now) if tokens else None
+    problem_hint = "run `qbsync auth`"
     if tokens is not None and problem is None:
         problem = issuer_mismatch(issued_by, endpoints)
+        problem_hint = issuer_mismatch_hint()
     reason: str | None = None
     hint: str | None = None
     exit_code = ExitCode.OK
     connected: bool | None = None
     if secret_problem is not None:
-        reason, hint, exit_code = secret_problem.message, secret_problem.hint, ExitCode.USAGE
+        reason, hint = secret_problem.message, secret_problem.hint
+        exit_code = ExitCode(secret_problem.exit_code)
     if tokens is None:
         connected = False
         if secret_problem is None:
@@ -101,7 +105,7 @@ def build_status(
     elif problem:
         connected = False
         if secret_problem is None:
-            reason, hint, exit_code = problem, "run `qbsync auth`", ExitCode.AUTH_NEEDED
+            reason, hint, exit_code = problem, problem_hint, ExitCode.AUTH_NEEDED
     elif check is not None:
         if check["ok"]:
             connected = True
@@ -195,7 +199,7 @@ def _check(config: Config, store: CredentialStore) -> tuple[dict[str, Any], Qbsy
 def _state_row(status: dict[str, Any]) -> list[tuple[str, str]]:
     """The honest connection rows: what is known offline, and what a check found."""
     check = status.get("check")
-    if status["exit_code"] == ExitCode.USAGE and check is None:  # e.g. no client secret
+    if check is None and status["exit_code"] and status["connected"] is None:  # no secret
         stored = "yes" if status["tokens_stored"] else "no"
         return [("Tokens stored", stored), ("Problem", f"{status['reason']}")]
     if not status["tokens_stored"]:
