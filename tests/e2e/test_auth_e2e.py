@@ -433,3 +433,34 @@ def test_a_refresh_whose_answer_was_lost_is_recovered_by_the_next_run(world: Wor
     assert json.loads(out)["check"]["ok"] is True
     assert world.tokens().refresh_token != before.refresh_token
     assert world.emu.token_state(world.tokens().refresh_token) == "active"
+
+
+def test_auth_against_a_stopped_emulator_fails_fast_and_keeps_a_pending_login(
+    tmp_path: Path,
+) -> None:
+    with Emulator(limits=False) as emu:
+        world = make_world(emu, tmp_path, "https://example.com/oauth/landing")
+        code, url, _ = world.run("auth", "--print-url")
+        assert code == 0
+        landed = requests.get(url.strip(), allow_redirects=False, timeout=5).headers["Location"]
+        world.secrets.update(parse_qs(urlsplit(landed).query)["code"])
+        base = emu.base_url
+    # The emulator is gone now.
+    started = time.monotonic()
+    code, _, err = world.run("auth", "--redirect-url", landed)
+    assert code == 1, err
+    assert time.monotonic() - started < 20
+    assert f"Error: the QBO emulator at {base} is not answering" in err
+    assert "Next step: start it with `qbsync emulator serve --port" in err
+    assert (world.data_dir / "auth-pending.json").exists()  # the code was not spent
+    assert world.store().load_tokens() is None
+    assert_no_secret_leaked(world)
+
+
+def test_paste_flow_with_stdin_closed_says_how_to_log_in(tmp_path: Path) -> None:
+    with Emulator(limits=False) as emu:
+        world = make_world(emu, tmp_path, "https://example.com/oauth/landing")
+        code, _, err = world.run("auth", "--no-browser")  # stdin is /dev/null, as under cron
+        assert code == 2, err
+        assert "no terminal to paste into: use qbsync auth --print-url" in err
+        assert "Traceback" not in err and world.token_posts() == 0

@@ -126,6 +126,9 @@ def auth_command(
     # now, not after the operator has logged in.
     ensure_private_dir(config.data_dir)
     State.open(config.state_path).close()
+    # An emulator that is not running would leave the login waiting for a browser that can never
+    # come back (or spend a pasted code on nothing): find out now. Intuit is never probed.
+    oauth.probe_emulator(qbo.endpoints)
     if redirect_url is not None:
         pending = _read_pending(config)
         try:
@@ -140,9 +143,6 @@ def auth_command(
         done = _connect(config, store, secret, pending["redirect_uri"], callback, fresh_state, yes)
         _report(done)
         return
-    # An emulator that is not running would leave the login waiting for a browser that can never
-    # come back: find out now. (Intuit is never probed.)
-    oauth.probe_emulator(qbo.endpoints)
     request = oauth.build_authorization_url(
         qbo.endpoints, qbo.client_id, qbo.redirect_uri, qbo.scopes
     )
