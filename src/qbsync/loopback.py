@@ -104,7 +104,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class LoopbackCatcher:
-    """``with LoopbackCatcher(redirect_uri) as c: query = c.wait(300); ...; c.respond(...)``."""
+    """``with LoopbackCatcher(uri, expected_state=s) as c: q = c.wait(300); ...; c.respond(...)``.
+
+    Without ``expected_state`` the first request to the callback path is handed over, whatever
+    it carries; with it, only the one carrying that state (the others get an error page).
+    """
 
     def __init__(self, redirect_uri: str, expected_state: str | None = None) -> None:
         self.redirect_uri = redirect_uri
