@@ -5,7 +5,7 @@ The loopback catcher (the one-shot local web server a browser is redirected to) 
 
 Token requests are made with plain ``requests`` + HTTP Basic client auth rather than
 requests-oauthlib's ``fetch_token``: Intuit accepts ``client_secret_basic`` (its discovery document
-lists it; see ../shared/docs/qbo-facts.md), we need the extra ``x_refresh_token_*`` fields of the
+lists it; see docs/qbo-facts.md), we need the extra ``x_refresh_token_*`` fields of the
 response, and this way oauthlib's https-only check never has to be switched off for the emulator.
 Intuit's own client (intuit/oauth-pythonclient ``intuitlib/client.py``) does the same: a form POST
 with a Basic header for ``authorization_code`` and ``refresh_token`` grants, and a JSON body
