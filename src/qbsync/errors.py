@@ -124,7 +124,7 @@ class QboThrottledError(QboError):
 class QboUnavailableError(QboError):
     """QBO could not be reached or answered 5xx after retries."""
 
-    hint = "QBO could not be reached; check the network and try again"
+    hint = "try again later; if it keeps failing, check this machine's network and Intuit's status page"
 
 
 class PartialFailure(QbsyncError):
