@@ -60,7 +60,8 @@ def demo_command(keep: Path | None) -> None:
     )
     if keep is not None:
         console.print(
-            f"Kept in {keep}. The emulator has stopped; to look at what the demo left:\n"
+            f"Kept in {keep}, for inspection: the demo's emulator has stopped, and the tokens in"
+            " that folder were issued by it, so they work nowhere else. To look at it offline:\n"
             f"  QBSYNC_DATA_DIR={keep / 'data'} qbsync --config {keep / 'config.toml'} status",
             markup=False,
         )
