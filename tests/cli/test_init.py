@@ -427,12 +427,26 @@ def test_force_prompts_default_to_the_existing_values(home: Path) -> None:
 def test_force_prompt_enter_everywhere_keeps_store_and_secret(home: Path) -> None:
     assert _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET}).exit_code == 0
     before = _config(home).read_text()
-    # Enter at all 7 questions and at the secret (twice: hidden input is confirmed)
-    result = _run(["init", "--force"], input="\n" * 9)
+    # Enter at all 7 questions and once at the secret: keeping it needs no confirmation
+    result = _run(["init", "--force"], input="\n" * 8)
     assert result.exit_code == 0, result.stdout + result.stderr
+    assert "Repeat for confirmation" not in result.stdout
     assert _config(home).read_text() == before
     assert "kept the stored client secret" in result.stdout
     assert json.loads((_data(home) / "tokens.json").read_text())["client_secret"] == SECRET
+
+
+def test_force_prompt_new_secret_is_still_confirmed(home: Path) -> None:
+    assert _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET}).exit_code == 0
+    new = "new-secret-value-77"
+    # 7 Enters, then a new secret, a mismatching repeat, then the new secret twice
+    answers = [""] * 7 + [new, "typo", new, new]
+    result = _run(["init", "--force"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "do not match" in result.stderr
+    assert result.stdout.count("Repeat for confirmation") == 2
+    assert json.loads((_data(home) / "tokens.json").read_text())["client_secret"] == new
+    assert new not in result.stdout + result.stderr
 
 
 def test_force_prompt_dash_clears_an_optional_value(home: Path) -> None:

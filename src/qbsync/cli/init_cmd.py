@@ -404,20 +404,25 @@ def _client_secret(ask: _Asker, *, existing: bool) -> str | None:
         )
     text = "Intuit app client secret (input hidden"
     text += "; Enter keeps the stored one)" if existing else ")"
+    # Not click's confirmation_prompt: it asks "Repeat for confirmation" after an empty answer
+    # too, so Enter ("keep the stored one") would need a second Enter. Confirm only a new secret.
     while True:
         answer: str = click.prompt(
             text,
             hide_input=True,
-            confirmation_prompt=True,
             default="" if existing else None,
             show_default=False,
         )
         answer = answer.strip()
-        if answer:
+        if not answer:
+            if existing:
+                return None
+            click.echo("The client secret is required.", err=True)
+            continue
+        again: str = click.prompt("Repeat for confirmation", hide_input=True, show_default=False)
+        if again.strip() == answer:
             return answer
-        if existing:
-            return None
-        click.echo("The client secret is required.", err=True)  # pragma: no cover
+        click.echo("Error: The two entered values do not match.", err=True)
 
 
 def _report(config: Config, kind: str, location: str, *, secret_note: str, obj: CliContext) -> None:
