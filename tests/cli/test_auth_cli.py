@@ -621,3 +621,20 @@ def test_auth_records_the_issuer_and_disconnect_never_sends_tokens_elsewhere(
         assert other.requests() == []  # the refresh token was not sent to the other server
     assert s.store().load_tokens() is None
     assert emulator.token_state(tokens.refresh_token) == "active"  # type: ignore[union-attr]
+
+
+def test_next_steps_name_the_profile(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = make_setup(emulator)
+    (user_config_dir() / "config.toml").rename(user_config_dir() / "acme.toml")
+    open_store("file", profile="acme", data_dir=profile_data_dir("acme")).save_client_secret(
+        CLIENT_SECRET
+    )
+    monkeypatch.setattr("webbrowser.open", lambda *a, **k: True)  # operator never logs in
+    result = run("--profile", "acme", "auth", "--timeout", "0.2")
+    assert result.exit_code == 3
+    assert "run `qbsync --profile acme auth` again" in result.stderr
+    assert "`qbsync auth" not in result.stderr
+    result = run("--profile", "acme", "auth", "--redirect-url", "https://x/?code=a&state=b")
+    assert result.exit_code == 3
+    assert "`qbsync --profile acme auth --print-url`" in result.stderr
+    assert s.token_posts() == 0

@@ -384,3 +384,24 @@ def test_environment_override_is_shown_and_named_in_the_mismatch(
     assert doc["environment"]["source"] == "QBSYNC_ENVIRONMENT"
     with State.open(data_dir / "state.sqlite3") as state:
         assert state.get_meta(ISSUER_META_KEY) == emulator.base_url + "/v3"
+
+
+def test_next_steps_name_the_profile(emulator: Any) -> None:
+    path = user_config_dir() / "acme.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    emulator.add_client(CLIENT_ID, CLIENT_SECRET, ["http://localhost:45219/callback"])
+    path.write_text(
+        f'[qbo]\nenvironment = "{emulator.base_url}"\nclient_id = "{CLIENT_ID}"\n'
+        'redirect_uri = "http://localhost:45219/callback"\n\n[tokens]\nstore = "file"\n\n'
+        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
+    )
+    open_store("file", profile="acme", data_dir=profile_data_dir("acme")).save_client_secret(
+        CLIENT_SECRET
+    )
+    result = run("--profile", "acme", "status")
+    assert result.exit_code == 3
+    assert "Next step: run `qbsync --profile acme auth`" in result.stderr
+    assert "qbsync auth" not in result.stdout + result.stderr
+    report = json.loads(run("--profile", "acme", "status", "--json").stdout)
+    assert report["hint"] == "run `qbsync --profile acme auth`"
+    assert report["connected"] is False

@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import webbrowser
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ import click
 
 from qbsync import oauth
 from qbsync.cli import render
+from qbsync.cli.hints import command_line, localize
 from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config
 from qbsync.credentials import CredentialStore, open_store, resolve_client_secret, token_lock
@@ -42,6 +44,18 @@ NO_TERMINAL = (
     "no terminal to paste into: use qbsync auth --print-url, then "
     "qbsync auth --redirect-url '<address>'"
 )
+
+
+@contextlib.contextmanager
+def _next_steps(obj: CliContext) -> Iterator[None]:
+    """Errors leave with their `qbsync ...` next steps naming this invocation's profile/config."""
+    try:
+        yield
+    except QbsyncError as exc:
+        exc.message = localize(obj, exc.message) or exc.message
+        if exc.hint:
+            exc.hint = localize(obj, exc.hint)
+        raise
 
 
 @dataclass(frozen=True)
@@ -114,12 +128,26 @@ def auth_command(
     yes: bool,
 ) -> None:
     """Connect qbsync to a QuickBooks Online company (browser login, once)."""
+    obj = CliContext.get()
+    with _next_steps(obj):
+        _auth(obj, no_browser, timeout, print_url, redirect_url, fresh_state, yes)
+
+
+def _auth(
+    obj: CliContext,
+    no_browser: bool,
+    timeout: float,
+    print_url: bool,
+    redirect_url: str | None,
+    fresh_state: bool,
+    yes: bool,
+) -> None:
     if print_url and redirect_url is not None:
         raise click.UsageError(
             "--print-url starts a login and --redirect-url finishes it: run them one after the "
             "other, not together"
         )
-    config, store = _load(CliContext.get())
+    config, store = _load(obj)
     secret = resolve_client_secret(store)
     qbo = config.qbo
     # An unusable state database (a folder, another program's file, a newer schema) is found
@@ -260,9 +288,10 @@ def _connect(
         except AuthError:
             raise  # the company refused this app: say so (tokens and state are kept)
         except QbsyncError as exc:  # connected all the same; status --check can retry later
+            check = command_line(CliContext.get(), "status", "--check")
             render.warn(
                 f"connected, but CompanyInfo could not be read: {exc.message} "
-                "(`qbsync status --check` tries again)"
+                f"(`{check}` tries again)"
             )
         if company_name:
             state.set_meta("company_name", company_name)
@@ -282,10 +311,12 @@ def _report(done: Connected) -> None:
     )
     if done.store.kind == "keyring":
         # The usual way cron loses access: the job runs outside the desktop session.
+        obj = CliContext.get()
         render.info(
             "Tokens are in the desktop keyring. If cron runs qbsync on this machine, check that "
-            "it can reach the keyring (`qbsync status` from cron), or switch to the file store "
-            '(`[tokens] store = "file"`, then `qbsync auth` again).'
+            f"it can reach the keyring (`{command_line(obj, 'status')}` from cron), or switch to "
+            f'the file store (`[tokens] store = "file"`, then `{command_line(obj, "auth")}` '
+            "again)."
         )
 
 
@@ -340,14 +371,18 @@ def disconnect_command(forget: bool, yes: bool) -> None:
 
     Links and export history stay (unless --forget), so reconnecting the same company resumes.
     """
-    config, store = _load(CliContext.get())
-    with contextlib.ExitStack() as held:
-        if forget:  # never delete the state under a running sync
-            held.enter_context(run_lock(config.data_dir))
-        _disconnect(config, store, forget=forget, yes=yes)
+    obj = CliContext.get()
+    with _next_steps(obj):
+        config, store = _load(obj)
+        with contextlib.ExitStack() as held:
+            if forget:  # never delete the state under a running sync
+                held.enter_context(run_lock(config.data_dir))
+            _disconnect(obj, config, store, forget=forget, yes=yes)
 
 
-def _disconnect(config: Config, store: CredentialStore, *, forget: bool, yes: bool) -> None:
+def _disconnect(
+    obj: CliContext, config: Config, store: CredentialStore, *, forget: bool, yes: bool
+) -> None:
     if forget and not yes:
         click.confirm(
             f"Delete the local state {config.state_path} (links and export history)?",
@@ -403,7 +438,7 @@ def _disconnect(config: Config, store: CredentialStore, *, forget: bool, yes: bo
     else:
         render.result(
             "Disconnected; deleted the stored tokens. Links and export history are kept: "
-            "`qbsync auth` with the same company resumes."
+            f"`{command_line(obj, 'auth')}` with the same company resumes."
         )
 
 

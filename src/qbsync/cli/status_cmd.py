@@ -23,6 +23,7 @@ import click
 
 from qbsync import oauth
 from qbsync.cli import render
+from qbsync.cli.hints import localize
 from qbsync.cli.main import CliContext
 from qbsync.config import ENVIRONMENT_ENV, Config, load_config
 from qbsync.credentials import CredentialStore, TokenSet, open_store, resolve_client_secret
@@ -247,11 +248,15 @@ def status_command(as_json: bool, check: bool) -> None:
     Exit 0 tokens stored (or, with --check, QBO answered), 1 QBO could not be reached,
     2 configuration problem, 3 not connected (run `qbsync auth`).
     """
+    obj = CliContext.get()
     try:
-        _status(as_json, check)
+        _status(obj, as_json, check)
     except _Reported:
         raise
     except QbsyncError as exc:
+        exc.message = localize(obj, exc.message) or exc.message
+        if exc.hint:
+            exc.hint = localize(obj, exc.hint)
         if as_json:  # no report was printed: the error as the one JSON object
             render.emit_json(
                 {
@@ -283,8 +288,17 @@ class _Reported(QbsyncError):
         self.exit_code = ExitCode(exit_code)
 
 
-def _status(as_json: bool, check: bool) -> None:
-    obj = CliContext.get()
+def _localize_report(obj: CliContext, status: dict[str, Any]) -> None:
+    """Every `qbsync ...` next step in the report names this invocation's profile/config."""
+    for key in ("error", "hint", "reason"):
+        status[key] = localize(obj, status[key])
+    status["warnings"] = [localize(obj, w) or w for w in status["warnings"]]
+    if status.get("check"):
+        for key in ("error", "hint"):
+            status["check"][key] = localize(obj, status["check"][key])
+
+
+def _status(obj: CliContext, as_json: bool, check: bool) -> None:
     config = load_config(obj.config_path, profile=obj.profile, data_dir=obj.data_dir)
     store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
     tokens = store.load_tokens()
@@ -317,6 +331,7 @@ def _status(as_json: bool, check: bool) -> None:
         secret_problem=secret_problem,
         environment_from_env=bool(os.environ.get(ENVIRONMENT_ENV, "").strip()),
     )
+    _localize_report(obj, status)
     if as_json:
         render.emit_json(status)
     else:
@@ -327,7 +342,11 @@ def _status(as_json: bool, check: bool) -> None:
         error = check_error or secret_problem
         if error is None:
             error = AuthError(f"not connected: {status['reason']}", hint=status["hint"])
-        raise _Reported(error.message, hint=error.hint, exit_code=status["exit_code"])
+        raise _Reported(
+            localize(obj, error.message) or error.message,
+            hint=localize(obj, error.hint),
+            exit_code=status["exit_code"],
+        )
 
 
 def register(group: click.Group) -> None:
