@@ -638,3 +638,29 @@ def test_next_steps_name_the_profile(emulator: Any, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 3
     assert "`qbsync --profile acme auth --print-url`" in result.stderr
     assert s.token_posts() == 0
+
+
+@pytest.mark.parametrize("from_env", [True, False])
+def test_disconnect_with_a_wrong_secret_keeps_the_tokens_and_the_grant(
+    emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch, from_env: bool
+) -> None:
+    s = make_setup(emulator)
+    assert run("auth").exit_code == 0
+    tokens = s.store().load_tokens()
+    assert tokens is not None
+    if from_env:
+        monkeypatch.setenv("QBSYNC_CLIENT_SECRET", "env-wrong-secret-77")
+    else:
+        s.store().save_client_secret("stored-wrong-secret-88")
+    result = run("disconnect", "--forget", "--yes")
+    assert result.exit_code == 2, _all_output(result)
+    assert s.store().load_tokens() == tokens  # nothing deleted: it can still be revoked
+    assert emulator.token_state(tokens.refresh_token) == "active"
+    assert (s.data_dir / "state.sqlite3").exists()
+    assert "Disconnected" not in _all_output(result)
+    assert "not revoked and are still stored" in result.stderr
+    fix = "unset QBSYNC_CLIENT_SECRET (to use the stored secret) or " if from_env else ""
+    assert f"Next step: {fix}run `qbsync init --force`, then `qbsync disconnect` again" in (
+        result.stderr
+    )
+    assert_no_secrets(_all_output(result), "env-wrong-secret-77", "stored-wrong-secret-88")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 import webbrowser
 from collections.abc import Iterator
@@ -25,8 +26,22 @@ from qbsync.cli import render
 from qbsync.cli.hints import command_line, localize
 from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config
-from qbsync.credentials import CredentialStore, open_store, resolve_client_secret, token_lock
-from qbsync.errors import AuthError, OAuthFlowError, QbsyncError, StateError, UsageError
+from qbsync.credentials import (
+    CLIENT_SECRET_ENV,
+    CredentialStore,
+    open_store,
+    resolve_client_secret,
+    token_lock,
+)
+from qbsync.errors import (
+    AuthError,
+    ConfigError,
+    OAuthFlowError,
+    QboUnavailableError,
+    QbsyncError,
+    StateError,
+    UsageError,
+)
 from qbsync.files import atomic_write
 from qbsync.locks import run_lock
 from qbsync.loopback import LoopbackCatcher
@@ -417,7 +432,14 @@ def _disconnect(
                     timeout=config.qbo.timeout_seconds,
                 )
                 render.info(f"Revoked qbsync's access at {who}.")
-            except QbsyncError as exc:
+            except ConfigError as exc:
+                # A wrong or missing client secret (invalid_client): deleting the tokens now
+                # would leave the grant live at Intuit with nothing left to revoke it with.
+                raise ConfigError(
+                    f"{exc.message}; the tokens were not revoked and are still stored",
+                    hint=_fix_secret_then(obj, "disconnect"),
+                ) from None
+            except QboUnavailableError as exc:  # unreachable or failing: delete locally anyway
                 cut = (
                     " To cut access now, disconnect the app in QuickBooks (Settings > Apps > "
                     "Connected apps)."
@@ -440,6 +462,14 @@ def _disconnect(
             "Disconnected; deleted the stored tokens. Links and export history are kept: "
             f"`{command_line(obj, 'auth')}` with the same company resumes."
         )
+
+
+def _fix_secret_then(obj: CliContext, *again: str) -> str:
+    """Fix the client secret in use, then run the command again."""
+    fix = f"run `{command_line(obj, 'init', '--force')}`"
+    if os.environ.get(CLIENT_SECRET_ENV, "").strip():
+        fix = f"unset {CLIENT_SECRET_ENV} (to use the stored secret) or {fix}"
+    return f"{fix}, then `{command_line(obj, *again)}` again"
 
 
 def register(group: click.Group) -> None:
