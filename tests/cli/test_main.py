@@ -118,3 +118,68 @@ def test_help_claims_only_released_commands(home: Path) -> None:
     assert "Member linking and invoice export are coming." in text
     for word in ("init", "auth", "status", "disconnect"):
         assert word in text
+
+
+def _run_into_closed_pipe(home: Path, args: list[str], **extra_env: str) -> tuple[int, str]:
+    """Run a real `qbsync` whose stdout reader has already gone (`qbsync ... | true`)."""
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        **extra_env,
+    }
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout fails with EPIPE, deterministically
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "qbsync", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    return proc.returncode, proc.stderr
+
+
+INIT_FLAGS = ["init", "--client-id", "id-1", "--members", "m.csv", "--token-store", "file", "--yes"]
+
+
+def test_closed_stdout_after_a_successful_init_exits_0(home: Path) -> None:
+    code, stderr = _run_into_closed_pipe(home, INIT_FLAGS, QBSYNC_CLIENT_SECRET="s3cret-value")
+    assert code == 0, stderr
+    assert "BrokenPipe" not in stderr and "Error" not in stderr
+    assert (home / ".config" / "qbsync" / "config.toml").exists()
+    assert (home / ".local" / "share" / "qbsync" / "default" / "tokens.json").exists()
+
+
+def test_closed_stdout_keeps_the_commands_own_exit_code(home: Path) -> None:
+    code, _ = _run_into_closed_pipe(home, INIT_FLAGS, QBSYNC_CLIENT_SECRET="s3cret-value")
+    assert code == 0
+    for args in (["status"], ["status", "--json"], ["status", "--check"]):
+        code, stderr = _run_into_closed_pipe(home, args)
+        assert code == 3, (args, stderr)  # not connected, as with a reader that stays
+        assert "BrokenPipe" not in stderr and "unexpected" not in stderr
+        assert "Error: not connected: no tokens stored" in stderr
+    code, stderr = _run_into_closed_pipe(home, ["--help"])
+    assert (code, stderr) == (0, "")
+
+
+def test_a_reader_that_closes_early_gets_the_first_lines(home: Path) -> None:
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qbsync", *INIT_FLAGS],
+        env={**env, "QBSYNC_CLIENT_SECRET": "s3cret-value"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # `| head -1`
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, stderr
+    assert first.startswith(b"Config written:")
+    assert "BrokenPipe" not in stderr

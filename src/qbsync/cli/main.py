@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -73,6 +74,9 @@ class QbsyncGroup(click.Group):
             cancelled(end_of_input=True)
         except KeyboardInterrupt:
             _interrupted(ctx)
+        except BrokenPipeError:
+            # Only when stdout is not main()'s pipe-safe writer: click ends quietly (exit 1).
+            raise
         except Exception as exc:  # the last line of defence: never a raw traceback with secrets
             _unexpected(exc)
 
@@ -169,6 +173,57 @@ def _register() -> None:
         add(cli)
 
 
+class _PipeSafeWriter(io.RawIOBase):
+    """stdout's file descriptor, where a reader that went away (``qbsync status | head -1``)
+    is not an error: the rest of the output goes to /dev/null and the command finishes with its
+    own exit code. The redirect is the pattern the Python docs give for SIGPIPE."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        try:
+            return os.write(self._fd, data)
+        except BrokenPipeError:
+            _stdout_to_devnull(self._fd)
+            return len(memoryview(data))
+
+
+def _stdout_to_devnull(fd: int) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _pipe_safe_stdout() -> None:
+    """Put a ``_PipeSafeWriter`` under ``sys.stdout`` (a real process's stdout only)."""
+    old = sys.stdout
+    try:
+        fd = old.fileno()
+        old.flush()
+    except (AttributeError, OSError, ValueError):  # no file descriptor (tests), or closed
+        return
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(_PipeSafeWriter(fd)),
+        encoding=old.encoding,
+        errors=old.errors,
+        line_buffering=old.line_buffering,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     _register()
+    _pipe_safe_stdout()
     cli.main(args=argv, prog_name="qbsync")
