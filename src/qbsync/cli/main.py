@@ -219,7 +219,7 @@ def _pipe_safe_stdout() -> None:
         io.BufferedWriter(_PipeSafeWriter(fd)),
         encoding=old.encoding,
         errors=old.errors,
-        line_buffering=old.line_buffering,
+        line_buffering=bool(old.line_buffering),
     )
 
 
