@@ -188,8 +188,10 @@ class LoopbackCatcher:
             except queue.Empty:
                 raise OAuthFlowError(
                     f"no browser came back to {self.redirect_uri} within {timeout:g} s",
-                    hint="run `qbsync auth` again (--timeout to wait longer), or use the paste "
-                    "flow with --redirect-url",
+                    hint="run `qbsync auth` again (--timeout to wait longer), or "
+                    "`qbsync auth --print-url`, then `qbsync auth --redirect-url '<address>'`; "
+                    "if the browser showed an error page, check client_id and redirect_uri in "
+                    "the config",
                 ) from None
             if query is not None:
                 return query

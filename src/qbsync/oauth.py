@@ -19,15 +19,17 @@ Nothing here logs or raises with a token, code or secret in the text.
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import os
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from requests.auth import HTTPBasicAuth
@@ -136,12 +138,21 @@ def endpoint_name(endpoints: Endpoints | None, endpoint: str) -> str:
 
 
 def probe_emulator(
-    endpoints: Endpoints, *, http: requests.Session | None = None, timeout: float = PROBE_TIMEOUT
+    endpoints: Endpoints,
+    *,
+    client_id: str | None = None,
+    redirect_uri: str | None = None,
+    scopes: Sequence[str] = DEFAULT_SCOPES,
+    http: requests.Session | None = None,
+    timeout: float = PROBE_TIMEOUT,
 ) -> None:
-    """Fail fast when an emulator environment is not answering (never called for Intuit).
+    """Fail fast when an emulator environment cannot complete a login (never called for Intuit).
 
     GETs the emulator's discovery document, so a login does not wait for a browser that can
-    never come back. Raises ``QboUnavailableError`` (exit 1) naming the URL and how to start it.
+    never come back: ``QboUnavailableError`` (exit 1) naming the URL and how to start it. With
+    ``client_id`` and ``redirect_uri``, also GETs the authorize URL (not following the redirect)
+    and raises ``ConfigError`` (exit 2) when the emulator answers it with an error page (an
+    unknown client, an unregistered redirect URI): the browser would only show that page.
     """
     if endpoints.is_intuit:
         return
@@ -149,6 +160,9 @@ def probe_emulator(
     sender = http or requests.Session()
     try:
         resp = sender.get(base + DISCOVERY_PATH, timeout=timeout, allow_redirects=False)
+        _check_discovery(endpoints, resp)
+        if client_id is not None and redirect_uri is not None:
+            _probe_authorize(endpoints, sender, client_id, redirect_uri, scopes, timeout)
     except requests.RequestException:
         raise QboUnavailableError(
             f"the QBO emulator at {base} is not answering", hint=emulator_start_hint(endpoints)
@@ -156,6 +170,56 @@ def probe_emulator(
     finally:
         if http is None:
             sender.close()
+
+
+def _probe_authorize(
+    endpoints: Endpoints,
+    sender: requests.Session,
+    client_id: str,
+    redirect_uri: str,
+    scopes: Sequence[str],
+    timeout: float,
+) -> None:
+    # No `state`: the emulator checks client_id and redirect_uri first (an error page when
+    # either is wrong), then answers a request without state with an error redirect, so the
+    # probe issues no code and uses up no "deny the next login".
+    query = urlencode(
+        {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": " ".join(scopes or DEFAULT_SCOPES),
+        }
+    )
+    resp = sender.get(f"{endpoints.authorize_url}?{query}", timeout=timeout, allow_redirects=False)
+    if resp.status_code != 400:
+        return
+    page = _error_page_text(resp.text)
+    lowered = page.lower()
+    if "redirect_uri" in lowered:
+        what = f"redirect_uri {redirect_uri} is not registered for client {client_id!r}"
+    elif "client" in lowered:
+        what = f"client_id {client_id!r} is not registered"
+    else:
+        what = f"HTTP 400: {page or 'no reason given'}"
+    raise ConfigError(
+        f"{server_name(endpoints)} refuses this login: {what}",
+        hint="set client_id and redirect_uri in the config to a client the emulator knows "
+        "(`qbsync emulator serve` lists them when it starts; `qbsync init --force` rewrites "
+        "the config), or register them in the emulator's --seed file",
+    )
+
+
+def _error_page_text(html_text: str) -> str:
+    """The reason an HTML error page gives (its <p>, else its text), short and on one line."""
+    match = re.search(r"<p>(.*?)</p>", html_text, re.S | re.I)
+    text = match.group(1) if match else html_text
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+    return text[:200]
+
+
+def _check_discovery(endpoints: Endpoints, resp: requests.Response) -> None:
+    base = emulator_base(endpoints)
     body: object = None
     with contextlib.suppress(ValueError):
         body = resp.json()

@@ -664,3 +664,39 @@ def test_disconnect_with_a_wrong_secret_keeps_the_tokens_and_the_grant(
         result.stderr
     )
     assert_no_secrets(_all_output(result), "env-wrong-secret-77", "stored-wrong-secret-88")
+
+
+def test_an_unregistered_redirect_uri_fails_at_once_instead_of_timing_out(
+    emulator: Any, browser: Browser
+) -> None:
+    s = make_setup(emulator)
+    config = user_config_dir() / "config.toml"
+    config.write_text(config.read_text().replace(s.redirect_uri, "http://localhost:8799/callback"))
+    started = time.monotonic()
+    result = run("auth", "--timeout", "30")
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 2, _all_output(result)
+    assert (
+        "refuses this login: redirect_uri http://localhost:8799/callback is not registered for "
+        f"client '{CLIENT_ID}'" in result.stderr
+    )
+    assert "Next step: set client_id and redirect_uri" in result.stderr
+    assert browser.opened == 0
+    assert s.store().load_tokens() is None
+    assert s.token_posts() == 0
+
+
+def test_loopback_timeout_hint_names_the_two_step_flow_and_error_pages(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_setup(emulator)
+    monkeypatch.setattr("webbrowser.open", lambda *a, **k: True)
+    result = run("auth", "--timeout", "0.2")
+    assert result.exit_code == 3
+    assert "`qbsync auth --print-url`, then `qbsync auth --redirect-url '<address>'`" in (
+        result.stderr
+    )
+    assert "if the browser showed an error page, check client_id and redirect_uri" in (
+        result.stderr
+    )
+    assert "paste flow with --redirect-url" not in result.stderr

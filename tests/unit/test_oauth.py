@@ -9,6 +9,7 @@ import socket
 import struct
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -545,3 +546,29 @@ def test_catcher_with_a_state_still_times_out_after_stray_hits() -> None:
             OAuthFlowError, match=rf"no browser came back to http://127.0.0.1:{port}/cb"
         ):
             catcher.wait(0.3, on_stray=lambda line: None)
+
+
+def test_probe_emulator_refuses_an_unregistered_redirect_uri_or_client(emulator: Any) -> None:
+    endpoints = endpoints_for(emulator.base_url)
+    emulator.add_client("probe-client", "probe-secret-123456", ["http://localhost:8765/callback"])
+    with pytest.raises(ConfigError) as info:
+        oauth.probe_emulator(
+            endpoints, client_id="probe-client", redirect_uri="http://localhost:8799/callback"
+        )
+    assert info.value.exit_code == 2
+    assert info.value.message.endswith(
+        "refuses this login: redirect_uri http://localhost:8799/callback is not registered "
+        "for client 'probe-client'"
+    )
+    assert "client_id and redirect_uri" in (info.value.hint or "")
+    with pytest.raises(ConfigError, match="client_id 'nobody' is not registered"):
+        oauth.probe_emulator(
+            endpoints, client_id="nobody", redirect_uri="http://localhost:8765/callback"
+        )
+    # A registered pair passes, and the probe neither issues a code nor spends a denial.
+    emulator.deny_next_authorization()
+    oauth.probe_emulator(
+        endpoints, client_id="probe-client", redirect_uri="http://localhost:8765/callback"
+    )
+    assert emulator.oauth._codes == {}
+    assert emulator.oauth._deny_next is True

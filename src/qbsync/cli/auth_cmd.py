@@ -170,8 +170,16 @@ def _auth(
     ensure_private_dir(config.data_dir)
     State.open(config.state_path).close()
     # An emulator that is not running would leave the login waiting for a browser that can never
-    # come back (or spend a pasted code on nothing): find out now. Intuit is never probed.
-    oauth.probe_emulator(qbo.endpoints)
+    # come back (or spend a pasted code on nothing): find out now. Intuit is never probed. A new
+    # login also asks the emulator's authorize page whether it knows this client and redirect
+    # URI: otherwise the browser would show an error page while we wait for the timeout.
+    starting = redirect_url is None
+    oauth.probe_emulator(
+        qbo.endpoints,
+        client_id=qbo.client_id if starting else None,
+        redirect_uri=qbo.redirect_uri if starting else None,
+        scopes=qbo.scopes,
+    )
     if redirect_url is not None:
         pending = _read_pending(config)
         try:
