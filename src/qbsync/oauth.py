@@ -405,20 +405,20 @@ def _token_post(
 def secret_origin() -> str:
     """Where the client secret in use came from (same precedence as resolve_client_secret)."""
     if os.environ.get(CLIENT_SECRET_ENV, "").strip():
-        return f"the client secret from {CLIENT_SECRET_ENV}, which overrides the stored one"
-    return "the stored client secret"
+        return f"the secret came from {CLIENT_SECRET_ENV}, which overrides the stored one"
+    return "the secret is the stored one"
 
 
 def _credentials_refused(endpoints: Endpoints, when: str, client_id: str) -> ConfigError:
     from_env = bool(os.environ.get(CLIENT_SECRET_ENV, "").strip())
     other = (
-        ", or belongs to the other environment (sandbox vs production)"
+        ", or they belong to the other environment (sandbox vs production)"
         if endpoints.is_intuit
         else ""
     )
     return ConfigError(
         f"{server_name(endpoints)} refused the app's credentials {when}: client_id "
-        f"{client_id!r} or {secret_origin()} is wrong{other}",
+        f"{client_id!r} or the client secret is wrong ({secret_origin()}){other}",
         hint=ENV_SECRET_HINT if from_env else REINIT_HINT,
     )
 
@@ -541,8 +541,8 @@ def _refresh_refused(error: str, status: int) -> QbsyncError:
     if error == "invalid_grant":
         return AuthError(
             "Intuit refused the stored refresh token (invalid_grant): the connection was "
-            "revoked or disconnected, or the token expired; run `qbsync auth`"
-        )
+            "revoked or disconnected, or the token expired"
+        )  # the next step, `qbsync auth`, is AuthError's hint: said once
     return AuthError(f"the token refresh failed ({error}, HTTP {status})")
 
 

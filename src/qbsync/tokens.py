@@ -221,7 +221,7 @@ class TokenManager:
                 return stored.access_token
             problem = refresh_expiry_problem(stored, now)
             if problem:
-                raise AuthError(f"{problem}; run `qbsync auth` to connect again")
+                raise AuthError(problem, hint="run `qbsync auth` to connect again")
             log.info("refreshing the QBO access token")
             new = oauth.refresh_tokens(
                 self.endpoints,

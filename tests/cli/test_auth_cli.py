@@ -595,8 +595,9 @@ def test_invalid_client_names_the_secret_from_the_environment(
     monkeypatch.setenv("QBSYNC_CLIENT_SECRET", "env-wrong-secret-77")
     result = run("auth")
     assert result.exit_code == 2
-    assert "client secret from QBSYNC_CLIENT_SECRET, which overrides the stored one" in (
-        result.stderr
+    assert (
+        "or the client secret is wrong (the secret came from QBSYNC_CLIENT_SECRET, which "
+        "overrides the stored one)" in result.stderr
     )
     assert "env-wrong-secret-77" not in _all_output(result)
     assert s.store().load_tokens() is None

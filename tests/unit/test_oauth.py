@@ -199,7 +199,12 @@ def test_exchange_code_posts_once_with_basic_auth_and_hard_expiry_header() -> No
     ("status", "body", "exc", "needle"),
     [
         (400, {"error": "invalid_grant"}, OAuthFlowError, "invalid_grant"),
-        (401, {"error": "invalid_client"}, ConfigError, "or the stored client secret is wrong"),
+        (
+            401,
+            {"error": "invalid_client"},
+            ConfigError,
+            "secret is wrong (the secret is the stored",
+        ),
         (500, {"error": "server_error"}, QboUnavailableError, "server_error"),
         (400, {"error": "unsupported_grant_type"}, OAuthFlowError, "unsupported_grant_type"),
     ],
@@ -248,7 +253,8 @@ def test_refresh_invalid_grant_says_run_auth() -> None:
     responses.post(SANDBOX.token_url, status=400, json={"error": "invalid_grant"})
     with pytest.raises(AuthError) as info:
         oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
-    assert "run `qbsync auth`" in info.value.message
+    assert "qbsync auth" not in info.value.message  # said once, as the next step
+    assert info.value.hint == "run `qbsync auth`"
     assert "refresh-old-123" not in info.value.message
 
 
@@ -451,8 +457,19 @@ def test_a_browser_leaving_early_prints_no_traceback(capfd: pytest.CaptureFixtur
 @pytest.mark.parametrize(
     ("from_env", "said", "hint"),
     [
-        (True, "client secret from QBSYNC_CLIENT_SECRET, which overrides the stored one", "unset"),
-        (False, "the stored client secret", "qbsync init --force"),
+        (
+            True,
+            f"client_id {CLIENT_ID!r} or the client secret is wrong (the secret came from "
+            "QBSYNC_CLIENT_SECRET, which overrides the stored one), or they belong to the other "
+            "environment (sandbox vs production)",
+            "unset",
+        ),
+        (
+            False,
+            f"client_id {CLIENT_ID!r} or the client secret is wrong (the secret is the stored "
+            "one), or they belong",
+            "qbsync init --force",
+        ),
     ],
 )
 def test_invalid_client_says_where_the_secret_came_from(

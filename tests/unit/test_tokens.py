@@ -129,9 +129,11 @@ def test_invalid_grant_is_auth_error_and_keeps_stored_tokens(
 ) -> None:
     store.save_tokens(_tokens())
     responses.post(SANDBOX.token_url, status=400, json={"error": "invalid_grant"})
-    with pytest.raises(AuthError, match="run `qbsync auth`") as info:
+    with pytest.raises(AuthError) as info:
         _manager(store, clock, tmp_path).after_401("acc-1")
     assert int(info.value.exit_code) == 3
+    assert "qbsync auth" not in info.value.message  # once, in the next step only
+    assert info.value.hint == "run `qbsync auth`"
     assert store.load_tokens().refresh_token == "ref-1"  # type: ignore[union-attr]
 
 
@@ -153,9 +155,11 @@ def test_expired_refresh_token_is_refused_before_calling_intuit(
 ) -> None:
     store.save_tokens(_tokens(access_expires_at=T0 + timedelta(minutes=1), **changes))
     clock.now = T0 + timedelta(minutes=2)
-    with pytest.raises(AuthError, match=needle):
+    with pytest.raises(AuthError, match=needle) as info:
         _manager(store, clock, tmp_path).access_token()
     assert len(responses.calls) == 0
+    assert "qbsync auth" not in info.value.message  # once, in the next step only
+    assert info.value.hint == "run `qbsync auth` to connect again"
 
 
 @responses.activate
