@@ -24,7 +24,7 @@ import tomli_w
 from qbsync.environments import Endpoints, endpoints_for, is_loopback_host
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
-from qbsync.paths import DEFAULT_PROFILE, config_path, user_config_dir
+from qbsync.paths import DEFAULT_PROFILE, config_path, is_profile_name, user_config_dir
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 PAYMENT_SCOPE = "com.intuit.quickbooks.payment"
@@ -57,7 +57,6 @@ _SECRET_NAMES = {
 _SAFE_NAMES = {"token_env", "store"}
 _SECRET_SUFFIXES = ("_secret", "_password", "_token", "_api_key")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -314,7 +313,7 @@ def other_profiles(path: Path, profile: str) -> list[str]:
     except OSError:
         return []
     found = [DEFAULT_PROFILE if name == "config" else name for name in names]
-    return [name for name in found if name != profile and _PROFILE_NAME.fullmatch(name)]
+    return [name for name in found if name != profile and is_profile_name(name)]
 
 
 def _is_ip(host: str) -> bool:

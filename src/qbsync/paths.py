@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
 APP_NAME = "qbsync"
 DEFAULT_PROFILE = "default"
+PROFILE_ENV = "QBSYNC_PROFILE"
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def is_profile_name(name: str) -> bool:
+    """A profile name is a file and folder name: ASCII letters, digits, '-' and '_' only."""
+    return bool(_PROFILE_NAME.fullmatch(name))
 
 
 def user_config_dir() -> Path:

@@ -14,8 +14,14 @@ from typing import Any, NoReturn
 import click
 
 from qbsync import __version__
-from qbsync.errors import ExitCode, QbsyncError
-from qbsync.paths import DEFAULT_PROFILE, config_path, profile_data_dir
+from qbsync.errors import ConfigError, ExitCode, QbsyncError
+from qbsync.paths import (
+    DEFAULT_PROFILE,
+    PROFILE_ENV,
+    config_path,
+    is_profile_name,
+    profile_data_dir,
+)
 from qbsync.redact import RedactingFilter, RedactingFormatter, redact
 
 log = logging.getLogger("qbsync")
@@ -29,6 +35,9 @@ class CliContext:
     profile: str
     data_dir: Path
     verbose: int
+    # An unusable --profile / QBSYNC_PROFILE, raised by get(): inside the command, so its own
+    # error path reports it (`status --json` as its one JSON object).
+    problem: QbsyncError | None = None
 
     @classmethod
     def get(cls, ctx: click.Context | None = None) -> CliContext:
@@ -36,7 +45,20 @@ class CliContext:
         obj = ctx.find_object(CliContext)
         if obj is None:  # pragma: no cover - only when a command is invoked outside the group
             raise click.UsageError("qbsync commands must be run through the `qbsync` group")
+        if obj.problem is not None:
+            if ctx.params.get("as_json"):  # the command promised one JSON object on stdout
+                _emit_json_error(obj.problem)
+            raise obj.problem
         return obj
+
+
+def _emit_json_error(exc: QbsyncError) -> None:
+    """The error as the one JSON object a ``--json`` command prints (the keys `status` uses)."""
+    from qbsync.cli import render  # rich is imported only when a command renders
+
+    render.emit_json(
+        {"ok": False, "error": exc.message, "exit_code": int(exc.exit_code), "hint": exc.hint}
+    )
 
 
 def _setup_logging(verbose: int) -> None:
@@ -154,14 +176,28 @@ def cli(ctx: click.Context, config_opt: Path | None, profile: str, verbose: int)
     a local QBO emulator and a demo. Member linking and invoice export are coming.
     """
     _setup_logging(verbose)
-    if not profile.replace("-", "").replace("_", "").isalnum():
-        raise click.BadParameter("use letters, digits, '-' and '_' only", param_hint="--profile")
-    path = config_path(config_opt, profile)
+    problem = None if is_profile_name(profile) else _profile_problem(ctx, profile)
+    if problem is not None:
+        profile = DEFAULT_PROFILE  # no path is ever built from the bad name
     ctx.obj = CliContext(
-        config_path=path,
+        config_path=config_path(config_opt, profile),
         profile=profile,
         data_dir=profile_data_dir(profile),
         verbose=verbose,
+        problem=problem,
+    )
+
+
+def _profile_problem(ctx: click.Context, name: str) -> QbsyncError:
+    from_env = ctx.get_parameter_source("profile") == click.core.ParameterSource.ENVIRONMENT
+    source = PROFILE_ENV if from_env else "--profile"
+    return ConfigError(
+        f"invalid profile name {name!r} (from {source}): use letters, digits, '-' and '_' only",
+        hint=(
+            f"set {PROFILE_ENV} to a name such as acme, or unset it"
+            if from_env
+            else "pass --profile with a name such as acme"
+        ),
     )
 
 
