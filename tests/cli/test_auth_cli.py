@@ -701,3 +701,32 @@ def test_loopback_timeout_hint_names_the_two_step_flow_and_error_pages(
         result.stderr
     )
     assert "paste flow with --redirect-url" not in result.stderr
+
+
+def test_disconnect_forget_without_tokens_says_what_it_did(emulator: Any) -> None:
+    s = make_setup(emulator)
+    with State.open(s.data_dir / "state.sqlite3") as state:
+        state.set_meta("company_name", "x")
+    result = run("disconnect", "--forget", "--yes")
+    assert result.exit_code == 0, _all_output(result)
+    state_path = s.data_dir / "state.sqlite3"
+    assert result.stdout.strip() == (
+        f"Not connected (no stored tokens). Deleted the local state {state_path}."
+    )
+    assert "nothing to revoke" not in _all_output(result)
+    assert not state_path.exists()
+    assert emulator.requests() == []  # nothing to revoke, nothing sent
+    again = run("disconnect", "--forget", "--yes")
+    assert again.exit_code == 0
+    assert "There was no local state to delete" in again.stdout
+    assert "Deleted" not in again.stdout
+
+
+def test_disconnect_forget_with_tokens_says_both(emulator: Any, browser: Browser) -> None:
+    s = make_setup(emulator)
+    assert run("auth").exit_code == 0
+    tokens = s.store().load_tokens()
+    result = run("disconnect", "--forget", "--yes")
+    assert result.exit_code == 0, _all_output(result)
+    assert "Disconnected; deleted the tokens. Deleted the local state" in result.stdout
+    assert emulator.token_state(tokens.refresh_token) == "revoked"  # type: ignore[union-attr]

@@ -421,7 +421,6 @@ def _disconnect(
                 _clear_pending(config)
                 render.result("Not connected (no stored tokens); nothing to do.")
                 return
-            render.info("No stored tokens: nothing to revoke.")
         elif mismatch:
             # Revoking would send the refresh token to a server that never issued it.
             render.warn(
@@ -461,10 +460,23 @@ def _disconnect(
             store.delete_tokens()
     _clear_pending(config)
     if forget:
+        deleted = False
         for suffix in ("", "-wal", "-shm", "-journal"):
             with contextlib.suppress(FileNotFoundError):
                 Path(f"{config.state_path}{suffix}").unlink()
-        render.result(f"Disconnected; deleted the tokens and the local state {config.state_path}.")
+                deleted = True
+        # Say what happened: no tokens means nothing was revoked or deleted at Intuit's side.
+        first = (
+            "Disconnected; deleted the tokens"
+            if tokens is not None
+            else "Not connected (no stored tokens)"
+        )
+        second = (
+            f"Deleted the local state {config.state_path}."
+            if deleted
+            else f"There was no local state to delete ({config.state_path})."
+        )
+        render.result(f"{first}. {second}")
     else:
         render.result(
             "Disconnected; deleted the stored tokens. Links and export history are kept: "
