@@ -405,3 +405,16 @@ def test_next_steps_name_the_profile(emulator: Any) -> None:
     report = json.loads(run("--profile", "acme", "status", "--json").stdout)
     assert report["hint"] == "run `qbsync --profile acme auth`"
     assert report["connected"] is False
+
+
+def test_help_lists_the_exit_codes_docs_auth_md_lists() -> None:
+    import re
+
+    doc = (Path(__file__).parents[2] / "docs" / "auth.md").read_text()
+    section = doc.split("## 4. `qbsync status`")[1].split("## 5.")[0]
+    table = {int(c) for c in re.findall(r"^\| (\d) \|", section, re.M)}
+    help_text = run("status", "--help").stdout
+    listed = {int(c) for c in re.findall(r"^\s+(\d)  \S", help_text, re.M)}
+    assert table == {0, 1, 2, 3, 4}
+    assert listed == table
+    assert "token lock" in help_text

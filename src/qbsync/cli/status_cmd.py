@@ -245,8 +245,13 @@ def _render_text(status: dict[str, Any], now: datetime) -> None:
 def status_command(as_json: bool, check: bool) -> None:
     """Show the QBO connection: company, token store, token expiry.
 
-    Exit 0 tokens stored (or, with --check, QBO answered), 1 QBO could not be reached,
-    2 configuration problem, 3 not connected (run `qbsync auth`).
+    \b
+    Exit codes:
+      0  tokens stored (or, with --check, QBO answered)
+      1  --check could not reach QBO (the tokens were kept)
+      2  configuration problem (config file, no client secret)
+      3  not connected (run `qbsync auth`)
+      4  another qbsync process held the token lock during --check
     """
     obj = CliContext.get()
     try:
