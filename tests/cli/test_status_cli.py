@@ -362,8 +362,14 @@ def test_tokens_from_another_environment_are_reported_and_never_sent(emulator: A
             f"config says the emulator at {other.base_url}; run `qbsync auth`"
         )
         assert expected in result.stdout
+        for label in ("Access token expires", "Refresh token expires", "Refresh hard expiry"):
+            [line] = [x for x in result.stdout.splitlines() if x.startswith(label)]
+            assert line.endswith("- (issued by another server)"), line
+        assert " (in " not in result.stdout  # no "in 59 min" for tokens unusable here
         doc = json.loads(run("status", "--check", "--json").stdout)
         assert (doc["connected"], doc["exit_code"], doc["check"]) == (False, 3, None)
+        assert doc["reason"].startswith("the stored tokens were issued by")
+        assert doc["access_token_expires_at"] and doc["refresh_token_expires_at"]  # kept
         assert other.requests() == []  # no token went to the server that did not issue it
 
 

@@ -214,10 +214,23 @@ def _state_row(status: dict[str, Any]) -> list[tuple[str, str]]:
     return [("Tokens stored", "yes"), ("Check failed", check["error"])]
 
 
+def _issued_elsewhere(status: dict[str, Any]) -> bool:
+    """The stored tokens came from another server: their expiry times mean nothing here."""
+    issued_by = status.get("tokens_issued_by")
+    here = status["environment"]["api_base"]
+    return bool(status["tokens_stored"] and issued_by and issued_by.rstrip("/") != here.rstrip("/"))
+
+
 def _render_text(status: dict[str, Any], now: datetime) -> None:
+    elsewhere = _issued_elsewhere(status)
+
     def moment(key: str) -> str:
         value = status.get(key)
         return render.when(datetime.fromisoformat(value), now) if value else "-"
+
+    def token_moment(key: str) -> str:
+        # "in 59 min" would read as a usable token; JSON keeps the values (stable keys).
+        return "- (issued by another server)" if elsewhere else moment(key)
 
     env = status["environment"]
     store = status["token_store"]
@@ -230,9 +243,9 @@ def _render_text(status: dict[str, Any], now: datetime) -> None:
         ("Realm", status["realm_id"] or "-"),
         ("Enabled at", moment("enabled_at")),
         ("Token store", f"{store['kind']} ({store['location']})"),
-        ("Access token expires", moment("access_token_expires_at")),
-        ("Refresh token expires", moment("refresh_token_expires_at")),
-        ("Refresh hard expiry", moment("refresh_token_hard_expires_at")),
+        ("Access token expires", token_moment("access_token_expires_at")),
+        ("Refresh token expires", token_moment("refresh_token_expires_at")),
+        ("Refresh hard expiry", token_moment("refresh_token_hard_expires_at")),
     ]
     render.key_values("qbsync status", rows)
     for warning in status["warnings"]:
