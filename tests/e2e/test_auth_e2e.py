@@ -340,6 +340,54 @@ def test_disconnect_then_status_says_not_connected(world: World) -> None:
     assert doc["realm_id"] == world.emu.realm_id  # the state (links, history) was kept
 
 
+def test_disconnect_with_a_wrong_secret_from_the_environment_keeps_the_grant(
+    world: World,
+) -> None:
+    tokens = world.connect_without_browser()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qbsync", "disconnect"],
+        env={**world.env(), "QBSYNC_CLIENT_SECRET": "wrong-env-secret-5150"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    world.secrets.add("wrong-env-secret-5150")
+    code, out, err = world.finish(proc)
+    assert code == 2, err
+    assert world.store().load_tokens() == tokens  # still there to revoke once fixed
+    assert world.emu.token_state(tokens.refresh_token) == "active"
+    assert "Disconnected" not in out + err
+    assert (
+        "Next step: unset QBSYNC_CLIENT_SECRET (to use the stored secret) or run "
+        "`qbsync init --force`, then `qbsync disconnect` again"
+    ) in err
+    # With the secret fixed (the variable unset), disconnect revokes the grant.
+    assert world.run("disconnect")[0] == 0
+    assert world.emu.token_state(tokens.refresh_token) == "revoked"
+    assert world.store().load_tokens() is None
+
+
+def test_auth_with_an_unregistered_redirect_uri_fails_at_once(tmp_path: Path) -> None:
+    with Emulator(limits=False) as emu:
+        world = make_world(emu, tmp_path)
+        world.config_path.write_text(
+            world.config_path.read_text().replace(
+                world.redirect_uri, "http://localhost:8799/callback"
+            )
+        )
+        started = time.monotonic()
+        code, _, err = world.run("--profile", "default", "auth", "--timeout", "60")
+        assert time.monotonic() - started < 20
+        assert code == 2, err
+        assert (
+            "refuses this login: redirect_uri http://localhost:8799/callback is not registered "
+            f"for client '{CLIENT_ID}'"
+        ) in err
+        assert world.browser_records() == []  # no browser sent to an error page
+        assert world.token_posts() == 0
+
+
 # -- the gateway against the emulator's injected faults (real HTTP, in process) -------------
 
 
