@@ -293,6 +293,27 @@ def environment_problem(value: str) -> str | None:
     return None
 
 
+# The subcommand being run ("status"), so that a next step can repeat it for another profile.
+# Set by the CLI group for each invocation; None (engine use) gives "qbsync --profile NAME ...".
+_hint_command: str | None = None
+
+
+def set_hint_command(name: str | None) -> None:
+    """Name the subcommand that next steps repeat with another profile (the CLI sets it)."""
+    global _hint_command
+    _hint_command = name
+
+
+def profile_command_line(profile: str, path: Path | None = None) -> str:
+    """``qbsync --profile NAME <this subcommand>`` (with ``--config`` when ``path`` is not where
+    that profile's config is found by default)."""
+    parts = ["qbsync"]
+    if path is not None and Path(path).expanduser() != config_path(None, profile):
+        parts += ["--config", str(path)]
+    parts += ["--profile", profile, _hint_command or "..."]
+    return " ".join(parts)
+
+
 def init_command_line(path: Path, profile: str) -> str:
     """The `qbsync ... init` command line that writes ``path`` for ``profile``."""
     parts = ["qbsync"]
@@ -336,15 +357,17 @@ def _read_toml(path: Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         message = f"no config file at {path}"
+        init = f"`{init_command_line(path, profile)}`"
         others = other_profiles(path, profile)
         if others:
-            message += (
-                f"; profiles found: {', '.join(others)} (use qbsync --profile {others[0]} ...)"
-            )
-        raise ConfigError(
-            message,
-            hint=f"run `{init_command_line(path, profile)}` to create one (or pass --config PATH)",
-        ) from None
+            message += f"; profiles found: {', '.join(others)}"
+            runs = " or ".join(f"`{profile_command_line(name)}`" for name in others)
+            hint = f"run {runs} (or {init} to create this profile's config)"
+        elif path.expanduser() != config_path(None, profile):  # --config PATH was given
+            hint = f"run {init} to create it (or fix the path)"
+        else:
+            hint = f"run {init} to create one (or pass --config PATH)"
+        raise ConfigError(message, hint=hint) from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder; expected a TOML file") from None
     except OSError as exc:

@@ -59,6 +59,15 @@ def config_path(explicit: str | os.PathLike[str] | None, profile: str = DEFAULT_
     return user_config_dir() / name
 
 
+def profile_of_config(path: str | os.PathLike[str]) -> str | None:
+    """The profile whose default config file ``path`` is (``<config dir>/<name>.toml``), or None."""
+    path = Path(path).expanduser()
+    if path.parent != user_config_dir() or path.suffix != ".toml":
+        return None
+    name = DEFAULT_PROFILE if path.stem == "config" else path.stem
+    return name if is_profile_name(name) else None
+
+
 def profile_data_dir(profile: str = DEFAULT_PROFILE) -> Path:
     return user_data_dir() / profile
 

@@ -15,6 +15,7 @@ from qbsync.config import (
     KNOWN_KEYS,
     is_secret_key,
     load_config,
+    set_hint_command,
     write_config,
 )
 from qbsync.errors import ConfigError, ExitCode, UsageError
@@ -424,14 +425,19 @@ def test_every_config_error_names_file_first_and_has_a_next_step(
 
 
 def test_missing_default_config_lists_other_profiles(isolated_env: Path) -> None:
+    set_hint_command(None)  # no CLI invocation: the engine's own wording
     folder = isolated_env / ".config" / "qbsync"
     folder.mkdir(parents=True)
     (folder / "acme.toml").write_text(GOOD)
     (folder / "zeta.toml").write_text(GOOD)
     with pytest.raises(ConfigError) as info:
         load_config(folder / "config.toml", profile="default", data_dir=isolated_env / "d")
-    assert "profiles found: acme, zeta (use qbsync --profile acme ...)" in info.value.message
-    assert info.value.hint is not None and "`qbsync init`" in info.value.hint
+    assert info.value.message.endswith("; profiles found: acme, zeta")
+    # the next step is the same command with each profile found (engine use: "...")
+    assert info.value.hint == (
+        "run `qbsync --profile acme ...` or `qbsync --profile zeta ...` "
+        "(or `qbsync init` to create this profile's config)"
+    )
     # and from a named profile, the default one is listed by its name
     (folder / "config.toml").write_text(GOOD)
     with pytest.raises(ConfigError) as info:
@@ -445,6 +451,28 @@ def test_missing_config_without_other_profiles_says_nothing_more(isolated_env: P
     with pytest.raises(ConfigError) as info:
         load_config(path, profile="default", data_dir=isolated_env / "d")
     assert info.value.message == f"no config file at {path}"
+    assert info.value.hint == "run `qbsync init` to create one (or pass --config PATH)"
+
+
+def test_missing_explicit_config_does_not_suggest_passing_config(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError) as info:
+        _load(missing)
+    assert info.value.hint == f"run `qbsync --config {missing} init` to create it (or fix the path)"
+    assert "pass --config" not in info.value.hint
+
+
+def test_missing_config_hint_repeats_the_command_with_the_profile(isolated_env: Path) -> None:
+    folder = isolated_env / ".config" / "qbsync"
+    folder.mkdir(parents=True)
+    (folder / "acme.toml").write_text(GOOD)
+    set_hint_command("status")
+    try:
+        with pytest.raises(ConfigError) as info:
+            load_config(folder / "config.toml", profile="default", data_dir=isolated_env / "d")
+    finally:
+        set_hint_command(None)
+    assert (info.value.hint or "").startswith("run `qbsync --profile acme status` (or ")
 
 
 # -- existing_values (`qbsync init --force` starts from them) ----------------------------------

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from qbsync import __version__
+from qbsync.config import profile_command_line, set_hint_command
 from qbsync.errors import ConfigError, ExitCode, QbsyncError
 from qbsync.paths import (
     DEFAULT_PROFILE,
@@ -21,6 +22,7 @@ from qbsync.paths import (
     config_path,
     is_profile_name,
     profile_data_dir,
+    profile_of_config,
 )
 from qbsync.redact import RedactingFilter, RedactingFormatter, redact
 
@@ -101,6 +103,8 @@ class QbsyncGroup(click.Group):
             raise
         except Exception as exc:  # the last line of defence: never a raw traceback with secrets
             _unexpected(exc)
+        finally:
+            set_hint_command(None)  # set by the group callback for this invocation only
 
 
 def _interrupted(ctx: click.Context) -> NoReturn:
@@ -176,15 +180,34 @@ def cli(ctx: click.Context, config_opt: Path | None, profile: str, verbose: int)
     a local QBO emulator and a demo. Member linking and invoice export are coming.
     """
     _setup_logging(verbose)
+    set_hint_command(ctx.invoked_subcommand)
     problem = None if is_profile_name(profile) else _profile_problem(ctx, profile)
     if problem is not None:
         profile = DEFAULT_PROFILE  # no path is ever built from the bad name
+    path = config_path(config_opt, profile)
+    if problem is None and config_opt is not None:
+        problem = _other_profiles_config(ctx, path, profile)
     ctx.obj = CliContext(
-        config_path=config_path(config_opt, profile),
+        config_path=path,
         profile=profile,
         data_dir=profile_data_dir(profile),
         verbose=verbose,
         problem=problem,
+    )
+
+
+def _other_profiles_config(ctx: click.Context, path: Path, profile: str) -> QbsyncError | None:
+    """``--config ~/.config/qbsync/acme.toml`` without ``--profile``: acme's config with another
+    profile's tokens and state. Say so, and name the command line that means acme."""
+    if ctx.get_parameter_source("profile") == click.core.ParameterSource.COMMANDLINE:
+        return None  # --profile was given too: the operator chose the pair
+    owner = profile_of_config(path)
+    if owner is None or owner == profile:
+        return None
+    return ConfigError(
+        f"{path} is the config file of profile {owner!r}, but without --profile this command "
+        f"would use it with the tokens and state of profile {profile!r}",
+        hint=f"run `{profile_command_line(owner, path)}`",
     )
 
 
