@@ -217,6 +217,66 @@ def existing_values(path: Path) -> dict[str, Any]:
     return {name: body for name, body in out.items() if body}
 
 
+# Values that may be quoted in a note about a dropped value (none of them can hold a secret).
+_SHOWN_KEYS = {
+    ("qbo", "environment"), ("qbo", "scopes"), ("qbo", "minor_version"),
+    ("qbo", "timeout_seconds"), ("tokens", "store"), ("source", "type"), ("export", "days"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DroppedValue:
+    """A value of an existing config that ``existing_values`` left out, and why.
+
+    ``reason``: "secret" (named like one: never shown), "unknown" (not a key qbsync reads) or
+    "invalid" (failed its check). ``shown``: the value as TOML-ish text, only for keys that
+    cannot hold a secret; ``table`` is None for a key outside any table.
+    """
+
+    table: str | None
+    key: str
+    reason: str
+    shown: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"[{self.table}] {self.key}" if self.table else self.key
+
+
+def dropped_values(path: Path) -> list[DroppedValue]:
+    """What `qbsync init --force` would silently lose from ``path``: each key of the file that
+    ``existing_values`` does not keep. An unreadable file gives ``[]``."""
+    path = Path(path).expanduser()
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    kept = existing_values(path)
+    out: list[DroppedValue] = []
+    for name, body in doc.items():
+        if not isinstance(body, dict):
+            reason = "secret" if is_secret_key(name) else "unknown"
+            out.append(DroppedValue(None, name, reason))
+            continue
+        for key, value in body.items():
+            if is_secret_key(key) or (isinstance(value, dict | list) and _holds_secret(value)):
+                out.append(DroppedValue(name, key, "secret"))
+            elif name not in KNOWN_KEYS or key not in KNOWN_KEYS[name]:
+                out.append(DroppedValue(name, key, "unknown"))
+            elif key not in kept.get(name, {}):
+                shown = repr(value) if (name, key) in _SHOWN_KEYS else None
+                out.append(DroppedValue(name, key, "invalid", shown))
+    return out
+
+
+def _holds_secret(node: Any) -> bool:
+    if isinstance(node, dict):
+        return any(is_secret_key(k) or _holds_secret(v) for k, v in node.items())
+    if isinstance(node, list):
+        return any(_holds_secret(item) for item in node)
+    return False
+
+
 def _valid_environment(check: _Checker, qbo: dict[str, Any]) -> str:
     value = check.string(qbo, "qbo", "environment", default=None)
     check.environment(value)

@@ -481,3 +481,36 @@ def test_force_with_production_does_not_keep_a_loopback_redirect(home: Path) -> 
     )
     assert result.exit_code == 2
     assert "missing --redirect-uri" in result.stderr
+
+
+def test_force_yes_says_which_old_values_it_dropped(home: Path) -> None:
+    bad = EMULATOR_CONFIG.replace('"http://127.0.0.1:4116"', '"staging"')
+    bad = 'client_secret = "oops-not-shown"\n' + bad.replace("[tokens]", 'clientid = "x"\n[tokens]')
+    path = _existing(home, bad)
+    result = _run(
+        ["init", "--force", "--token-store", "file", "--yes"],
+        env={"QBSYNC_CLIENT_SECRET": SECRET},
+    )
+    assert result.exit_code == 0, result.stderr
+    doc = tomllib.loads(path.read_text())
+    assert doc["qbo"]["environment"] == "sandbox" and "client_secret" not in doc
+    notes = [line for line in result.stdout.splitlines() if line.startswith("Note:")]
+    assert [" ".join(line.split()) for line in notes] == [
+        "Note: removed client_secret from the config; rotate that secret if the file was "
+        "ever shared",
+        "Note: [qbo] environment 'staging' was not valid; using sandbox",
+        "Note: removed [qbo] clientid: not a key qbsync reads",
+        "Note: /srv/members.csv does not exist yet.",
+    ]
+    assert "oops-not-shown" not in result.stdout + result.stderr
+    _assert_no_secret(result, home)
+
+
+def test_force_over_a_clean_config_has_no_dropped_notes(home: Path) -> None:
+    _existing(home)
+    result = _run(
+        ["init", "--force", "--token-store", "file", "--yes"],
+        env={"QBSYNC_CLIENT_SECRET": SECRET},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "was not valid" not in result.stdout and "removed" not in result.stdout

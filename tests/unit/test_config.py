@@ -521,3 +521,26 @@ def test_existing_values_of_a_broken_file_is_empty(tmp_path: Path, text: str) ->
 
     assert existing_values(_write(tmp_path, text)) == {}
     assert existing_values(tmp_path / "missing.toml") == {}
+
+
+def test_dropped_values_names_each_lost_key_without_secret_values(tmp_path: Path) -> None:
+    from qbsync.config import dropped_values
+
+    path = tmp_path / "config.toml"
+    path.write_text(
+        'api_key = "k-123"\n'
+        '[qbo]\nenvironment = "staging"\nclient_id = "ok"\nminor_version = 3\n'
+        '[qbo.extra]\nrefresh_token = "r-456"\n'
+        '[source]\ntype = "csv"\nmembers = "m.csv"\ntoken_env = "not a name"\n'
+        "[mystery]\nx = 1\n"
+    )
+    dropped = dropped_values(path)
+    assert [(d.where, d.reason, d.shown) for d in dropped] == [
+        ("api_key", "secret", None),
+        ("[qbo] environment", "invalid", "'staging'"),
+        ("[qbo] minor_version", "invalid", "3"),
+        ("[qbo] extra", "secret", None),
+        ("[source] token_env", "invalid", None),  # may be a pasted token: never quoted
+        ("[mystery] x", "unknown", None),
+    ]
+    assert dropped_values(tmp_path / "missing.toml") == []

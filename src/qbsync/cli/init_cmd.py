@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,8 @@ from qbsync.config import (
     SOURCE_TYPES,
     TOKEN_STORES,
     Config,
+    DroppedValue,
+    dropped_values,
     environment_problem,
     existing_values,
     load_config,
@@ -201,6 +203,7 @@ def init_command(
     # prompts' defaults and what --yes takes, so `init --force --token-store file` changes only
     # the store. Flags given on the command line win.
     old = existing_values(path) if path.exists() else {}
+    dropped = dropped_values(path) if path.exists() else []
     old_qbo, old_source = old.get("qbo", {}), old.get("source", {})
     ask = _Asker(yes)
     if old and not yes:
@@ -273,7 +276,8 @@ def init_command(
         if from_env
         else "client secret stored"
     )
-    _report(config, store.kind, store.location, secret_note=note, obj=obj)
+    notes = [_dropped_note(item, values) for item in dropped]
+    _report(config, store.kind, store.location, secret_note=note, obj=obj, notes=notes)
 
 
 def _source_values(
@@ -425,18 +429,49 @@ def _client_secret(ask: _Asker, *, existing: bool) -> str | None:
         click.echo("Error: The two entered values do not match.", err=True)
 
 
-def _report(config: Config, kind: str, location: str, *, secret_note: str, obj: CliContext) -> None:
-    click.echo(f"Config written: {config.path}")
-    click.echo(f"Environment:    {config.qbo.environment}")
-    click.echo(f"Token store:    {kind} ({location}); {secret_note}")
+def _dropped_note(item: DroppedValue, values: dict[str, Any]) -> str:
+    """What became of a value of the old file that is not in the new one (never a secret)."""
+    if item.reason == "secret":
+        return f"removed {item.key} from the config; rotate that secret if the file was ever shared"
+    if item.reason == "unknown":
+        return f"removed {item.where}: not a key qbsync reads"
+    now = values.get(item.table or "", {}).get(item.key)
+    what = f"{item.where} {item.shown}" if item.shown else item.where
+    if now is None:
+        return f"{what} was not valid; left out (the default applies)"
+    if isinstance(now, list):
+        now = ", ".join(str(part) for part in now)
+    return f"{what} was not valid; using {now}"
+
+
+def _report(
+    config: Config,
+    kind: str,
+    location: str,
+    *,
+    secret_note: str,
+    obj: CliContext,
+    notes: Sequence[str] = (),
+) -> None:
+    rows = [
+        ("Config written", str(config.path)),
+        ("Environment", config.qbo.environment),
+        ("Token store", f"{kind} ({location}); {secret_note}"),
+    ]
+    rows += [("Note", note) for note in notes]
     if kind == "keyring":
-        click.echo(
-            "Note: a desktop keyring is often unreachable from cron or SSH. If cron will run "
-            "qbsync, re-run `qbsync init --force --token-store file`."
+        rows.append(
+            (
+                "Note",
+                "a desktop keyring is often unreachable from cron or SSH. If cron will run "
+                "qbsync, re-run `qbsync init --force --token-store file`.",
+            )
         )
     if config.source.type == "csv" and config.source.members and not config.source.members.exists():
-        click.echo(f"Note: {config.source.members} does not exist yet.")
-    click.echo(f"Next step:      {_auth_command(obj)}")
+        rows.append(("Note", f"{config.source.members} does not exist yet."))
+    rows.append(("Next step", _auth_command(obj)))
+    for label, text in rows:
+        click.echo(f"{label + ':':<16}{text}")
 
 
 def _auth_command(obj: CliContext) -> str:
