@@ -21,7 +21,13 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from qbsync.environments import Endpoints, endpoints_for, is_loopback_host
+from qbsync.environments import (
+    Endpoints,
+    emulator_url_base,
+    emulator_url_extra,
+    endpoints_for,
+    is_loopback_host,
+)
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
 from qbsync.paths import DEFAULT_PROFILE, config_path, is_profile_name, user_config_dir
@@ -342,6 +348,11 @@ def environment_problem(value: str) -> str | None:
         return (
             f"got {value!r}; expected sandbox, production or an emulator base URL such as "
             "http://127.0.0.1:4116"
+        )
+    if emulator_url_extra(env):
+        return (
+            f"got {value!r}; expected the emulator's base URL without a path, e.g. "
+            f"{emulator_url_base(env)}"
         )
     try:
         endpoints_for(env)

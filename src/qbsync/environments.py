@@ -56,6 +56,20 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def emulator_url_extra(url: str) -> bool:
+    """True when an emulator URL has more than scheme://host:port (a path, query or fragment):
+    the endpoints' paths (`/v3`, `/oauth2/...`) are added to the base, so `.../v3` would give
+    `.../v3/v3`."""
+    parts = urlsplit(url.strip())
+    return parts.path not in ("", "/") or bool(parts.query or parts.fragment)
+
+
+def emulator_url_base(url: str) -> str:
+    """``scheme://host:port`` of ``url``: what an emulator environment should be."""
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def endpoints_for(environment: str) -> Endpoints:
     """Resolve an `environment` setting; raise ConfigError naming what is expected."""
     env = environment.strip()
@@ -74,6 +88,11 @@ def endpoints_for(environment: str) -> Endpoints:
         raise ConfigError(
             f"environment {environment!r} is not 'sandbox', 'production' or an emulator base URL "
             "such as 'http://127.0.0.1:4116'"
+        )
+    if emulator_url_extra(env):
+        raise ConfigError(
+            f"environment {environment!r}: expected the emulator's base URL without a path, "
+            f"e.g. {emulator_url_base(env)}"
         )
     loopback = is_loopback_host(parts.hostname)
     if parts.scheme == "http" and not loopback:

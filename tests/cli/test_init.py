@@ -514,3 +514,16 @@ def test_force_over_a_clean_config_has_no_dropped_notes(home: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert "was not valid" not in result.stdout and "removed" not in result.stdout
+
+
+def test_emulator_environment_with_a_path_exits_2_and_writes_nothing(home: Path) -> None:
+    args = list(FLAGS)
+    args[args.index("sandbox")] = "http://127.0.0.1:4291/v3"
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert (
+        "Error: --environment: got 'http://127.0.0.1:4291/v3'; expected the emulator's base URL "
+        "without a path, e.g. http://127.0.0.1:4291"
+    ) in result.stderr
+    assert not _config(home).exists()
+    assert not (_data(home) / "tokens.json").exists()

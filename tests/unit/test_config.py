@@ -544,3 +544,36 @@ def test_dropped_values_names_each_lost_key_without_secret_values(tmp_path: Path
         ("[mystery] x", "unknown", None),
     ]
     assert dropped_values(tmp_path / "missing.toml") == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:4291/v3",
+        "http://127.0.0.1:4291/v3/",
+        "http://localhost:4291?x=1",
+        "http://127.0.0.1:4291#top",
+    ],
+)
+def test_emulator_url_with_a_path_is_refused(tmp_path: Path, url: str) -> None:
+    from qbsync.config import environment_problem
+    from qbsync.environments import endpoints_for
+
+    expected = (
+        f"got {url!r}; expected the emulator's base URL without a path, e.g. "
+        + url.split("/v3")[0].split("?")[0].split("#")[0]
+    )
+    assert environment_problem(url) == expected
+    err = _error(tmp_path, GOOD.replace('environment = "sandbox"', f'environment = "{url}"'))
+    assert err.message.endswith(f"[qbo] environment: {expected}")
+    with pytest.raises(ConfigError, match="without a path"):
+        endpoints_for(url)  # the shared resolver never builds .../v3/v3
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:4291", "http://127.0.0.1:4291/"])
+def test_emulator_base_url_is_accepted(url: str) -> None:
+    from qbsync.config import environment_problem
+    from qbsync.environments import endpoints_for
+
+    assert environment_problem(url) is None
+    assert endpoints_for(url).api_base == "http://127.0.0.1:4291/v3"
