@@ -480,7 +480,51 @@ def test_force_with_production_does_not_keep_a_loopback_redirect(home: Path) -> 
         env={"QBSYNC_CLIENT_SECRET": SECRET},
     )
     assert result.exit_code == 2
-    assert "missing --redirect-uri" in result.stderr
+    assert (
+        "Error: the current redirect_uri http://127.0.0.1:9123/cb is not allowed with production "
+        "(https with a host name); pass --redirect-uri https://..."
+    ) in result.stderr
+    assert "missing --redirect-uri" not in result.stderr
+    assert _config(home).read_text() == EMULATOR_CONFIG  # untouched
+    args = ["init", "--force", "--environment", "production", "--yes", "--token-store", "file"]
+    result = _run(
+        [*args, "--redirect-uri", "https://example.com/cb"], env={"QBSYNC_CLIENT_SECRET": SECRET}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert (
+        tomllib.loads(_config(home).read_text())["qbo"]["redirect_uri"] == "https://example.com/cb"
+    )
+    assert "not allowed" not in result.stdout  # replaced by a flag: nothing to note
+
+
+def test_force_prompt_for_production_says_why_the_old_redirect_is_no_default(home: Path) -> None:
+    _existing(home)
+    answers = ["production", "", "https://example.com/cb", "file", "", "", "", SECRET, SECRET]
+    result = _run(["init", "--force"], input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert (
+        "Note: the current redirect_uri http://127.0.0.1:9123/cb is not allowed with production"
+        in result.stdout
+    )
+    assert (
+        tomllib.loads(_config(home).read_text())["qbo"]["redirect_uri"] == "https://example.com/cb"
+    )
+
+
+def test_force_to_sandbox_notes_the_replaced_redirect(home: Path) -> None:
+    _existing(home, EMULATOR_CONFIG.replace("http://127.0.0.1:9123/cb", "http://example.com/cb"))
+    result = _run(
+        ["init", "--force", "--environment", "sandbox", "--token-store", "file", "--yes"],
+        env={"QBSYNC_CLIENT_SECRET": SECRET},
+    )
+    assert result.exit_code == 0, result.stderr
+    assert tomllib.loads(_config(home).read_text())["qbo"]["redirect_uri"] == (
+        "http://localhost:8765/callback"
+    )
+    assert (
+        "[qbo] redirect_uri http://example.com/cb is not allowed with sandbox; using "
+        "http://localhost:8765/callback"
+    ) in result.stdout
 
 
 def test_force_yes_says_which_old_values_it_dropped(home: Path) -> None:

@@ -220,8 +220,22 @@ def init_command(
         or default_env
     )
     old_redirect = old_qbo.get("redirect_uri")
-    if old_redirect is None or redirect_uri_problem(old_redirect, env):
-        old_redirect = None if env == "production" else DEFAULT_REDIRECT_URI
+    bad_redirect = None  # the file's redirect URI, when it does not work with this environment
+    if old_redirect is not None and redirect_uri_problem(old_redirect, env):
+        bad_redirect, old_redirect = old_redirect, None
+    if old_redirect is None and env != "production":
+        old_redirect = DEFAULT_REDIRECT_URI
+    if bad_redirect and redirect_uri is None and old_redirect is None:  # production: no default
+        not_allowed = (
+            f"the current redirect_uri {bad_redirect} is not allowed with {env} (https with a "
+            "host name)"
+        )
+        if yes:
+            raise UsageError(
+                f"{not_allowed}; pass --redirect-uri https://...",
+                hint="pass --redirect-uri with the https redirect URI registered in your Intuit app",
+            )
+        click.echo(f"Note: {not_allowed}.")
     values: dict[str, Any] = {
         "qbo": {
             "environment": env,
@@ -277,6 +291,11 @@ def init_command(
         else "client secret stored"
     )
     notes = [_dropped_note(item, values) for item in dropped]
+    if bad_redirect and redirect_uri is None and values["qbo"]["redirect_uri"] != bad_redirect:
+        notes.append(
+            f"[qbo] redirect_uri {bad_redirect} is not allowed with {env}; "
+            f"using {values['qbo']['redirect_uri']}"
+        )
     _report(config, store.kind, store.location, secret_note=note, obj=obj, notes=notes)
 
 
