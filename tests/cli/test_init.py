@@ -157,7 +157,9 @@ def test_refuses_to_overwrite_without_force(home: Path) -> None:
     config_path.write_text("# hand-written\n")
     result = _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET})
     assert result.exit_code == 2
-    assert "--force" in result.stderr
+    assert (
+        "Next step: pass --force to change it (current values become the defaults)" in result.stderr
+    )
     assert config_path.read_text() == "# hand-written\n"
     result = _run([*FLAGS, "--force"], env={"QBSYNC_CLIENT_SECRET": SECRET})
     assert result.exit_code == 0, result.stderr
@@ -571,3 +573,30 @@ def test_emulator_environment_with_a_path_exits_2_and_writes_nothing(home: Path)
     ) in result.stderr
     assert not _config(home).exists()
     assert not (_data(home) / "tokens.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--members", "-"], "--members"),
+        (["--source", "http", "--base-url", "http://platform.example"], "--base-url"),
+    ],
+)
+def test_a_value_load_config_refuses_names_its_flag(home: Path, args: list[str], flag: str) -> None:
+    assert _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET}).exit_code == 0
+    before = _config(home).read_text()
+    result = _run(["init", "--force", "--yes", *args], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert f"Next step: run this init again with a different value for {flag}" in result.stderr
+    assert _config(home).read_text() == before
+
+
+def test_report_lines_are_aligned_notes_too(home: Path) -> None:
+    result = _run(FLAGS, env={"QBSYNC_CLIENT_SECRET": SECRET})  # members.csv does not exist
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "Config written", "Environment", "Token store", "Note", "Next step",
+    ]  # fmt: skip
+    columns = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in lines}
+    assert columns == {len("Config written: ")}

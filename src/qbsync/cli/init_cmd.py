@@ -197,7 +197,10 @@ def init_command(
     obj = CliContext.get()
     path = obj.config_path
     if path.exists() and not force:  # before any prompt: do not waste the operator's answers
-        raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
+        raise UsageError(
+            f"config file {path} already exists",
+            hint="pass --force to change it (current values become the defaults)",
+        )
 
     # --force starts from the file's own values (those that are still valid): they are the
     # prompts' defaults and what --yes takes, so `init --force --token-store file` changes only
@@ -382,11 +385,33 @@ def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
             # Name the real file, not our temp copy; the fix is a different answer, not an edit.
             raise ConfigError(
                 exc.message.replace(str(tmp), str(path)),
-                hint="run this init again with a different value for it",
+                hint=f"run this init again with a different value for {_flag_in(exc.message)}",
             ) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
+
+
+# The flag that sets each config key (the keys without one are kept from the old file as is).
+_FLAGS = {
+    "[qbo] environment": "--environment",
+    "[qbo] client_id": "--client-id",
+    "[qbo] redirect_uri": "--redirect-uri",
+    "[tokens] store": "--token-store",
+    "[source] type": "--source",
+    "[source] members": "--members",
+    "[source] invoices": "--invoices",
+    "[source] base_url": "--base-url",
+    "[source] token_env": "--token-env",
+}
+
+
+def _flag_in(message: str) -> str:
+    """The flag for the `[table] key` a config error names ("it" when there is none)."""
+    for where, flag in _FLAGS.items():
+        if f": {where}:" in message or f": {where} " in message:
+            return flag
+    return "it"
 
 
 def _open_store(setting: str, obj: CliContext) -> CredentialStore:
