@@ -600,3 +600,11 @@ def test_report_lines_are_aligned_notes_too(home: Path) -> None:
     ]  # fmt: skip
     columns = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in lines}
     assert columns == {len("Config written: ")}
+
+
+def test_next_step_quotes_a_config_path_with_a_space(home: Path, tmp_path: Path) -> None:
+    custom = tmp_path / "my configs" / "qb.toml"
+    result = _run(["--config", str(custom), *FLAGS], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stderr
+    assert custom.exists()
+    assert f"Next step:      qbsync --config '{custom}' auth" in result.stdout

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from qbsync.cli.hints import command_line
 from qbsync.cli.main import CliContext
 from qbsync.config import (
     DEFAULT_ENVIRONMENT,
@@ -43,7 +44,6 @@ from qbsync.credentials import (
     open_store,
 )
 from qbsync.errors import ConfigError, CredentialStoreError, UsageError
-from qbsync.paths import DEFAULT_PROFILE, config_path
 
 
 class _Asker:
@@ -513,18 +513,9 @@ def _report(
         )
     if config.source.type == "csv" and config.source.members and not config.source.members.exists():
         rows.append(("Note", f"{config.source.members} does not exist yet."))
-    rows.append(("Next step", _auth_command(obj)))
+    rows.append(("Next step", command_line(obj, "auth")))
     for label, text in rows:
         click.echo(f"{label + ':':<16}{text}")
-
-
-def _auth_command(obj: CliContext) -> str:
-    parts = ["qbsync"]
-    if obj.config_path != config_path(None, obj.profile):
-        parts += ["--config", str(obj.config_path)]
-    if obj.profile != DEFAULT_PROFILE:
-        parts += ["--profile", obj.profile]
-    return " ".join([*parts, "auth"])
 
 
 def register(group: click.Group) -> None:
