@@ -13,6 +13,7 @@ import contextlib
 import ipaddress
 import os
 import re
+import shlex
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -380,7 +381,7 @@ def profile_command_line(profile: str, path: Path | None = None) -> str:
     that profile's config is found by default)."""
     parts = ["qbsync"]
     if path is not None and Path(path).expanduser() != config_path(None, profile):
-        parts += ["--config", str(path)]
+        parts += ["--config", shlex.quote(str(path))]
     parts += ["--profile", profile, _hint_command or "..."]
     return " ".join(parts)
 
@@ -389,7 +390,7 @@ def init_command_line(path: Path, profile: str) -> str:
     """The `qbsync ... init` command line that writes ``path`` for ``profile``."""
     parts = ["qbsync"]
     if Path(path).expanduser() != config_path(None, profile):
-        parts += ["--config", str(path)]
+        parts += ["--config", shlex.quote(str(path))]
     if profile != DEFAULT_PROFILE:
         parts += ["--profile", profile]
     return " ".join([*parts, "init"])

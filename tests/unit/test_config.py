@@ -577,3 +577,10 @@ def test_emulator_base_url_is_accepted(url: str) -> None:
 
     assert environment_problem(url) is None
     assert endpoints_for(url).api_base == "http://127.0.0.1:4291/v3"
+
+
+def test_missing_config_hint_quotes_a_path_with_a_space(tmp_path: Path) -> None:
+    missing = tmp_path / "my configs" / "qb.toml"
+    with pytest.raises(ConfigError) as info:
+        _load(missing)
+    assert f"`qbsync --config '{missing}' init`" in (info.value.hint or "")
