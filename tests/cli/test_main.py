@@ -183,3 +183,22 @@ def test_a_reader_that_closes_early_gets_the_first_lines(home: Path) -> None:
     assert proc.wait(timeout=60) == 0, stderr
     assert first.startswith(b"Config written:")
     assert "BrokenPipe" not in stderr
+
+
+def test_closed_pipe_for_stdout_and_stderr_keeps_the_exit_code(home: Path) -> None:
+    """`qbsync status 2>&1 | true`: the error lines go to the closed pipe too."""
+    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "qbsync", "status"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=write_end,
+            stderr=write_end,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 2  # no config file: a configuration error, not 1 "unexpected"

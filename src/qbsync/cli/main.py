@@ -233,9 +233,9 @@ def _register() -> None:
 
 
 class _PipeSafeWriter(io.RawIOBase):
-    """stdout's file descriptor, where a reader that went away (``qbsync status | head -1``)
-    is not an error: the rest of the output goes to /dev/null and the command finishes with its
-    own exit code. The redirect is the pattern the Python docs give for SIGPIPE."""
+    """stdout's (or stderr's) file descriptor, where a reader that went away (``qbsync status |
+    head -1``) is not an error: the rest of the output goes to /dev/null and the command finishes
+    with its own exit code. The redirect is the pattern the Python docs give for SIGPIPE."""
 
     def __init__(self, fd: int) -> None:
         super().__init__()
@@ -254,11 +254,11 @@ class _PipeSafeWriter(io.RawIOBase):
         try:
             return os.write(self._fd, data)
         except BrokenPipeError:
-            _stdout_to_devnull(self._fd)
+            _to_devnull(self._fd)
             return len(memoryview(data))
 
 
-def _stdout_to_devnull(fd: int) -> None:
+def _to_devnull(fd: int) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, fd)
@@ -266,23 +266,30 @@ def _stdout_to_devnull(fd: int) -> None:
         os.close(devnull)
 
 
-def _pipe_safe_stdout() -> None:
-    """Put a ``_PipeSafeWriter`` under ``sys.stdout`` (a real process's stdout only)."""
-    old = sys.stdout
-    try:
-        fd = old.fileno()
-        old.flush()
-    except (AttributeError, OSError, ValueError):  # no file descriptor (tests), or closed
-        return
-    sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(_PipeSafeWriter(fd)),
-        encoding=old.encoding,
-        errors=old.errors,
-        line_buffering=bool(old.line_buffering),
-    )
+def _pipe_safe_streams() -> None:
+    """Put a ``_PipeSafeWriter`` under ``sys.stdout`` and ``sys.stderr`` (a real process's only:
+    with ``2>&1 | head -1`` the error lines go to the same closed pipe)."""
+    for name in ("stdout", "stderr"):
+        old = getattr(sys, name)
+        try:
+            fd = old.fileno()
+            old.flush()
+        except (AttributeError, OSError, ValueError):  # no file descriptor (tests), or closed
+            continue
+        setattr(
+            sys,
+            name,
+            io.TextIOWrapper(
+                io.BufferedWriter(_PipeSafeWriter(fd)),
+                encoding=old.encoding,
+                errors=old.errors,
+                line_buffering=bool(old.line_buffering),
+                write_through=bool(getattr(old, "write_through", False)),
+            ),
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
     _register()
-    _pipe_safe_stdout()
+    _pipe_safe_streams()
     cli.main(args=argv, prog_name="qbsync")
