@@ -31,7 +31,8 @@ from pathlib import Path
 import requests
 
 from qbsync import oauth
-from qbsync.config import ENVIRONMENT_ENV, Config
+from qbsync.config import Config
+from qbsync.config_check import ENVIRONMENT_ENV
 from qbsync.credentials import (
     CredentialStore,
     TokenSet,

@@ -20,22 +20,18 @@ import click
 
 from qbsync.cli.hints import command_line
 from qbsync.cli.main import CliContext
-from qbsync.config import (
+from qbsync.config import Config, load_config, write_config
+from qbsync.config_check import (
     DEFAULT_ENVIRONMENT,
     DEFAULT_EXPORT_DAYS,
     DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPES,
     SOURCE_TYPES,
     TOKEN_STORES,
-    Config,
-    DroppedValue,
-    dropped_values,
     environment_problem,
-    existing_values,
-    load_config,
     redirect_uri_problem,
-    write_config,
 )
+from qbsync.config_update import DroppedValue, dropped_values, existing_values
 from qbsync.credentials import (
     CLIENT_SECRET_ENV,
     CredentialStore,

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from qbsync import __version__
-from qbsync.config import profile_command_line, set_hint_command
+from qbsync.config_hints import profile_command_line, set_hint_command
 from qbsync.errors import ConfigError, ExitCode, QbsyncError
 from qbsync.paths import (
     DEFAULT_PROFILE,

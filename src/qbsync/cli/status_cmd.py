@@ -25,7 +25,8 @@ from qbsync import oauth
 from qbsync.cli import render
 from qbsync.cli.hints import localize
 from qbsync.cli.main import CliContext
-from qbsync.config import ENVIRONMENT_ENV, Config, load_config
+from qbsync.config import Config, load_config
+from qbsync.config_check import ENVIRONMENT_ENV
 from qbsync.credentials import CredentialStore, TokenSet, open_store, resolve_client_secret
 from qbsync.errors import AuthError, ExitCode, QboUnavailableError, QbsyncError
 from qbsync.oauth import utcnow
