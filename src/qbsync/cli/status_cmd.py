@@ -29,7 +29,7 @@ from qbsync.config import Config, load_config
 from qbsync.config_check import ENVIRONMENT_ENV
 from qbsync.credentials import CredentialStore, TokenSet, open_store, resolve_client_secret
 from qbsync.errors import AuthError, ExitCode, QboUnavailableError, QbsyncError
-from qbsync.oauth import utcnow
+from qbsync.oauth_tokens import utcnow
 from qbsync.qbo import QboClient, RetryPolicy
 from qbsync.state import State
 from qbsync.tokens import (

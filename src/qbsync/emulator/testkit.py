@@ -16,7 +16,7 @@ from typing import Any
 from qbsync.config import load_config, write_config
 from qbsync.credentials import open_store
 from qbsync.emulator.server import Emulator
-from qbsync.oauth import token_set_from_response
+from qbsync.oauth_tokens import token_set_from_response
 from qbsync.qbo import QboClient
 from qbsync.tokens import token_manager_for
 
