@@ -1,4 +1,4 @@
-"""`qbsync auth` (connect to a QBO company) and `qbsync disconnect`.
+"""`qbsync auth` (connect to a QBO company); `qbsync disconnect` is in ``disconnect_cmd``.
 
 Two ways back from Intuit's consent page: a loopback catcher when the app's redirect URI is
 ``http://localhost:PORT/...`` (sandbox keys allow it), or pasting the address the browser landed
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 import webbrowser
 from collections.abc import Iterator
@@ -27,7 +26,6 @@ from qbsync.cli.hints import command_line, localize
 from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config
 from qbsync.credentials import (
-    CLIENT_SECRET_ENV,
     CredentialStore,
     open_store,
     resolve_client_secret,
@@ -35,9 +33,7 @@ from qbsync.credentials import (
 )
 from qbsync.errors import (
     AuthError,
-    ConfigError,
     OAuthFlowError,
-    QboUnavailableError,
     QbsyncError,
     StateError,
     UsageError,
@@ -48,7 +44,7 @@ from qbsync.loopback import LoopbackCatcher
 from qbsync.paths import ensure_private_dir
 from qbsync.qbo import QboClient
 from qbsync.state import State
-from qbsync.tokens import issuer_mismatch, read_issuer, record_issuer, token_manager_for
+from qbsync.tokens import record_issuer, token_manager_for
 
 log = logging.getLogger(__name__)
 
@@ -383,115 +379,5 @@ def _clear_pending(config: Config) -> None:
         _pending_path(config).unlink()
 
 
-# -- disconnect ---------------------------------------------------------------------------------
-
-
-@click.command("disconnect")
-@click.option("--forget", is_flag=True, help="Also delete the local state (links, export history).")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def disconnect_command(forget: bool, yes: bool) -> None:
-    """Revoke qbsync's access to the QBO company and delete the stored tokens.
-
-    Links and export history stay (unless --forget), so reconnecting the same company resumes.
-    """
-    obj = CliContext.get()
-    with _next_steps(obj):
-        config, store = _load(obj)
-        with contextlib.ExitStack() as held:
-            if forget:  # never delete the state under a running sync
-                held.enter_context(run_lock(config.data_dir))
-            _disconnect(obj, config, store, forget=forget, yes=yes)
-
-
-def _disconnect(
-    obj: CliContext, config: Config, store: CredentialStore, *, forget: bool, yes: bool
-) -> None:
-    if forget and not yes:
-        click.confirm(
-            f"Delete the local state {config.state_path} (links and export history)?",
-            abort=True,
-            err=True,
-        )
-    with token_lock(config.data_dir):
-        tokens = store.load_tokens()
-        mismatch = issuer_mismatch(read_issuer(config.data_dir), config.qbo.endpoints)
-        who = oauth.server_name(config.qbo.endpoints)
-        if tokens is None:
-            if not forget:
-                _clear_pending(config)
-                render.result("Not connected (no stored tokens); nothing to do.")
-                return
-        elif mismatch:
-            # Revoking would send the refresh token to a server that never issued it.
-            render.warn(
-                f"{mismatch}: not sending them there to be revoked; deleting them locally. "
-                "To cut access now, disconnect the app in that company (QuickBooks: Settings > "
-                "Apps > Connected apps)."
-            )
-            store.delete_tokens()
-        else:
-            try:
-                oauth.revoke(
-                    config.qbo.endpoints,
-                    config.qbo.client_id,
-                    resolve_client_secret(store),
-                    tokens.refresh_token,
-                    timeout=config.qbo.timeout_seconds,
-                )
-                render.info(f"Revoked qbsync's access at {who}.")
-            except ConfigError as exc:
-                # A wrong or missing client secret (invalid_client): deleting the tokens now
-                # would leave the grant live at Intuit with nothing left to revoke it with.
-                raise ConfigError(
-                    f"{exc.message}; the tokens were not revoked and are still stored",
-                    hint=_fix_secret_then(obj, "disconnect"),
-                ) from None
-            except QboUnavailableError as exc:  # unreachable or failing: delete locally anyway
-                cut = (
-                    " To cut access now, disconnect the app in QuickBooks (Settings > Apps > "
-                    "Connected apps)."
-                    if config.qbo.endpoints.is_intuit
-                    else ""
-                )
-                render.warn(
-                    f"could not revoke the tokens ({exc.message}); deleting them locally "
-                    f"anyway.{cut}"
-                )
-            store.delete_tokens()
-    _clear_pending(config)
-    if forget:
-        deleted = False
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                Path(f"{config.state_path}{suffix}").unlink()
-                deleted = True
-        # Say what happened: no tokens means nothing was revoked or deleted at Intuit's side.
-        first = (
-            "Disconnected; deleted the tokens"
-            if tokens is not None
-            else "Not connected (no stored tokens)"
-        )
-        second = (
-            f"Deleted the local state {config.state_path}."
-            if deleted
-            else f"There was no local state to delete ({config.state_path})."
-        )
-        render.result(f"{first}. {second}")
-    else:
-        render.result(
-            "Disconnected; deleted the stored tokens. Links and export history are kept: "
-            f"`{command_line(obj, 'auth')}` with the same company resumes."
-        )
-
-
-def _fix_secret_then(obj: CliContext, *again: str) -> str:
-    """Fix the client secret in use, then run the command again."""
-    fix = f"run `{command_line(obj, 'init', '--force')}`"
-    if os.environ.get(CLIENT_SECRET_ENV, "").strip():
-        fix = f"unset {CLIENT_SECRET_ENV} (to use the stored secret) or {fix}"
-    return f"{fix}, then `{command_line(obj, *again)}` again"
-
-
 def register(group: click.Group) -> None:
     group.add_command(auth_command)
-    group.add_command(disconnect_command)
