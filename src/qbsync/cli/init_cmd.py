@@ -12,13 +12,21 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from qbsync.cli.hints import command_line
+from qbsync.cli.init_prompts import (
+    _Asker,
+    _client_id,
+    _client_secret,
+    _environment,
+    _redirect_checker,
+    _source_values,
+)
 from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config, write_config
 from qbsync.config_check import (
@@ -28,7 +36,6 @@ from qbsync.config_check import (
     DEFAULT_SCOPES,
     SOURCE_TYPES,
     TOKEN_STORES,
-    environment_problem,
     redirect_uri_problem,
 )
 from qbsync.config_update import DroppedValue, dropped_values, existing_values
@@ -40,112 +47,6 @@ from qbsync.credentials import (
     open_store,
 )
 from qbsync.errors import ConfigError, CredentialStoreError, UsageError
-
-
-class _Asker:
-    """Take each value from its flag, else prompt (or, with --yes, use the default or fail)."""
-
-    def __init__(self, yes: bool) -> None:
-        self.yes = yes
-
-    def value(
-        self,
-        given: str | None,
-        *,
-        flag: str,
-        text: str,
-        default: str | None = None,
-        required: bool = True,
-        check: Callable[[str], str] | None = None,
-        choices: tuple[str, ...] | None = None,
-    ) -> str | None:
-        if given is not None:
-            return _checked(given, flag, check)
-        if self.yes:
-            if default is None and required:
-                raise UsageError(f"missing {flag}: --yes never prompts", hint=f"pass {flag}")
-            return default
-        prompt_default = default if (default is not None or required) else ""
-        answer: str = click.prompt(
-            text,
-            default=prompt_default,
-            show_default=bool(prompt_default),
-            type=click.Choice(choices) if choices else str,
-            # click.prompt re-asks when value_proc raises click.BadParameter (a UsageError).
-            value_proc=check,
-        )
-        answer = answer.strip()
-        return answer or None
-
-    def choice(
-        self, given: str | None, allowed: tuple[str, ...], *, flag: str, text: str, default: str
-    ) -> str:
-        """One of ``allowed``: from its flag, else a prompt listing them, else the default."""
-        chosen = self.value(
-            given,
-            flag=flag,
-            text=text,
-            default=default,
-            check=_choice(allowed),
-            choices=None if given else allowed,
-        )
-        return chosen or default
-
-
-def _checked(value: str, flag: str, check: Callable[[str], str] | None) -> str:
-    if check is None:
-        return value.strip()
-    try:
-        return check(value)
-    except click.BadParameter as exc:
-        raise ConfigError(f"{flag}: {exc.message}") from None
-
-
-def _environment(value: str) -> str:
-    problem = environment_problem(value)
-    if problem:
-        raise click.BadParameter(problem)
-    return value.strip()
-
-
-def _redirect_checker(environment: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        problem = redirect_uri_problem(value, environment)
-        if problem:
-            raise click.BadParameter(problem)
-        return value.strip()
-
-    return check
-
-
-def _client_id(value: str) -> str:
-    value = value.strip()
-    if not value or any(ch.isspace() for ch in value):
-        raise click.BadParameter("expected your Intuit app's client ID (no spaces)")
-    return value
-
-
-def _file_path(value: str) -> str:
-    # The operator types a path relative to where they are; the config resolves relative paths
-    # against its own folder, so write it absolute. Empty or "-" = "none" for the optional invoices.
-    if _optional(value) == "":
-        return ""
-    return str(Path(value.strip()).expanduser().absolute())
-
-
-def _optional(value: str) -> str:
-    """An optional answer: "-" clears a value kept from the existing config."""
-    value = value.strip()
-    return "" if value == "-" else value
-
-
-def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value.strip() not in allowed:
-            raise click.BadParameter(f"expected one of {', '.join(allowed)}")
-        return value.strip()
-
-    return check
 
 
 @click.command("init")
@@ -298,75 +199,6 @@ def init_command(
     _report(config, store.kind, store.location, secret_note=note, obj=obj, notes=notes)
 
 
-def _source_values(
-    ask: _Asker,
-    old: dict[str, Any],
-    source_type: str | None,
-    members: str | None,
-    invoices: str | None,
-    base_url: str | None,
-    token_env: str | None,
-) -> dict[str, Any]:
-    kind = ask.choice(
-        source_type,
-        SOURCE_TYPES,
-        flag="--source",
-        text="Member source",
-        default=old.get("type", "csv"),
-    )
-    if old.get("type") != kind:
-        old = {}  # the other type's keys are no defaults for this one
-    given_csv = [flag for flag, v in (("--members", members), ("--invoices", invoices)) if v]
-    given_http = [flag for flag, v in (("--base-url", base_url), ("--token-env", token_env)) if v]
-    wrong = given_http if kind == "csv" else given_csv
-    if wrong:
-        raise UsageError(f"{wrong[0]} does not apply to --source {kind}")
-    if kind == "csv":
-        values = {
-            "type": "csv",
-            "members": ask.value(
-                members,
-                flag="--members",
-                text="Members CSV file",
-                default=old.get("members"),
-                check=_file_path,
-            ),
-        }
-        invoices_path = ask.value(
-            invoices,
-            flag="--invoices",
-            text="Invoices CSV file ("
-            + ("'-' for none)" if old.get("invoices") else "empty for none)"),
-            default=old.get("invoices"),
-            required=False,
-            check=_file_path,
-        )
-        if invoices_path:
-            values["invoices"] = invoices_path
-        return values
-    values = {
-        "type": "http",
-        "base_url": ask.value(
-            base_url,
-            flag="--base-url",
-            text="Platform API base URL",
-            default=old.get("base_url"),
-        ),
-    }
-    env_name = ask.value(
-        token_env,
-        flag="--token-env",
-        text="Name of the env var holding the platform API token ("
-        + ("'-' for none)" if old.get("token_env") else "empty for none)"),
-        default=old.get("token_env"),
-        required=False,
-        check=_optional,
-    )
-    if env_name:
-        values["token_env"] = env_name
-    return values
-
-
 def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
     """Load ``values`` through ``load_config`` from a temp file next to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -432,41 +264,6 @@ def _has_secret(store: CredentialStore) -> bool:
         return store.load_client_secret() is not None
     except Exception:  # an unreadable old entry: ask for a new secret
         return False
-
-
-def _client_secret(ask: _Asker, *, existing: bool) -> str | None:
-    """The secret to store, or None to keep the one already stored."""
-    from_env = os.environ.get(CLIENT_SECRET_ENV, "").strip()
-    if from_env:
-        return from_env
-    if ask.yes:
-        if existing:
-            return None
-        raise UsageError(
-            f"missing client secret: --yes never prompts and {CLIENT_SECRET_ENV} is not set",
-            hint=f"set {CLIENT_SECRET_ENV} for this command",
-        )
-    text = "Intuit app client secret (input hidden"
-    text += "; Enter keeps the stored one)" if existing else ")"
-    # Not click's confirmation_prompt: it asks "Repeat for confirmation" after an empty answer
-    # too, so Enter ("keep the stored one") would need a second Enter. Confirm only a new secret.
-    while True:
-        answer: str = click.prompt(
-            text,
-            hide_input=True,
-            default="" if existing else None,
-            show_default=False,
-        )
-        answer = answer.strip()
-        if not answer:
-            if existing:
-                return None
-            click.echo("The client secret is required.", err=True)
-            continue
-        again: str = click.prompt("Repeat for confirmation", hide_input=True, show_default=False)
-        if again.strip() == answer:
-            return answer
-        click.echo("Error: The two entered values do not match.", err=True)
 
 
 def _dropped_note(item: DroppedValue, values: dict[str, Any]) -> str:
