@@ -70,3 +70,34 @@ def test_an_emulator_that_is_not_running_is_one_clear_line(
 def test_non_loopback_addresses_are_never_opened(capsys: pytest.CaptureFixture[str]) -> None:
     assert follow("https://appcenter.intuit.com/connect/oauth2?state=x") == 1
     assert "non-loopback" in capsys.readouterr().err
+
+
+def test_a_loopback_redirect_nobody_listens_on_is_printed_for_redirect_url(
+    emulator: Emulator,
+) -> None:
+    redirect = f"http://127.0.0.1:{free_loopback_port()}/callback"
+    emulator.add_client("paste-loopback", "paste-loopback-secret", [redirect])
+    url = _authorize_url(emulator, redirect).replace("qbsync-demo-client", "paste-loopback")
+    done = subprocess.run(
+        [sys.executable, "-m", "qbsync.emulator.browser", "--wait", url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    landed = done.stdout.strip().removeprefix("landed on: ")
+    assert landed.startswith(redirect + "?")
+    assert "--redirect-url" in done.stderr
+
+
+def test_help_prints_usage() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "qbsync.emulator.browser", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "usage:" in done.stderr

@@ -68,23 +68,29 @@ def follow(url: str, *, attempts: int = 50) -> int:
             time.sleep(0.1)
             continue
         return 0 if landed.status_code < 400 else 1
-    _say("nothing answered at the redirect address (is `qbsync auth` still waiting?)")
-    return 1
+    # Nothing listens there (e.g. after `qbsync auth --print-url`): like the paste flow, show where
+    # the browser would have landed, which `qbsync auth --redirect-url` accepts.
+    print(f"landed on: {target}")
+    _say("nothing is listening there; pass that address to `qbsync auth --redirect-url`")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    # --wait: in the foreground (scripts); --follow: the detached child started below.
-    if len(args) == 2 and args[0] in ("--wait", "--follow"):
+    # --follow: the detached child started below, which gives a starting catcher a few seconds;
+    # --wait: in the foreground for scripts, where a catcher is either listening already or absent.
+    if len(args) == 2 and args[0] == "--follow":
         return follow(args[1])
-    if len(args) != 1:
+    if len(args) == 2 and args[0] == "--wait":
+        return follow(args[1], attempts=3)
+    if len(args) != 1 or args[0] in ("-h", "--help"):
         print(
             "usage: python -m qbsync.emulator.browser URL   (returns at once, like a browser)\n"
             "       python -m qbsync.emulator.browser --wait URL   (prints the landing address\n"
             "       of a paste-flow login, for qbsync auth --redirect-url)",
             file=sys.stderr,
         )
-        return 2
+        return 0 if args in (["-h"], ["--help"]) else 2
     subprocess.Popen(  # detached, like a real browser window
         [sys.executable, "-m", "qbsync.emulator.browser", "--follow", args[0]],
         stdin=subprocess.DEVNULL,
