@@ -202,3 +202,19 @@ def test_closed_pipe_for_stdout_and_stderr_keeps_the_exit_code(home: Path) -> No
     finally:
         os.close(write_end)
     assert proc.returncode == 2  # no config file: a configuration error, not 1 "unexpected"
+
+
+@pytest.mark.parametrize(
+    ("args", "example"),
+    [
+        (["status", "--profile", "acme"], "`qbsync --profile NAME status`"),
+        (["auth", "--config", "x.toml"], "`qbsync --config PATH auth`"),
+        (["status", "-v"], "`qbsync -v status`"),
+    ],
+)
+def test_group_options_after_the_command_say_where_they_go(args: list[str], example: str) -> None:
+    _register()
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2
+    assert "put it before the command" in result.stderr
+    assert example in result.stderr

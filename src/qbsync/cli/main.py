@@ -78,6 +78,10 @@ def _setup_logging(verbose: int) -> None:
     root.propagate = False
 
 
+# Options of the `qbsync` group that operators also type after the command.
+_GROUP_OPTIONS = {"--profile": "NAME", "--config": "PATH", "-v": "", "--verbose": ""}
+
+
 class QbsyncGroup(click.Group):
     """A click group whose commands' QbsyncErrors map to exit codes in one place."""
 
@@ -86,6 +90,21 @@ class QbsyncGroup(click.Group):
             return super().invoke(ctx)
         except QbsyncError as exc:
             fail(exc)
+        except click.NoSuchOption as exc:
+            if exc.option_name in _GROUP_OPTIONS:
+                # `qbsync status --profile acme`: click would suggest some other option.
+                placeholder = _GROUP_OPTIONS[exc.option_name]
+                example = " ".join(
+                    part
+                    for part in ("qbsync", exc.option_name, placeholder, ctx.invoked_subcommand)
+                    if part
+                )
+                raise click.UsageError(
+                    f"{exc.option_name} is an option of qbsync itself: put it before the "
+                    f"command, e.g. `{example}`",
+                    ctx=exc.ctx,
+                ) from None
+            raise
         except (click.exceptions.Exit, click.ClickException):
             raise
         except click.Abort as exc:
