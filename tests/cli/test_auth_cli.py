@@ -195,7 +195,7 @@ def test_invalid_client_secret_says_what_to_fix(emulator: Any, browser: Browser)
 def _paste_answer(monkeypatch: pytest.MonkeyPatch, tamper: Callable[[str], str]) -> None:
     """The operator opens the printed URL and pastes where the browser landed."""
     shown: list[str] = []
-    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser: shown.append(url))
+    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser, **_: shown.append(url))
     monkeypatch.setattr(auth_cmd.click, "prompt", lambda *a, **k: tamper(follow(shown[-1])))
 
 
@@ -554,7 +554,7 @@ def test_paste_prompt_asks_again_after_text_that_is_not_an_address(
     s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     shown: list[str] = []
     answers = iter(["oops", "  "])
-    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser: shown.append(url))
+    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser, **_: shown.append(url))
 
     def prompt(*args: object, **kwargs: object) -> str:
         return next(answers, None) or follow(shown[-1])
@@ -730,3 +730,15 @@ def test_disconnect_forget_with_tokens_says_both(emulator: Any, browser: Browser
     assert result.exit_code == 0, _all_output(result)
     assert "Disconnected; deleted the tokens. Deleted the local state" in result.stdout
     assert emulator.token_state(tokens.refresh_token) == "revoked"  # type: ignore[union-attr]
+
+
+def test_no_browser_notice_comes_before_the_paste_prompt(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_setup(emulator, redirect_uri=PASTE_REDIRECT)
+    monkeypatch.setenv("BROWSER", "false %s")  # a browser command that fails at once
+    result = run("auth", input="")
+    assert result.exit_code == 2
+    notice = result.stderr.index("No browser could be opened")
+    prompt = result.stderr.index("Paste the full address")
+    assert notice < prompt

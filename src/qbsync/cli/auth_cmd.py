@@ -83,7 +83,7 @@ def _load(obj: CliContext) -> tuple[Config, CredentialStore]:
     return config, store
 
 
-def _open_browser(url: str) -> None:
+def _open_browser(url: str) -> threading.Thread:
     # In a thread: for $BROWSER, webbrowser's GenericBrowser.open runs the command and waits for it
     # to exit (CPython Lib/webbrowser.py: `return not p.wait()`), and a command that follows the
     # redirect itself would then wait on our catcher, which would be waiting on us.
@@ -94,14 +94,20 @@ def _open_browser(url: str) -> None:
         except Exception as exc:  # a broken $BROWSER must not end the login
             log.warning("could not start a browser: %s", type(exc).__name__)
 
-    threading.Thread(target=run, daemon=True).start()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
-def _show_url(url: str, no_browser: bool) -> None:
+def _show_url(url: str, no_browser: bool, *, before_prompt: bool = False) -> None:
     render.info("Open this address in a browser and connect your QuickBooks company:")
     click.echo(url, err=True)
     if not no_browser:
-        _open_browser(url)
+        opener = _open_browser(url)
+        if before_prompt:
+            # No catcher to deadlock on in the paste flow: let the browser start (or say it could
+            # not) before the paste prompt, so its notice does not land on the prompt's line.
+            opener.join(timeout=5)
 
 
 @click.command("auth")
@@ -211,7 +217,7 @@ def _auth(
             name = done.company_name or f"company {done.realm_id}"
             catcher.respond(True, f"Connected to {name}. You can close this tab.")
     else:
-        _show_url(request.url, no_browser)
+        _show_url(request.url, no_browser, before_prompt=True)
         callback = _prompt_for_redirect(request.state)
         done = _connect(config, store, secret, qbo.redirect_uri, callback, fresh_state, yes)
     _report(done)
