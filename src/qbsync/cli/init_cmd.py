@@ -142,7 +142,7 @@ def init_command(
             "client_id": ask.value(
                 client_id,
                 flag="--client-id",
-                text="Intuit app client ID",
+                text="Intuit app client ID (Keys & credentials page of your app at developer.intuit.com)",
                 default=old_qbo.get("client_id"),
                 check=_client_id,
             ),
