@@ -51,6 +51,21 @@ class _Asker:
         answer = answer.strip()
         return answer or None
 
+    def optional(
+        self,
+        given: str | None,
+        *,
+        flag: str,
+        text: str,
+        default: str | None,
+        check: Callable[[str], str],
+    ) -> str | None:
+        """A value that may be left out: empty for none, or '-' to clear the kept ``default``."""
+        none = "'-' for none" if default else "empty for none"
+        return self.value(
+            given, flag=flag, text=f"{text} ({none})", default=default, required=False, check=check
+        )
+
     def choice(
         self, given: str | None, allowed: tuple[str, ...], *, flag: str, text: str, default: str
     ) -> str:
@@ -156,13 +171,11 @@ def _source_values(
                 check=_file_path,
             ),
         }
-        invoices_path = ask.value(
+        invoices_path = ask.optional(
             invoices,
             flag="--invoices",
-            text="Invoices CSV file ("
-            + ("'-' for none)" if old.get("invoices") else "empty for none)"),
+            text="Invoices CSV file",
             default=old.get("invoices"),
-            required=False,
             check=_file_path,
         )
         if invoices_path:
@@ -177,13 +190,11 @@ def _source_values(
             default=old.get("base_url"),
         ),
     }
-    env_name = ask.value(
+    env_name = ask.optional(
         token_env,
         flag="--token-env",
-        text="Name of the env var holding the platform API token ("
-        + ("'-' for none)" if old.get("token_env") else "empty for none)"),
+        text="Name of the env var holding the platform API token",
         default=old.get("token_env"),
-        required=False,
         check=_optional,
     )
     if env_name:
