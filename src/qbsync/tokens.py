@@ -192,10 +192,7 @@ class TokenManager:
         problem = issuer_mismatch(read_issuer(self.data_dir), self.endpoints)
         if problem:
             # Never send a token (nor the refresh token) to a server that did not issue it.
-            raise AuthError(
-                problem,
-                hint="run `qbsync auth` to connect to this environment (or set `environment` back)",
-            )
+            raise AuthError(problem, hint=issuer_mismatch_hint())
         return tokens
 
     def _refresh(self, *, token_used: str, forced: bool = False) -> str:

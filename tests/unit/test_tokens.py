@@ -313,6 +313,7 @@ def test_tokens_issued_by_another_environment_are_never_sent(
         assert int(info.value.exit_code) == 3
         assert expected in info.value.message
         assert "qbsync auth" in (info.value.hint or "")
+        assert "set `environment` back" in (info.value.hint or "")
     assert len(responses.calls) == 0  # the refresh token went nowhere
     assert store.load_tokens() == _tokens(access_expires_at=T0 - timedelta(seconds=1))
 
