@@ -301,20 +301,9 @@ class Emulator:
 
     # -- faults and observation --------------------------------------------------------------
 
-    def inject_fault(
-        self,
-        path: str,
-        kind: str,
-        *,
-        count: int = 1,
-        status: int | None = None,
-        method: str | None = None,
-        hang_seconds: float = 5.0,
-    ) -> None:
-        rule = make_rule(
-            path, kind, count=count, status=status, method=method, hang_seconds=hang_seconds
-        )
-        self.faults.add(rule)
+    def inject_fault(self, path: str, kind: str, **options: Any) -> None:
+        """Add a fault rule; ``options`` are ``make_rule``'s (count, status, method, hang_seconds)."""
+        self.faults.add(make_rule(path, kind, **options))
 
     def clear_faults(self) -> None:
         self.faults.clear()
