@@ -34,22 +34,7 @@ from quickbooks import QuickBooks
 from qbsync import exactjson
 from qbsync.errors import QboError, QboUnavailableError
 from qbsync.pacing import RatePacer
-from qbsync.qbo_faults import (
-    batch_item_error,
-    fault_error,
-    from_quickbooks_exception,
-    parse_response,
-)
-
-__all__ = [
-    "QboClient",
-    "QboSession",
-    "RetryPolicy",
-    "batch_item_error",
-    "fault_error",
-    "from_quickbooks_exception",
-    "parse_response",
-]
+from qbsync.qbo_faults import parse_response
 
 if TYPE_CHECKING:
     from qbsync.config import Config
@@ -356,7 +341,7 @@ class QboClient:
         """Up to 30 operations (``{"bId", "operation", "<Entity>": {...}}``) in one request.
 
         Returns each item's answer (entity or ``Fault``) in the order QBO gives them; use
-        ``batch_item_error`` to turn an item's Fault into an error.
+        ``qbo_faults.batch_item_error`` to turn an item's Fault into an error.
         """
         if not 0 < len(items) <= BATCH_MAX_ITEMS:
             raise ValueError(f"a batch holds 1 to {BATCH_MAX_ITEMS} items, not {len(items)}")

@@ -23,7 +23,8 @@ from qbsync.errors import (
     QboUnavailableError,
     QboValidationError,
 )
-from qbsync.qbo import QboClient, QboSession, RetryPolicy, batch_item_error, retry_after_seconds
+from qbsync.qbo import QboClient, QboSession, RetryPolicy, retry_after_seconds
+from qbsync.qbo_faults import batch_item_error
 
 REALM = "9130"
 BASE = f"https://sandbox-quickbooks.api.intuit.com/v3/company/{REALM}"
@@ -325,7 +326,7 @@ def test_retry_after_parsing() -> None:
 def test_python_quickbooks_exceptions_map_to_qbsync_errors() -> None:
     from quickbooks.exceptions import AuthorizationException, QuickbooksException
 
-    from qbsync.qbo import from_quickbooks_exception
+    from qbsync.qbo_faults import from_quickbooks_exception
 
     stale = from_quickbooks_exception(QuickbooksException("Stale Object Error", 5010, "x"))
     assert isinstance(stale, QboStaleObjectError) and stale.code == "5010"
