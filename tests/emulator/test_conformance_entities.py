@@ -7,7 +7,6 @@ unset numbers, Decimals as strings) and answers what it expects, faults included
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,25 +26,8 @@ from quickbooks.objects.customer import Customer
 from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
 from quickbooks.objects.item import Item
-from requests_oauthlib import OAuth2Session
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def qb(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[QuickBooks]:
-    # oauthlib refuses plain http unless told otherwise; allowed only for this loopback test.
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    token = emulator.issue_access_token()
-    session = OAuth2Session("conformance", token={"access_token": token, "token_type": "Bearer"})
-    client = QuickBooks(company_id=emulator.realm_id, minorversion=75)
-    client.sandbox = True
-    client.sandbox_api_url_v3 = emulator.base_url + "/v3"
-    client.session = session
-    try:
-        yield client
-    finally:
-        session.close()
 
 
 def new_customer(name: str, email: str | None = None) -> Customer:

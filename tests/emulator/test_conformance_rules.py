@@ -8,7 +8,7 @@ unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -19,29 +19,10 @@ from quickbooks.objects.base import Ref
 from quickbooks.objects.customer import Customer
 from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
 from quickbooks.objects.invoice import Invoice
-from requests_oauthlib import OAuth2Session
 
 from qbsync.emulator import Emulator
 
 pytestmark = pytest.mark.e2e
-
-
-def client_for(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> QuickBooks:
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback only
-    token = emu.issue_access_token()
-    session = OAuth2Session("conformance", token={"access_token": token, "token_type": "Bearer"})
-    client = QuickBooks(company_id=emu.realm_id, minorversion=75)
-    client.sandbox = True
-    client.sandbox_api_url_v3 = emu.base_url + "/v3"
-    client.session = session
-    return client
-
-
-@pytest.fixture
-def qb(emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[QuickBooks]:
-    client = client_for(emulator, monkeypatch)
-    yield client
-    client.session.close()
 
 
 def invoice(customer: str = "1", item: str = "2", amount: str = "25.00", **extra: Any) -> Invoice:
@@ -137,14 +118,13 @@ def test_a_batch_of_31_is_refused_whole(qb: QuickBooks, emulator: Emulator) -> N
 
 
 def test_duplicate_doc_number_with_custom_numbers_is_6140(
-    monkeypatch: pytest.MonkeyPatch,
+    qb_for: Callable[[Emulator], QuickBooks],
 ) -> None:
     seed = {"company": {"CompanyName": "Custom Numbers Co", "custom_txn_numbers": True}}
     with Emulator(seed, limits=False) as emu:
-        qb = client_for(emu, monkeypatch)
+        qb = qb_for(emu)
         invoice(DocNumber="M-1001").save(qb=qb)
         with pytest.raises(QuickbooksException) as refused:
             invoice(DocNumber="M-1001").save(qb=qb)
         assert refused.value.error_code == 6140
         assert emu.company.count("Invoice") == 1
-        qb.session.close()
