@@ -20,8 +20,6 @@ __all__ = ["dumps", "json_bytes"]
 JSON_TYPE = "application/json;charset=UTF-8"
 XML_TYPE = "application/xml;charset=UTF-8"
 
-THROTTLE_MESSAGE = "message=ThrottleExceeded; errorCode=003001; statusCode=429"
-
 
 def throttle_message(status: int = 429) -> str:
     """The message names the HTTP status it came with: 429 now, 403 in a 2016 capture
