@@ -24,10 +24,9 @@ from qbsync import oauth
 from qbsync.cli import render
 from qbsync.cli.hints import command_line, localize
 from qbsync.cli.main import CliContext
-from qbsync.config import Config, load_config
+from qbsync.config import Config
 from qbsync.credentials import (
     CredentialStore,
-    open_store,
     resolve_client_secret,
     token_lock,
 )
@@ -75,12 +74,6 @@ class Connected:
     company_name: str | None
     enabled_at: datetime
     store: CredentialStore
-
-
-def _load(obj: CliContext) -> tuple[Config, CredentialStore]:
-    config = load_config(obj.config_path, profile=obj.profile, data_dir=obj.data_dir)
-    store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
-    return config, store
 
 
 def _open_browser(url: str) -> threading.Thread:
@@ -164,7 +157,7 @@ def _auth(
             "--print-url starts a login and --redirect-url finishes it: run them one after the "
             "other, not together"
         )
-    config, store = _load(obj)
+    config, store = obj.load()
     secret = resolve_client_secret(store)
     qbo = config.qbo
     # An unusable state database (a folder, another program's file, a newer schema) is found

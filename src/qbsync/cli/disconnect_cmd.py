@@ -11,7 +11,7 @@ import click
 
 from qbsync import oauth
 from qbsync.cli import render
-from qbsync.cli.auth_cmd import _clear_pending, _load, _next_steps
+from qbsync.cli.auth_cmd import _clear_pending, _next_steps
 from qbsync.cli.hints import command_line
 from qbsync.cli.main import CliContext
 from qbsync.config import Config
@@ -31,7 +31,7 @@ def disconnect_command(forget: bool, yes: bool) -> None:
     """
     obj = CliContext.get()
     with _next_steps(obj):
-        config, store = _load(obj)
+        config, store = obj.load()
         with contextlib.ExitStack() as held:
             if forget:  # never delete the state under a running sync
                 held.enter_context(run_lock(config.data_dir))

@@ -9,7 +9,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -25,6 +25,10 @@ from qbsync.paths import (
     profile_of_config,
 )
 from qbsync.redact import RedactingFilter, RedactingFormatter, redact
+
+if TYPE_CHECKING:
+    from qbsync.config import Config
+    from qbsync.credentials import CredentialStore
 
 log = logging.getLogger("qbsync")
 
@@ -52,6 +56,15 @@ class CliContext:
                 _emit_json_error(obj.problem)
             raise obj.problem
         return obj
+
+    def load(self) -> tuple[Config, CredentialStore]:
+        """This invocation's config and the credential store it names."""
+        from qbsync.config import load_config
+        from qbsync.credentials import open_store
+
+        config = load_config(self.config_path, profile=self.profile, data_dir=self.data_dir)
+        store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
+        return config, store
 
 
 def _emit_json_error(exc: QbsyncError) -> None:

@@ -25,9 +25,9 @@ from qbsync import oauth
 from qbsync.cli import render
 from qbsync.cli.hints import localize
 from qbsync.cli.main import CliContext
-from qbsync.config import Config, load_config
+from qbsync.config import Config
 from qbsync.config_check import ENVIRONMENT_ENV
-from qbsync.credentials import CredentialStore, TokenSet, open_store, resolve_client_secret
+from qbsync.credentials import CredentialStore, TokenSet, resolve_client_secret
 from qbsync.errors import AuthError, ExitCode, QboUnavailableError, QbsyncError
 from qbsync.oauth_tokens import utcnow
 from qbsync.qbo import QboClient, RetryPolicy
@@ -318,8 +318,7 @@ def _localize_report(obj: CliContext, status: dict[str, Any]) -> None:
 
 
 def _status(obj: CliContext, as_json: bool, check: bool) -> None:
-    config = load_config(obj.config_path, profile=obj.profile, data_dir=obj.data_dir)
-    store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
+    config, store = obj.load()
     tokens = store.load_tokens()
     now = utcnow()
     meta = _read_meta(config)
