@@ -65,7 +65,7 @@ def changes(company: Company, entities: str, changed_since: str) -> list[dict[st
     answers: list[dict[str, Any]] = []
     for entity in wanted:
         changed = sorted((r for r in company.rows(entity) if _updated(r) >= since), key=_updated)
-        objects = [company.render(entity, r) for r in changed]
+        objects = [company.render(r) for r in changed]
         objects += [copy.deepcopy(t) for t in company.deleted(entity) if _updated(t) >= since]
         objects = objects[:budget]
         budget -= len(objects)

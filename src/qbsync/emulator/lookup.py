@@ -28,7 +28,7 @@ def run_query(company: Company, text: str) -> dict[str, Any]:
             # Plain queries return only active records (qbo-facts.md).
             rows = [r for r in rows if r.get("Active", True)]
         page, total = qe.run(parsed, rows, spec)
-        page = [company.render(entity, r) for r in page]
+        page = [company.render(r) for r in page]
     except q.QueryError as exc:
         raise Fault(exc.code, exc.message, exc.detail, exc.element) from exc
     if parsed.count:

@@ -137,7 +137,7 @@ class Company:
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
-            return {e: [self._render(e, r) for r in self._sorted(e)] for e in ALL_ENTITIES}
+            return {e: [self.render(r) for r in self._sorted(e)] for e in ALL_ENTITIES}
 
     def count(self, entity: str) -> int:
         with self.lock:
@@ -180,7 +180,7 @@ class Company:
             row = self._rows[entity].get(ident)
             if row is None:
                 raise not_found(entity, ident)
-            return self._render(entity, row)
+            return self.render(row)
 
     def create(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -190,7 +190,7 @@ class Company:
             ident = self._new_id(entity)
             stamp = self.stamp()
             self._store(entity, ident, record, stamp, create_time=stamp, token="0")
-            return self._render(entity, self._rows[entity][ident])
+            return self.render(self._rows[entity][ident])
 
     def update(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -211,7 +211,7 @@ class Company:
             token = str(int(previous["SyncToken"]) + 1)
             create_time = previous["MetaData"]["CreateTime"]
             self._store(entity, previous["Id"], record, self.stamp(), create_time, token)
-            return self._render(entity, self._rows[entity][previous["Id"]])
+            return self.render(self._rows[entity][previous["Id"]])
 
     def delete(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -266,9 +266,9 @@ class Company:
         """Tombstones of deleted records, for CDC."""
         return list(self._deleted[entity])
 
-    def render(self, entity: str, row: dict[str, Any]) -> dict[str, Any]:
+    def render(self, row: dict[str, Any]) -> dict[str, Any]:
         """A record as QBO answers it: a deep copy, blanks left out."""
-        return self._render(entity, row)
+        return clean(copy.deepcopy(row)) | {"sparse": False}
 
     # -- internals ------------------------------------------------------------------------
     def _writable(self, entity: str) -> None:
@@ -383,7 +383,3 @@ class Company:
             return (int(ident), "") if ident.isdigit() else (1 << 62, ident)
 
         return sorted(self._rows[entity].values(), key=key)
-
-    def _render(self, entity: str, row: dict[str, Any]) -> dict[str, Any]:
-        out = copy.deepcopy(row)
-        return clean(out) | {"sparse": False}
