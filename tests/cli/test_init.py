@@ -22,13 +22,6 @@ from qbsync.config import load_config
 SECRET = "sEcReT-client-value-0042"
 
 
-@pytest.fixture
-def home(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    _register()
-    monkeypatch.chdir(tmp_path)
-    return isolated_env
-
-
 def _config(home: Path, profile: str = "default") -> Path:
     name = "config.toml" if profile == "default" else f"{profile}.toml"
     return home / ".config" / "qbsync" / name

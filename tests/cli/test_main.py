@@ -16,13 +16,6 @@ from qbsync.cli.main import _register, cli
 
 
 @pytest.fixture
-def home(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    _register()
-    monkeypatch.chdir(tmp_path)
-    return isolated_env
-
-
-@pytest.fixture
 def asking() -> Iterator[None]:
     """A command that asks like auth/disconnect do: a question, then a confirmation."""
 

@@ -6,19 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner, Result
 
-from qbsync.cli.main import _register, cli
+from qbsync.cli.main import cli
 
 SECRET = "sEcReT-client-value-0042"
-
-
-@pytest.fixture
-def home(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    _register()
-    monkeypatch.chdir(tmp_path)
-    return isolated_env
 
 
 def _run(args: list[str], *, env: dict[str, str] | None = None) -> Result:
