@@ -23,7 +23,9 @@ def run_query(company: Company, text: str) -> dict[str, Any]:
         entity = _query_entity(parsed.entity)
         spec = QUERY_FIELDS[entity]
         rows = [company.info_row()] if entity == "CompanyInfo" else list(company.rows(entity))
-        qe.validate(parsed, spec, _selectable(entity, rows))
+        # Only a select list that names properties needs them (a scan of every record's keys).
+        named = any(field != "*" for field in parsed.fields)
+        qe.validate(parsed, spec, _selectable(entity, rows) if named else None)
         if entity in NAME_LIST and not parsed.mentions("Active"):
             # Plain queries return only active records (qbo-facts.md).
             rows = [r for r in rows if r.get("Active", True)]
