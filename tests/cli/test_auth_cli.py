@@ -319,6 +319,7 @@ def test_disconnect_forget_deletes_state_after_confirmation(
     declined = run("disconnect", "--forget", input="n\n")
     assert declined.exit_code == 2  # cancelled
     assert s.store().load_tokens() is not None  # nothing done
+    assert (s.data_dir / "state.sqlite3").exists()
     result = run("disconnect", "--forget", "--yes")
     assert result.exit_code == 0
     assert not (s.data_dir / "state.sqlite3").exists()
@@ -730,6 +731,8 @@ def test_disconnect_forget_with_tokens_says_both(emulator: Any, browser: Browser
     assert result.exit_code == 0, _all_output(result)
     assert "Disconnected; deleted the tokens. Deleted the local state" in result.stdout
     assert emulator.token_state(tokens.refresh_token) == "revoked"  # type: ignore[union-attr]
+    assert s.store().load_tokens() is None
+    assert not (s.data_dir / "state.sqlite3").exists()
 
 
 def test_no_browser_notice_comes_before_the_paste_prompt(
