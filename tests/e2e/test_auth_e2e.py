@@ -333,6 +333,7 @@ def test_disconnect_then_status_says_not_connected(world: World) -> None:
     tokens = world.connect_without_browser()
     assert world.run("disconnect")[0] == 0
     assert world.emu.token_state(tokens.refresh_token) == "revoked"
+    assert world.store().load_tokens() is None
     code, out, _ = world.run("status", "--json")
     assert code == 3
     doc = json.loads(out)
