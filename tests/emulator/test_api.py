@@ -79,6 +79,7 @@ def test_create_update_and_sparse_round_trip(company: Company) -> None:
     assert company.read("Customer", ident)["MiddleName"] == "Mark"
     stale = call(company, "POST", "customer", {"Id": ident, "SyncToken": "0", "sparse": True})
     assert stale.status == 400 and error(stale)["code"] == "5010"
+    assert company.read("Customer", ident)["SyncToken"] == "1"  # the stale write changed nothing
 
 
 def test_unknown_paths_and_methods_are_faults_not_crashes(company: Company) -> None:
@@ -94,6 +95,8 @@ def test_unknown_paths_and_methods_are_faults_not_crashes(company: Company) -> N
         result = call(company, method, path)
         assert result.status == 400, (method, path)
         assert "Fault" in result.body
+    assert company.count("Customer") == 3
+    assert company.read("Customer", "1")["Active"] is True
 
 
 def test_malformed_or_non_object_json_is_2010(company: Company) -> None:
