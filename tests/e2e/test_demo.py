@@ -59,3 +59,4 @@ def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "not empty" in done.stderr
     assert (keep / "config.toml").read_text() == "# an earlier demo\n"
+    assert [p.name for p in keep.iterdir()] == ["config.toml"]  # nothing else was written
