@@ -37,13 +37,8 @@ class Step:
 @dataclass
 class DemoResult:
     base_url: str
-    workdir: Path
     steps: list[Step] = field(default_factory=list)
     emulator_summary: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(step.exit_code == step.expect_exit for step in self.steps)
 
 
 class DemoFailed(QbsyncError):
@@ -139,7 +134,7 @@ def run_demo(
         show(f"Working folder: {workdir}")
         (workdir / "members.csv").write_text("", encoding="utf-8")
         (workdir / "invoices.csv").write_text("", encoding="utf-8")
-        result = DemoResult(base_url=emu.base_url, workdir=workdir)
+        result = DemoResult(base_url=emu.base_url)
         env = _env(workdir)
         for step in plan_steps(emu.base_url, redirect_uri, workdir):
             show_step(step)
