@@ -2,8 +2,8 @@
 
 The loopback catcher (the one-shot local web server a browser is redirected to) lives in
 ``qbsync.loopback``; the token endpoint (code exchange, refresh, revoke) in ``qbsync.oauth_tokens``;
-server names, next-step hints and the emulator probe in ``qbsync.oauth_probe``. Their public names
-are re-exported here, so ``oauth.exchange_code`` and the like keep working.
+server names, next-step hints and the emulator probe in ``qbsync.oauth_probe``. The names callers
+use through this module are re-exported here, so ``oauth.exchange_code`` and the like keep working.
 
 The authorization URL is built with requests-oauthlib, which applies oauthlib's https-only check, so
 it is relaxed for that one call and only for a loopback emulator (``allow_insecure_transport``).
@@ -25,53 +25,26 @@ from requests_oauthlib import OAuth2Session
 
 from qbsync.environments import Endpoints, is_loopback_host
 from qbsync.errors import OAuthFlowError, UsageError
-from qbsync.oauth_probe import (
-    DEFAULT_SCOPES,
-    DISCOVERY_PATH,
-    PROBE_TIMEOUT,
-    emulator_base,
-    emulator_start_hint,
-    endpoint_name,
-    probe_emulator,
-    server_name,
-    unreachable_hint,
-)
+from qbsync.oauth_probe import DEFAULT_SCOPES, probe_emulator, server_name, unreachable_hint
 from qbsync.oauth_tokens import (
-    DEFAULT_ACCESS_TTL,
-    DEFAULT_REFRESH_TTL,
-    ENV_SECRET_HINT,
-    HARD_EXPIRY_HEADER,
     HTTP_TIMEOUT,
-    REINIT_HINT,
     exchange_code,
     refresh_tokens,
     revoke,
-    secret_origin,
     token_set_from_response,
     utcnow,
 )
 from qbsync.redact import register_secret
 
 __all__ = [
-    "DEFAULT_ACCESS_TTL",
-    "DEFAULT_REFRESH_TTL",
     "DEFAULT_SCOPES",
-    "DISCOVERY_PATH",
-    "ENV_SECRET_HINT",
-    "HARD_EXPIRY_HEADER",
     "HTTP_TIMEOUT",
-    "NOT_AN_ADDRESS",
-    "PROBE_TIMEOUT",
-    "REINIT_HINT",
     "AuthorizationRequest",
     "Callback",
     "PastedTextError",
     "allow_insecure_transport",
     "build_authorization_url",
     "check_callback",
-    "emulator_base",
-    "emulator_start_hint",
-    "endpoint_name",
     "exchange_code",
     "is_loopback_redirect",
     "parse_pasted_redirect",
@@ -79,7 +52,6 @@ __all__ = [
     "query_params",
     "refresh_tokens",
     "revoke",
-    "secret_origin",
     "server_name",
     "token_set_from_response",
     "unreachable_hint",
