@@ -62,7 +62,8 @@ def demo_command(keep: Path | None) -> None:
         console.print(
             f"Kept in {keep}, for inspection: the demo's emulator has stopped, and the tokens in"
             " that folder were issued by it, so they work nowhere else. To look at it offline:\n"
-            f"  QBSYNC_DATA_DIR={keep / 'data'} qbsync --config {keep / 'config.toml'} status",
+            f"  QBSYNC_DATA_DIR={shlex.quote(str(keep / 'data'))} "
+            f"qbsync --config {shlex.quote(str(keep / 'config.toml'))} status",
             markup=False,
         )
 
