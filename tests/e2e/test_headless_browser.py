@@ -17,10 +17,10 @@ pytestmark = pytest.mark.e2e
 PASTE_REDIRECT = "https://developer.intuit.com/v2/OAuth2Playground/RedirectUrl"
 
 
-def _authorize_url(emu: Emulator, redirect: str) -> str:
+def _authorize_url(emu: Emulator, redirect: str, client_id: str = "qbsync-demo-client") -> str:
     query = urlencode(
         {
-            "client_id": "qbsync-demo-client",
+            "client_id": client_id,
             "redirect_uri": redirect,
             "response_type": "code",
             "scope": "com.intuit.quickbooks.accounting",
@@ -30,20 +30,19 @@ def _authorize_url(emu: Emulator, redirect: str) -> str:
     return f"{emu.base_url}/connect/oauth2?{query}"
 
 
-def test_paste_flow_prints_the_landing_address(emulator: Emulator) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "qbsync.emulator.browser",
-            "--wait",
-            _authorize_url(emulator, PASTE_REDIRECT),
-        ],
+def _browser(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the headless browser as the demo and users' CI do: its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "qbsync.emulator.browser", *args],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
+
+
+def test_paste_flow_prints_the_landing_address(emulator: Emulator) -> None:
+    done = _browser("--wait", _authorize_url(emulator, PASTE_REDIRECT))
     assert done.returncode == 0, done.stderr
     landed = done.stdout.strip().removeprefix("landed on: ")
     assert landed.startswith(PASTE_REDIRECT + "?")
@@ -77,14 +76,7 @@ def test_a_loopback_redirect_nobody_listens_on_is_printed_for_redirect_url(
 ) -> None:
     redirect = f"http://127.0.0.1:{free_loopback_port()}/callback"
     emulator.add_client("paste-loopback", "paste-loopback-secret", [redirect])
-    url = _authorize_url(emulator, redirect).replace("qbsync-demo-client", "paste-loopback")
-    done = subprocess.run(
-        [sys.executable, "-m", "qbsync.emulator.browser", "--wait", url],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = _browser("--wait", _authorize_url(emulator, redirect, "paste-loopback"))
     assert done.returncode == 0, done.stderr
     landed = done.stdout.strip().removeprefix("landed on: ")
     assert landed.startswith(redirect + "?")
@@ -92,12 +84,6 @@ def test_a_loopback_redirect_nobody_listens_on_is_printed_for_redirect_url(
 
 
 def test_help_prints_usage() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "qbsync.emulator.browser", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = _browser("--help")
     assert done.returncode == 0
     assert "usage:" in done.stderr
