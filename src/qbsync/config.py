@@ -18,7 +18,6 @@ import tomli_w
 
 from qbsync.config_check import (
     _ENV_NAME,
-    ACCOUNTING_SCOPE,
     DEFAULT_ENVIRONMENT,
     DEFAULT_EXPORT_DAYS,
     DEFAULT_MINOR_VERSION,
@@ -27,14 +26,11 @@ from qbsync.config_check import (
     DEFAULT_TIMEOUT_SECONDS,
     ENVIRONMENT_ENV,
     KNOWN_KEYS,
-    KNOWN_SCOPES,
-    PAYMENT_SCOPE,
     SOURCE_TYPES,
     TOKEN_STORES,
     _Checker,
     environment_problem,
     is_secret_key,
-    redirect_uri_problem,
 )
 from qbsync.config_hints import (
     init_command_line,
@@ -42,40 +38,25 @@ from qbsync.config_hints import (
     profile_command_line,
     set_hint_command,
 )
-from qbsync.config_update import DroppedValue, dropped_values, existing_values
+from qbsync.config_update import dropped_values, existing_values
 from qbsync.environments import Endpoints, endpoints_for, is_loopback_host
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
 from qbsync.paths import DEFAULT_PROFILE, config_path
 
 __all__ = [
-    "ACCOUNTING_SCOPE",
-    "DEFAULT_ENVIRONMENT",
     "DEFAULT_EXPORT_DAYS",
-    "DEFAULT_MINOR_VERSION",
-    "DEFAULT_REDIRECT_URI",
     "DEFAULT_SCOPES",
-    "DEFAULT_TIMEOUT_SECONDS",
-    "ENVIRONMENT_ENV",
     "KNOWN_KEYS",
-    "KNOWN_SCOPES",
-    "PAYMENT_SCOPE",
-    "SOURCE_TYPES",
-    "TOKEN_STORES",
     "Config",
-    "DroppedValue",
     "ExportConfig",
     "QboConfig",
     "SourceConfig",
     "dropped_values",
     "environment_problem",
     "existing_values",
-    "init_command_line",
     "is_secret_key",
     "load_config",
-    "other_profiles",
-    "profile_command_line",
-    "redirect_uri_problem",
     "set_hint_command",
     "write_config",
 ]
