@@ -378,6 +378,7 @@ def test_a_broken_body_mid_read_is_unavailable_and_retried_when_safe(env: Env) -
     )
     assert env.client.company_info()["CompanyName"] == "Sunrise"
     assert len(env.sleeps) == 1
+    assert len(responses.calls) == 2  # the broken read, then the retry
 
 
 @responses.activate
