@@ -28,10 +28,18 @@ def existing_values(path: Path) -> dict[str, Any]:
     (or that is named like a secret) is left out. csv paths are returned absolute.
     """
     path = Path(path).expanduser()
+    doc = _read_doc(path)
+    return {} if doc is None else _existing_from(path, doc)
+
+
+def _read_doc(path: Path) -> dict[str, Any] | None:
     try:
-        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+        return tomllib.loads(path.read_bytes().decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
+        return None
+
+
+def _existing_from(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     check = _Checker(path)
     out: dict[str, dict[str, Any]] = {"qbo": {}, "tokens": {}, "source": {}, "export": {}}
 
@@ -91,11 +99,10 @@ def dropped_values(path: Path) -> list[DroppedValue]:
     """What `qbsync init --force` would silently lose from ``path``: each key of the file that
     ``existing_values`` does not keep. An unreadable file gives ``[]``."""
     path = Path(path).expanduser()
-    try:
-        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    doc = _read_doc(path)
+    if doc is None:
         return []
-    kept = existing_values(path)
+    kept = _existing_from(path, doc)
     out: list[DroppedValue] = []
     for name, body in doc.items():
         if not isinstance(body, dict):
