@@ -83,11 +83,15 @@ def test_ctrl_c_at_a_prompt_stays_130(asking: None) -> None:
     assert result.stderr.strip() == "Interrupted."
 
 
+def _headless_env(**extra: str) -> dict[str, str]:
+    """The isolated environment of a real `qbsync` process on a box without a keyring."""
+    return {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", **extra}
+
+
 def test_init_with_closed_stdin_exits_2_and_writes_nothing(home: Path) -> None:
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     proc = subprocess.run(
         [sys.executable, "-m", "qbsync", "init"],
-        env=env,
+        env=_headless_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -113,28 +117,26 @@ def test_help_claims_only_released_commands(home: Path) -> None:
         assert word in text
 
 
-def _run_into_closed_pipe(home: Path, args: list[str], **extra_env: str) -> tuple[int, str]:
-    """Run a real `qbsync` whose stdout reader has already gone (`qbsync ... | true`)."""
-    env = {
-        **os.environ,
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        **extra_env,
-    }
+def _run_into_closed_pipe(
+    home: Path, args: list[str], *, stderr_too: bool = False, **extra_env: str
+) -> tuple[int, str]:
+    """Run a real `qbsync` whose stdout reader has already gone (`qbsync ... | true`); with
+    ``stderr_too``, stderr goes to that pipe as well (`2>&1 | true`) and "" is returned for it."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # every write to stdout fails with EPIPE, deterministically
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "qbsync", *args],
-            env=env,
+            env=_headless_env(**extra_env),
             stdin=subprocess.DEVNULL,
             stdout=write_end,
-            stderr=subprocess.PIPE,
+            stderr=write_end if stderr_too else subprocess.PIPE,
             text=True,
             timeout=60,
         )
     finally:
         os.close(write_end)
-    return proc.returncode, proc.stderr
+    return proc.returncode, proc.stderr or ""
 
 
 INIT_FLAGS = ["init", "--client-id", "id-1", "--members", "m.csv", "--token-store", "file", "--yes"]
@@ -161,10 +163,9 @@ def test_closed_stdout_keeps_the_commands_own_exit_code(home: Path) -> None:
 
 
 def test_a_reader_that_closes_early_gets_the_first_lines(home: Path) -> None:
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "qbsync", *INIT_FLAGS],
-        env={**env, "QBSYNC_CLIENT_SECRET": "s3cret-value"},
+        env=_headless_env(QBSYNC_CLIENT_SECRET="s3cret-value"),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -180,21 +181,8 @@ def test_a_reader_that_closes_early_gets_the_first_lines(home: Path) -> None:
 
 def test_closed_pipe_for_stdout_and_stderr_keeps_the_exit_code(home: Path) -> None:
     """`qbsync status 2>&1 | true`: the error lines go to the closed pipe too."""
-    env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
-    read_end, write_end = os.pipe()
-    os.close(read_end)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "qbsync", "status"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=write_end,
-            stderr=write_end,
-            timeout=60,
-        )
-    finally:
-        os.close(write_end)
-    assert proc.returncode == 2  # no config file: a configuration error, not 1 "unexpected"
+    code, _ = _run_into_closed_pipe(home, ["status"], stderr_too=True)
+    assert code == 2  # no config file: a configuration error, not 1 "unexpected"
 
 
 @pytest.mark.parametrize(
