@@ -16,15 +16,19 @@ from qbsync.state import State
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_runs_every_step_and_connects(tmp_path: Path) -> None:
-    keep = tmp_path / "demo"
-    done = subprocess.run(
+def _demo_keeping(keep: Path, *, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "qbsync", "demo", "--keep", str(keep)],
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
     )
+
+
+def test_demo_runs_every_step_and_connects(tmp_path: Path) -> None:
+    keep = tmp_path / "demo"
+    done = _demo_keeping(keep, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Demo finished" in done.stdout
     assert "Connected to Sunrise Mailbox Co (emulated)" in done.stdout
@@ -49,13 +53,7 @@ def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     keep = tmp_path / "used"
     keep.mkdir()
     (keep / "config.toml").write_text("# an earlier demo\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "qbsync", "demo", "--keep", str(keep)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _demo_keeping(keep, timeout=60)
     assert done.returncode == 2
     assert "not empty" in done.stderr
     assert (keep / "config.toml").read_text() == "# an earlier demo\n"
