@@ -11,10 +11,10 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from qbsync.config_check import DEFAULT_SCOPES
 from qbsync.environments import API_PATH, Endpoints
 from qbsync.errors import ConfigError, QboUnavailableError
 
-DEFAULT_SCOPES = ("com.intuit.quickbooks.accounting", "com.intuit.quickbooks.payment")
 DISCOVERY_PATH = "/.well-known/openid_configuration"
 PROBE_TIMEOUT = 3.0
 
