@@ -187,8 +187,6 @@ class TokenManager:
                 f"qbsync is not connected to QuickBooks Online (no tokens in the {self.store.kind} "
                 f"store at {self.store.location})"
             )
-        register_secret(tokens.access_token)
-        register_secret(tokens.refresh_token)
         problem = issuer_mismatch(read_issuer(self.data_dir), self.endpoints)
         if problem:
             # Never send a token (nor the refresh token) to a server that did not issue it.
