@@ -43,3 +43,5 @@ def test_a_hung_read_times_out_and_is_retried(tmp_path: Path) -> None:
         items = Item.all(qb=client.qb)
         assert items
         assert time.monotonic() - started < 2.5  # not the 3 s hang: timed out and retried
+        queries = [e for e in emu.requests() if "/query" in e["path"]]
+        assert len(queries) == 2  # the hung one, then the retry
