@@ -27,10 +27,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from qbsync.emulator import Emulator
-from qbsync.emulator.testkit import connect_client
-from qbsync.pacing import PaceLimits, RatePacer
-from qbsync.qbo import QboClient, RetryPolicy
+from qbsync.qbo.client import QboClient, RetryPolicy
+from qbsync.qbo.pacing import PaceLimits, RatePacer
+from testkit import connect_client
 
 CLIENT_ID = "bench-client"
 CLIENT_SECRET = "bench-secret-not-real"

@@ -124,7 +124,7 @@ def run_demo(
 ) -> DemoResult:
     """Run every demo step against a fresh emulator; raise DemoFailed on the first bad exit."""
     from qbsync.emulator import Emulator
-    from qbsync.emulator.testkit import free_loopback_port
+    from qbsync.hosts import free_loopback_port
 
     with _workdir(keep) as workdir, Emulator() as emu:
         port = free_loopback_port()

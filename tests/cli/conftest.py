@@ -6,12 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from qbsync.cli.main import _register
-
 
 @pytest.fixture
 def home(isolated_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The isolated home, every command registered, the working directory a scratch folder."""
-    _register()
     monkeypatch.chdir(tmp_path)
     return isolated_env

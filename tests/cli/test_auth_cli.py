@@ -19,13 +19,13 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
+from qbsync.auth.credentials import open_store
 from qbsync.cli import auth_cmd
-from qbsync.cli.main import _register, cli
-from qbsync.credentials import open_store
-from qbsync.emulator.testkit import free_loopback_port
+from qbsync.cli.main import cli
+from qbsync.hosts import free_loopback_port
 from qbsync.locks import run_lock
 from qbsync.paths import profile_data_dir, user_config_dir
-from qbsync.state import State
+from qbsync.state.db import State
 
 CLIENT_ID = "cli-test-client"
 CLIENT_SECRET = "cli-test-secret-value-9f8e7d"
@@ -65,7 +65,6 @@ def make_setup(emu: Any, *, redirect_uri: str | None = None, store: str = "file"
 
 
 def run(*args: str, input: str | None = None) -> Result:
-    _register()
     return CliRunner().invoke(cli, list(args), input=input)
 
 
@@ -389,7 +388,7 @@ def test_fresh_state_and_forget_wait_for_no_running_sync(emulator: Any, browser:
 def test_a_locked_state_stops_the_login_before_the_code_is_spent(
     emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("qbsync.state.BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr("qbsync.state.db.BUSY_TIMEOUT_MS", 200)
     s = make_setup(emulator)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     State.open(s.data_dir / "state.sqlite3").close()

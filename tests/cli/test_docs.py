@@ -8,13 +8,12 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from qbsync.cli.main import _register, cli
+from qbsync.cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _commands() -> list[tuple[str, ...]]:
-    _register()
     found: list[tuple[str, ...]] = []
 
     def walk(group: click.Group, prefix: tuple[str, ...]) -> None:

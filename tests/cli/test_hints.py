@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qbsync.cli.context import CliContext
 from qbsync.cli.hints import command_line, localize
-from qbsync.cli.main import CliContext
 from qbsync.paths import config_path, profile_data_dir
 
 

@@ -16,7 +16,7 @@ import keyring.backends.fail
 import pytest
 from click.testing import CliRunner, Result
 
-from qbsync.cli.main import _register, cli
+from qbsync.cli.main import cli
 from qbsync.config import load_config
 
 SECRET = "sEcReT-client-value-0042"
@@ -254,9 +254,7 @@ def test_profile_and_explicit_config(home: Path, tmp_path: Path) -> None:
     assert f"qbsync --config {custom} auth" in result.stdout
 
 
-def test_register_is_idempotent(home: Path) -> None:
-    _register()
-    _register()
+def test_init_is_listed_once(home: Path) -> None:
     assert list(cli.commands).count("init") == 1
     help_text = _run(["--help"]).stdout
     assert help_text.count(" init ") == 1
@@ -293,7 +291,7 @@ def test_real_process_init_then_overwrite_refused(home: Path, tmp_path: Path) ->
 
 
 def test_switching_from_unreachable_keyring_to_file(home: Path, fake_keyring: object) -> None:
-    from qbsync.credentials import open_store
+    from qbsync.auth.credentials import open_store
     from qbsync.errors import CredentialStoreError
 
     args = list(FLAGS)

@@ -12,7 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from qbsync.cli.main import _register, cli
+from qbsync.cli.main import cli
 
 
 @pytest.fixture
@@ -38,7 +38,6 @@ def asking() -> Iterator[None]:
         click.termui.visible_prompt_func = interrupt
         click.prompt("Name")
 
-    _register()
     cli.add_command(ask)
     cli.add_command(eof)
     cli.add_command(ctrl_c)
@@ -194,7 +193,6 @@ def test_closed_pipe_for_stdout_and_stderr_keeps_the_exit_code(home: Path) -> No
     ],
 )
 def test_group_options_after_the_command_say_where_they_go(args: list[str], example: str) -> None:
-    _register()
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
     assert "put it before the command" in result.stderr

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from qbsync.cli.main import _register, cli
+from qbsync.auth.credentials import TokenSet, open_store
+from qbsync.auth.token_endpoint import token_set_from_response
+from qbsync.auth.tokens import ISSUER_META_KEY, record_issuer
+from qbsync.cli.main import cli
 from qbsync.cli.status_cmd import build_status
 from qbsync.config import Config, ExportConfig, QboConfig, SourceConfig
-from qbsync.credentials import TokenSet, open_store
+from qbsync.config.endpoints import endpoints_for
 from qbsync.emulator import Emulator
-from qbsync.environments import endpoints_for
-from qbsync.oauth import token_set_from_response
 from qbsync.paths import profile_data_dir, user_config_dir
-from qbsync.state import State
-from qbsync.tokens import ISSUER_META_KEY, record_issuer
+from qbsync.state.db import State
 
 CLIENT_ID = "status-test-client"
 CLIENT_SECRET = "status-test-secret-4d3c2b1a"
@@ -55,7 +55,6 @@ def connect(emu: Any, data_dir: Path, store: str = "file", **changes: Any) -> To
 
 
 def run(*args: str) -> Result:
-    _register()
     return CliRunner().invoke(cli, list(args))
 
 

@@ -26,16 +26,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from qbsync.auth.credentials import TokenSet, open_store, token_lock
+from qbsync.auth.token_endpoint import token_set_from_response
+from qbsync.auth.tokens import token_manager_for
 from qbsync.config import load_config
-from qbsync.credentials import TokenSet, open_store, token_lock
 from qbsync.emulator import Emulator
-from qbsync.emulator.testkit import free_loopback_port
 from qbsync.errors import CredentialStoreError, QboUnavailableError
-from qbsync.oauth import token_set_from_response
+from qbsync.hosts import free_loopback_port
 from qbsync.paths import profile_data_dir, user_config_dir
-from qbsync.qbo import QboClient, QboSession, RetryPolicy
-from qbsync.state import State
-from qbsync.tokens import token_manager_for
+from qbsync.qbo.client import QboClient, QboSession, RetryPolicy
+from qbsync.state.db import State
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from qbsync.demo import DEMO_CLIENT_SECRET
-from qbsync.state import State
+from qbsync.state.db import State
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 
 from qbsync.emulator import Emulator
 from qbsync.emulator.browser import follow
-from qbsync.emulator.testkit import free_loopback_port
+from qbsync.hosts import free_loopback_port
 
 pytestmark = pytest.mark.e2e
 

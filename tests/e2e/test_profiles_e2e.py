@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from qbsync.emulator import Emulator
-from qbsync.emulator.testkit import free_loopback_port
-from qbsync.state import State
+from qbsync.hosts import free_loopback_port
+from qbsync.state.db import State
 
 pytestmark = pytest.mark.e2e
 

@@ -17,7 +17,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from qbsync.cli.main import _register, cli
+from qbsync.cli.main import cli
 
 TIMEOUT = 10
 
@@ -167,7 +167,6 @@ def test_serve_time_scale_reaches_the_limits(serve: Callable[..., Served]) -> No
 
 @pytest.fixture
 def runner() -> CliRunner:
-    _register()
     return CliRunner()
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from qbsync.emulator import Emulator
-from qbsync.emulator.testkit import connect_client as _connect
-from qbsync.qbo import QboClient
+from qbsync.qbo.client import QboClient
+from testkit import connect_client as _connect
 
 
 @pytest.fixture

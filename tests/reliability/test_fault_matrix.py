@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from qbsync.emulator import Emulator
-from qbsync.emulator.testkit import connect_client
 from qbsync.errors import QboUnavailableError
-from qbsync.pacing import PaceLimits, RatePacer
-from qbsync.qbo import QboClient, RetryPolicy
-from qbsync.qbo_faults import parse_response
+from qbsync.qbo.client import QboClient, RetryPolicy
+from qbsync.qbo.faults import parse_response
+from qbsync.qbo.pacing import PaceLimits, RatePacer
+from testkit import connect_client
 
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, throttle_delay=0.02)
 NO_PACING = PaceLimits(per_second=10**6, per_minute=10**6, batches_per_minute=10**6)

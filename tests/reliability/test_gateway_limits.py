@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qbsync.emulator import Emulator
-from qbsync.pacing import PaceLimits, RatePacer
-from qbsync.qbo import QboClient, RetryPolicy
+from qbsync.qbo.client import QboClient, RetryPolicy
+from qbsync.qbo.pacing import PaceLimits, RatePacer
 
 SCALE = 60.0  # a minute lasts 1 s, a second 16.7 ms
 

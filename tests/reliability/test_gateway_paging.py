@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from qbsync.emulator import Emulator
-from qbsync.qbo import QboClient
+from qbsync.qbo.client import QboClient
 
 
 def test_paging_returns_each_customer_once_in_id_order(

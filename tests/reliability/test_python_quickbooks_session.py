@@ -14,8 +14,8 @@ from quickbooks.objects.customer import Customer
 from quickbooks.objects.item import Item
 
 from qbsync.emulator import Emulator
-from qbsync.emulator.testkit import connect_client
-from qbsync.qbo import RetryPolicy
+from qbsync.qbo.client import RetryPolicy
+from testkit import connect_client
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, throttle_delay=0.02)
 

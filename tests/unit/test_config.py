@@ -557,7 +557,7 @@ def test_dropped_values_names_each_lost_key_without_secret_values(tmp_path: Path
 )
 def test_emulator_url_with_a_path_is_refused(tmp_path: Path, url: str) -> None:
     from qbsync.config import environment_problem
-    from qbsync.environments import endpoints_for
+    from qbsync.config.endpoints import endpoints_for
 
     expected = (
         f"got {url!r}; expected the emulator's base URL without a path, e.g. "
@@ -573,7 +573,7 @@ def test_emulator_url_with_a_path_is_refused(tmp_path: Path, url: str) -> None:
 @pytest.mark.parametrize("url", ["http://127.0.0.1:4291", "http://127.0.0.1:4291/"])
 def test_emulator_base_url_is_accepted(url: str) -> None:
     from qbsync.config import environment_problem
-    from qbsync.environments import endpoints_for
+    from qbsync.config.endpoints import endpoints_for
 
     assert environment_problem(url) is None
     assert endpoints_for(url).api_base == "http://127.0.0.1:4291/v3"

@@ -20,7 +20,7 @@ import keyring.backends.null
 import keyring.errors
 import pytest
 
-from qbsync.credentials import (
+from qbsync.auth.credentials import (
     FileStore,
     KeyringStore,
     TokenSet,
@@ -191,7 +191,7 @@ def test_concurrent_writers_keep_both_secret_and_tokens(tmp_path: Path) -> None:
     # init (secret) and a cron refresh (tokens) in two processes must not drop each other's write
     script = (
         "import sys; from pathlib import Path; from datetime import UTC, datetime, timedelta\n"
-        "from qbsync.credentials import FileStore, TokenSet\n"
+        "from qbsync.auth.credentials import FileStore, TokenSet\n"
         "s = FileStore(Path(sys.argv[1])); n = datetime.now(UTC)\n"
         "for i in range(40):\n"
         "    if sys.argv[2] == 'secret': s.save_client_secret(f'secret-{i:04d}')\n"
@@ -359,7 +359,7 @@ LOCK_HOLDER = """
 import sys, time
 from pathlib import Path
 from typing import Any
-from qbsync.credentials import token_lock
+from qbsync.auth.credentials import token_lock
 data, ready, release = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 with token_lock(data, timeout=5):
     ready.write_text("held")
@@ -372,7 +372,7 @@ LOCK_WAITER = """
 import sys
 from pathlib import Path
 from typing import Any
-from qbsync.credentials import token_lock
+from qbsync.auth.credentials import token_lock
 from qbsync.errors import LockedError
 try:
     with token_lock(Path(sys.argv[1]), timeout=float(sys.argv[2])):

@@ -16,12 +16,12 @@ import pytest
 import requests
 import responses
 
-from qbsync import oauth
-from qbsync.credentials import TokenSet
-from qbsync.emulator.testkit import free_loopback_port
-from qbsync.environments import endpoints_for
+from qbsync.auth import oauth, probe, token_endpoint
+from qbsync.auth.credentials import TokenSet
+from qbsync.auth.loopback import LoopbackCatcher
+from qbsync.config.endpoints import endpoints_for
 from qbsync.errors import AuthError, ConfigError, OAuthFlowError, QboUnavailableError
-from qbsync.loopback import LoopbackCatcher
+from qbsync.hosts import free_loopback_port
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 SANDBOX = endpoints_for("sandbox")
@@ -49,7 +49,7 @@ def _tokens(**kw: object) -> TokenSet:
 
 def test_authorization_url_carries_client_scopes_redirect_and_random_state() -> None:
     req = oauth.build_authorization_url(
-        SANDBOX, CLIENT_ID, "http://localhost:8765/callback", oauth.DEFAULT_SCOPES
+        SANDBOX, CLIENT_ID, "http://localhost:8765/callback", probe.DEFAULT_SCOPES
     )
     parts = urlsplit(req.url)
     q = parse_qs(parts.query)
@@ -171,7 +171,7 @@ def test_exchange_code_posts_once_with_basic_auth_and_hard_expiry_header() -> No
         },
     )
     cb = oauth.Callback(code="the-code-1", realm_id="9130")
-    tokens = oauth.exchange_code(
+    tokens = token_endpoint.exchange_code(
         SANDBOX, CLIENT_ID, CLIENT_SECRET, "http://localhost:8765/callback", cb, now=NOW
     )
     assert len(responses.calls) == 1
@@ -184,7 +184,7 @@ def test_exchange_code_posts_once_with_basic_auth_and_hard_expiry_header() -> No
         "code": ["the-code-1"],
         "redirect_uri": ["http://localhost:8765/callback"],
     }
-    assert req.req_kwargs["timeout"] == oauth.HTTP_TIMEOUT  # type: ignore[attr-defined]
+    assert req.req_kwargs["timeout"] == token_endpoint.HTTP_TIMEOUT  # type: ignore[attr-defined]
     assert tokens.realm_id == "9130"
     assert tokens.access_token == "acc-new-0001"
     assert tokens.refresh_token == "ref-new-0001"
@@ -215,7 +215,7 @@ def test_exchange_code_failures_are_never_retried(
     responses.post(SANDBOX.token_url, status=status, json=body)
     cb = oauth.Callback(code="code-used-once", realm_id="1")
     with pytest.raises(exc) as info:  # type: ignore[call-overload]
-        oauth.exchange_code(SANDBOX, CLIENT_ID, CLIENT_SECRET, "https://x/cb", cb, now=NOW)
+        token_endpoint.exchange_code(SANDBOX, CLIENT_ID, CLIENT_SECRET, "https://x/cb", cb, now=NOW)
     assert needle in str(info.value)
     assert CLIENT_SECRET not in str(info.value)
     assert len(responses.calls) == 1
@@ -225,7 +225,7 @@ def test_exchange_code_failures_are_never_retried(
 def test_exchange_code_network_error() -> None:
     responses.post(SANDBOX.token_url, body=requests.ConnectionError("boom"))
     with pytest.raises(QboUnavailableError, match="token endpoint"):
-        oauth.exchange_code(
+        token_endpoint.exchange_code(
             SANDBOX, CLIENT_ID, CLIENT_SECRET, "https://x/cb", oauth.Callback("c", "1"), now=NOW
         )
     assert len(responses.calls) == 1
@@ -239,7 +239,7 @@ def test_refresh_keeps_previous_hard_expiry_and_caps_rolling_expiry() -> None:
               "x_refresh_token_expires_in": 8726400},
     )  # fmt: skip
     old = _tokens(refresh_hard_expires_at=NOW + timedelta(days=3))
-    new = oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, old, now=NOW)
+    new = token_endpoint.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, old, now=NOW)
     form = parse_qs(str(responses.calls[0].request.body))
     assert form == {"grant_type": ["refresh_token"], "refresh_token": ["refresh-old-123"]}
     assert new.refresh_token == "ref-2"
@@ -252,7 +252,7 @@ def test_refresh_keeps_previous_hard_expiry_and_caps_rolling_expiry() -> None:
 def test_refresh_invalid_grant_says_run_auth() -> None:
     responses.post(SANDBOX.token_url, status=400, json={"error": "invalid_grant"})
     with pytest.raises(AuthError) as info:
-        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+        token_endpoint.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
     assert "qbsync auth" not in info.value.message  # said once, as the next step
     assert info.value.hint == "run `qbsync auth`"
     assert "refresh-old-123" not in info.value.message
@@ -261,7 +261,7 @@ def test_refresh_invalid_grant_says_run_auth() -> None:
 @responses.activate
 def test_revoke_posts_json_token_with_basic_auth() -> None:
     responses.post(SANDBOX.revoke_url, status=200)
-    oauth.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "refresh-xyz")
+    token_endpoint.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "refresh-xyz")
     req = responses.calls[0].request
     assert json.loads(req.body or b"") == {"token": "refresh-xyz"}
     assert _basic(req) == f"{CLIENT_ID}:{CLIENT_SECRET}"
@@ -270,10 +270,10 @@ def test_revoke_posts_json_token_with_basic_auth() -> None:
 @responses.activate
 def test_revoke_already_revoked_is_fine_but_outage_raises() -> None:
     responses.post(SANDBOX.revoke_url, status=400, json={"error": "invalid_token"})
-    oauth.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "t")
+    token_endpoint.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "t")
     responses.replace(responses.POST, SANDBOX.revoke_url, status=503)
     with pytest.raises(QboUnavailableError):
-        oauth.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "t")
+        token_endpoint.revoke(SANDBOX, CLIENT_ID, CLIENT_SECRET, "t")
 
 
 # -- loopback catcher ----------------------------------------------------------------------
@@ -370,12 +370,14 @@ def test_token_and_revoke_posts_never_follow_a_redirect(status: int) -> None:
     responses.get(elsewhere, json={"access_token": "stolen-a", "refresh_token": "stolen-r"})
     cb = oauth.Callback(code="code-once-123", realm_id="1")
     with pytest.raises(QboUnavailableError, match="redirect") as info:
-        oauth.exchange_code(EMU, CLIENT_ID, CLIENT_SECRET, "http://localhost:1/cb", cb, now=NOW)
+        token_endpoint.exchange_code(
+            EMU, CLIENT_ID, CLIENT_SECRET, "http://localhost:1/cb", cb, now=NOW
+        )
     assert int(info.value.exit_code) == 1
     with pytest.raises(QboUnavailableError, match="redirect"):
-        oauth.refresh_tokens(EMU, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+        token_endpoint.refresh_tokens(EMU, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
     with pytest.raises(QboUnavailableError, match="redirect"):
-        oauth.revoke(EMU, CLIENT_ID, CLIENT_SECRET, "refresh-old-123")
+        token_endpoint.revoke(EMU, CLIENT_ID, CLIENT_SECRET, "refresh-old-123")
     assert [call.request.url for call in responses.calls] == [
         EMU.token_url,
         EMU.token_url,
@@ -401,7 +403,7 @@ def test_refresh_answered_with_something_else_is_not_run_auth(
     # which would send an operator to reconnect a connection that still works.
     responses.post(SANDBOX.token_url, status=status, **kwargs)  # type: ignore[arg-type]
     with pytest.raises(QboUnavailableError, match="unexpected answer") as info:
-        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+        token_endpoint.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
     assert int(info.value.exit_code) == 1
     assert f"HTTP {status}" in info.value.message
     assert "refresh-old-123" not in info.value.message
@@ -411,7 +413,7 @@ def test_refresh_answered_with_something_else_is_not_run_auth(
 def test_refresh_timeout_is_unavailable_and_names_the_token_endpoint() -> None:
     responses.post(SANDBOX.token_url, body=requests.ReadTimeout("read timed out"))
     with pytest.raises(QboUnavailableError, match=r"token endpoint.*ReadTimeout") as info:
-        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+        token_endpoint.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
     assert int(info.value.exit_code) == 1
     assert len(responses.calls) == 1  # never retried within the run
 
@@ -479,7 +481,7 @@ def test_invalid_client_says_where_the_secret_came_from(
         monkeypatch.setenv("QBSYNC_CLIENT_SECRET", CLIENT_SECRET)
     responses.post(SANDBOX.token_url, status=401, json={"error": "invalid_client"})
     with pytest.raises(ConfigError) as info:
-        oauth.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+        token_endpoint.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
     assert said in info.value.message
     assert hint in (info.value.hint or "")
     assert CLIENT_SECRET not in info.value.message + (info.value.hint or "")
@@ -492,7 +494,7 @@ def test_probe_emulator_fails_fast_naming_the_url_and_how_to_start_it() -> None:
     port = free_loopback_port()  # nothing listens there
     endpoints = endpoints_for(f"http://127.0.0.1:{port}")
     with pytest.raises(QboUnavailableError) as info:
-        oauth.probe_emulator(endpoints, timeout=2)
+        probe.probe_emulator(endpoints, timeout=2)
     assert info.value.exit_code == 1
     assert info.value.message == f"the QBO emulator at http://127.0.0.1:{port} is not answering"
     assert f"qbsync emulator serve --port {port}" in (info.value.hint or "")
@@ -501,10 +503,10 @@ def test_probe_emulator_fails_fast_naming_the_url_and_how_to_start_it() -> None:
 def test_probe_emulator_passes_for_a_running_emulator_and_never_probes_intuit(
     emulator: object,
 ) -> None:
-    oauth.probe_emulator(endpoints_for(emulator.base_url))  # type: ignore[attr-defined]
+    probe.probe_emulator(endpoints_for(emulator.base_url))  # type: ignore[attr-defined]
     # Intuit is never probed: the network guard would refuse the connection if it were.
-    oauth.probe_emulator(SANDBOX)
-    oauth.probe_emulator(endpoints_for("production"))
+    probe.probe_emulator(SANDBOX)
+    probe.probe_emulator(endpoints_for("production"))
 
 
 def test_probe_emulator_refuses_a_server_that_is_not_an_emulator() -> None:
@@ -524,7 +526,7 @@ def test_probe_emulator_refuses_a_server_that_is_not_an_emulator() -> None:
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         with pytest.raises(QboUnavailableError, match="not as a QBO emulator"):
-            oauth.probe_emulator(endpoints_for(base))
+            probe.probe_emulator(endpoints_for(base))
     finally:
         server.shutdown()
         server.server_close()
@@ -569,7 +571,7 @@ def test_probe_emulator_refuses_an_unregistered_redirect_uri_or_client(emulator:
     endpoints = endpoints_for(emulator.base_url)
     emulator.add_client("probe-client", "probe-secret-123456", ["http://localhost:8765/callback"])
     with pytest.raises(ConfigError) as info:
-        oauth.probe_emulator(
+        probe.probe_emulator(
             endpoints, client_id="probe-client", redirect_uri="http://localhost:8799/callback"
         )
     assert info.value.exit_code == 2
@@ -579,12 +581,12 @@ def test_probe_emulator_refuses_an_unregistered_redirect_uri_or_client(emulator:
     )
     assert "client_id and redirect_uri" in (info.value.hint or "")
     with pytest.raises(ConfigError, match="client_id 'nobody' is not registered"):
-        oauth.probe_emulator(
+        probe.probe_emulator(
             endpoints, client_id="nobody", redirect_uri="http://localhost:8765/callback"
         )
     # A registered pair passes, and the probe neither issues a code nor spends a denial.
     emulator.deny_next_authorization()
-    oauth.probe_emulator(
+    probe.probe_emulator(
         endpoints, client_id="probe-client", redirect_uri="http://localhost:8765/callback"
     )
     assert emulator.oauth._codes == {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qbsync.pacing import PaceLimits, RatePacer
+from qbsync.qbo.pacing import PaceLimits, RatePacer
 
 
 class FakeTime:

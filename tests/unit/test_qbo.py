@@ -23,8 +23,8 @@ from qbsync.errors import (
     QboUnavailableError,
     QboValidationError,
 )
-from qbsync.qbo import QboClient, QboSession, RetryPolicy, retry_after_seconds
-from qbsync.qbo_faults import batch_item_error
+from qbsync.qbo.client import QboClient, QboSession, RetryPolicy, retry_after_seconds
+from qbsync.qbo.faults import batch_item_error
 
 REALM = "9130"
 BASE = f"https://sandbox-quickbooks.api.intuit.com/v3/company/{REALM}"
@@ -326,7 +326,7 @@ def test_retry_after_parsing() -> None:
 def test_python_quickbooks_exceptions_map_to_qbsync_errors() -> None:
     from quickbooks.exceptions import AuthorizationException, QuickbooksException
 
-    from qbsync.qbo_faults import from_quickbooks_exception
+    from qbsync.qbo.faults import from_quickbooks_exception
 
     stale = from_quickbooks_exception(QuickbooksException("Stale Object Error", 5010, "x"))
     assert isinstance(stale, QboStaleObjectError) and stale.code == "5010"
@@ -412,7 +412,7 @@ def test_batch_item_ids_longer_than_qbo_allows_are_refused_before_sending(env: E
 def test_qbo_own_code_10000_is_a_server_failure_not_unreadable() -> None:
     from quickbooks.exceptions import QuickbooksException
 
-    from qbsync.qbo_faults import from_quickbooks_exception
+    from qbsync.qbo.faults import from_quickbooks_exception
 
     own = from_quickbooks_exception(
         QuickbooksException("An application error has occurred", 10000, "")

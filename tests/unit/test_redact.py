@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from qbsync.cli.main import _register, _setup_logging, cli
+from qbsync.cli.main import _setup_logging, cli
 from qbsync.errors import AuthError
 from qbsync.redact import redact, register_secret
 
@@ -96,7 +96,6 @@ def test_secret_values_are_still_masked(text: str, kept: str) -> None:
 
 def test_config_secret_error_reads_whole_on_the_terminal(isolated_env: Path) -> None:
     """The redactor used to turn this message into `client_secret: *** config file must...`."""
-    _register()
     path = isolated_env / ".config" / "qbsync" / "config.toml"
     path.parent.mkdir(parents=True)
     path.write_text('[qbo]\nclient_id = "x"\nclient_secret = "hunter2-very-secret"\n')
@@ -131,7 +130,6 @@ def boom_command() -> Iterator[None]:
                 "headers={'Authorization': 'Basic Y2lkOnNlY3JldC12YWx1ZQ=='}"
             ) from cause
 
-    _register()
     cli.add_command(boom)
     try:
         yield

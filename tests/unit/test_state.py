@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from qbsync import state as state_module
 from qbsync.errors import StateError
-from qbsync.state import SCHEMA_VERSION, State, split_sql
+from qbsync.state import db as state_module
+from qbsync.state.db import SCHEMA_VERSION, State, split_sql
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -230,7 +230,7 @@ def test_two_connections_see_each_others_commits(db: Path) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from qbsync.state import State
+from qbsync.state.db import State
 with State.open(Path(sys.argv[1])) as state:
     for i in range(25):
         run = state.start_run(sys.argv[2])

@@ -11,10 +11,10 @@ import pytest
 import requests
 import responses
 
-from qbsync.credentials import FileStore, TokenSet, token_lock
-from qbsync.environments import endpoints_for
+from qbsync.auth.credentials import FileStore, TokenSet, token_lock
+from qbsync.auth.tokens import TokenManager
+from qbsync.config.endpoints import endpoints_for
 from qbsync.errors import AuthError, CredentialStoreError, LockedError, QbsyncError
-from qbsync.tokens import TokenManager
 
 SANDBOX = endpoints_for("sandbox")
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -299,8 +299,8 @@ def test_clock_jumps_back_then_forward(store: FileStore, clock: Clock, tmp_path:
 def test_tokens_issued_by_another_environment_are_never_sent(
     store: FileStore, clock: Clock, tmp_path: Path, issued_by: str, expected: str
 ) -> None:
-    from qbsync.state import State
-    from qbsync.tokens import record_issuer
+    from qbsync.auth.tokens import record_issuer
+    from qbsync.state.db import State
 
     store.save_tokens(_tokens(access_expires_at=T0 - timedelta(seconds=1)))  # needs a refresh
     with State.open(tmp_path / "data" / "state.sqlite3") as state:
@@ -322,8 +322,8 @@ def test_tokens_issued_by_another_environment_are_never_sent(
 def test_tokens_issued_by_this_environment_or_unrecorded_are_used(
     store: FileStore, clock: Clock, tmp_path: Path
 ) -> None:
-    from qbsync.state import State
-    from qbsync.tokens import record_issuer
+    from qbsync.auth.tokens import record_issuer
+    from qbsync.state.db import State
 
     store.save_tokens(_tokens())
     assert _manager(store, clock, tmp_path).access_token() == "acc-1"  # older data: no record

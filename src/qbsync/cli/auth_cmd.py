@@ -20,16 +20,18 @@ from pathlib import Path
 
 import click
 
-from qbsync import oauth
-from qbsync.cli import render
-from qbsync.cli.hints import command_line, localize
-from qbsync.cli.main import CliContext
-from qbsync.config import Config
-from qbsync.credentials import (
+from qbsync.auth import oauth, probe, token_endpoint
+from qbsync.auth.credentials import (
     CredentialStore,
     resolve_client_secret,
     token_lock,
 )
+from qbsync.auth.loopback import LoopbackCatcher
+from qbsync.auth.tokens import record_issuer, token_manager_for
+from qbsync.cli import render
+from qbsync.cli.context import CliContext
+from qbsync.cli.hints import command_line, localize
+from qbsync.config import Config
 from qbsync.errors import (
     AuthError,
     OAuthFlowError,
@@ -39,11 +41,9 @@ from qbsync.errors import (
 )
 from qbsync.files import atomic_write
 from qbsync.locks import run_lock
-from qbsync.loopback import LoopbackCatcher
 from qbsync.paths import ensure_private_dir
-from qbsync.qbo import QboClient
-from qbsync.state import State
-from qbsync.tokens import record_issuer, token_manager_for
+from qbsync.qbo.client import QboClient
+from qbsync.state.db import State
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ NO_TERMINAL = (
 
 
 @contextlib.contextmanager
-def _next_steps(obj: CliContext) -> Iterator[None]:
+def next_steps(obj: CliContext) -> Iterator[None]:
     """Errors leave with their `qbsync ...` next steps naming this invocation's profile/config."""
     try:
         yield
@@ -139,7 +139,7 @@ def auth_command(
 ) -> None:
     """Connect qbsync to a QuickBooks Online company (browser login, once)."""
     obj = CliContext.get()
-    with _next_steps(obj):
+    with next_steps(obj):
         _auth(obj, no_browser, timeout, print_url, redirect_url, fresh_state, yes)
 
 
@@ -169,7 +169,7 @@ def _auth(
     # login also asks the emulator's authorize page whether it knows this client and redirect
     # URI: otherwise the browser would show an error page while we wait for the timeout.
     starting = redirect_url is None
-    oauth.probe_emulator(
+    probe.probe_emulator(
         qbo.endpoints,
         client_id=qbo.client_id if starting else None,
         redirect_uri=qbo.redirect_uri if starting else None,
@@ -185,7 +185,7 @@ def _auth(
                 hint="run `qbsync auth --redirect-url '<full address>'` (quote it: it contains &)",
             ) from None
         # Forget the login before the exchange: whatever happens, this code is not sent again.
-        _clear_pending(config)
+        clear_pending(config)
         done = _connect(config, store, secret, pending["redirect_uri"], callback, fresh_state, yes)
         _report(done)
         return
@@ -279,8 +279,8 @@ def _connect(
         # hold it for longer than the busy timeout) before spending it, not after.
         with state.transaction():
             pass
-        now = oauth.utcnow()
-        tokens = oauth.exchange_code(
+        now = token_endpoint.utcnow()
+        tokens = token_endpoint.exchange_code(
             config.qbo.endpoints,
             config.qbo.client_id,
             secret,
@@ -323,7 +323,7 @@ def _report(done: Connected) -> None:
         [
             ("Realm", done.realm_id),
             ("Company", done.company_name or "-"),
-            ("Enabled at", render.when(done.enabled_at, oauth.utcnow())),
+            ("Enabled at", render.when(done.enabled_at, token_endpoint.utcnow())),
             ("Token store", f"{done.store.kind} ({done.store.location})"),
         ],
     )
@@ -350,7 +350,7 @@ def _write_pending(config: Config, request: oauth.AuthorizationRequest) -> None:
     data = {
         "state": request.state,
         "redirect_uri": request.redirect_uri,
-        "created_at": oauth.utcnow().isoformat(),
+        "created_at": token_endpoint.utcnow().isoformat(),
     }
     atomic_write(_pending_path(config), json.dumps(data).encode(), mode=0o600)
 
@@ -367,13 +367,13 @@ def _read_pending(config: Config) -> dict[str, str]:
         state, redirect_uri = str(data["state"]), str(data["redirect_uri"])
     except (OSError, ValueError, KeyError, TypeError):
         raise missing from None
-    if oauth.utcnow() - created.astimezone(UTC) > PENDING_MAX_AGE:
-        _clear_pending(config)
+    if token_endpoint.utcnow() - created.astimezone(UTC) > PENDING_MAX_AGE:
+        clear_pending(config)
         raise missing
     return {"state": state, "redirect_uri": redirect_uri}
 
 
-def _clear_pending(config: Config) -> None:
+def clear_pending(config: Config) -> None:
     with contextlib.suppress(FileNotFoundError):
         _pending_path(config).unlink()
 

@@ -9,16 +9,21 @@ from pathlib import Path
 
 import click
 
-from qbsync import oauth
+from qbsync.auth import probe, token_endpoint
+from qbsync.auth.credentials import (
+    CLIENT_SECRET_ENV,
+    CredentialStore,
+    resolve_client_secret,
+    token_lock,
+)
+from qbsync.auth.tokens import issuer_mismatch, read_issuer
 from qbsync.cli import render
-from qbsync.cli.auth_cmd import _clear_pending, _next_steps
+from qbsync.cli.auth_cmd import clear_pending, next_steps
+from qbsync.cli.context import CliContext
 from qbsync.cli.hints import command_line
-from qbsync.cli.main import CliContext
 from qbsync.config import Config
-from qbsync.credentials import CLIENT_SECRET_ENV, CredentialStore, resolve_client_secret, token_lock
 from qbsync.errors import ConfigError, QboUnavailableError
 from qbsync.locks import run_lock
-from qbsync.tokens import issuer_mismatch, read_issuer
 
 
 @click.command("disconnect")
@@ -30,7 +35,7 @@ def disconnect_command(forget: bool, yes: bool) -> None:
     Links and export history stay (unless --forget), so reconnecting the same company resumes.
     """
     obj = CliContext.get()
-    with _next_steps(obj):
+    with next_steps(obj):
         config, store = obj.load()
         with contextlib.ExitStack() as held:
             if forget:  # never delete the state under a running sync
@@ -50,10 +55,10 @@ def _disconnect(
     with token_lock(config.data_dir):
         tokens = store.load_tokens()
         mismatch = issuer_mismatch(read_issuer(config.data_dir), config.qbo.endpoints)
-        who = oauth.server_name(config.qbo.endpoints)
+        who = probe.server_name(config.qbo.endpoints)
         if tokens is None:
             if not forget:
-                _clear_pending(config)
+                clear_pending(config)
                 render.result("Not connected (no stored tokens); nothing to do.")
                 return
         elif mismatch:
@@ -66,7 +71,7 @@ def _disconnect(
             store.delete_tokens()
         else:
             try:
-                oauth.revoke(
+                token_endpoint.revoke(
                     config.qbo.endpoints,
                     config.qbo.client_id,
                     resolve_client_secret(store),
@@ -93,7 +98,7 @@ def _disconnect(
                     f"anyway.{cut}"
                 )
             store.delete_tokens()
-    _clear_pending(config)
+    clear_pending(config)
     if forget:
         deleted = False
         for suffix in ("", "-wal", "-shm", "-journal"):

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qbsync.environments import is_loopback_host
 from qbsync.errors import ConfigError
+from qbsync.hosts import is_loopback_host
 
 if TYPE_CHECKING:
     from qbsync.emulator import Emulator

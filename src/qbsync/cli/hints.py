@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from qbsync.cli.main import CliContext
+from qbsync.cli.context import CliContext
 from qbsync.paths import DEFAULT_PROFILE, config_path
 
 # The subcommands that act on a profile: `qbsync emulator ...` / `qbsync demo` do not.

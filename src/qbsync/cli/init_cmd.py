@@ -18,18 +18,25 @@ from typing import Any
 
 import click
 
+from qbsync.auth.credentials import (
+    CLIENT_SECRET_ENV,
+    CredentialStore,
+    keyring_service,
+    keyring_usable,
+    open_store,
+)
+from qbsync.cli.context import CliContext
 from qbsync.cli.hints import command_line
 from qbsync.cli.init_prompts import (
-    _Asker,
-    _client_id,
-    _client_secret,
-    _environment,
-    _redirect_checker,
-    _source_values,
+    Asker,
+    ask_client_id,
+    ask_client_secret,
+    ask_environment,
+    redirect_checker,
+    source_values,
 )
-from qbsync.cli.main import CliContext
 from qbsync.config import Config, load_config, write_config
-from qbsync.config_check import (
+from qbsync.config.checks import (
     DEFAULT_ENVIRONMENT,
     DEFAULT_EXPORT_DAYS,
     DEFAULT_REDIRECT_URI,
@@ -38,14 +45,7 @@ from qbsync.config_check import (
     TOKEN_STORES,
     redirect_uri_problem,
 )
-from qbsync.config_update import DroppedValue, dropped_values, existing_values
-from qbsync.credentials import (
-    CLIENT_SECRET_ENV,
-    CredentialStore,
-    keyring_service,
-    keyring_usable,
-    open_store,
-)
+from qbsync.config.write import DroppedValue, dropped_values, existing_values
 from qbsync.errors import ConfigError, CredentialStoreError, UsageError
 
 
@@ -105,7 +105,7 @@ def init_command(
     old = existing_values(path) if path.exists() else {}
     dropped = dropped_values(path) if path.exists() else []
     old_qbo, old_source = old.get("qbo", {}), old.get("source", {})
-    ask = _Asker(yes)
+    ask = Asker(yes)
     if old and not yes:
         click.echo(f"Starting from {path}: press Enter to keep each current value.")
     default_env = old_qbo.get("environment", DEFAULT_ENVIRONMENT)
@@ -115,7 +115,7 @@ def init_command(
             flag="--environment",
             text="QBO environment (sandbox, production or an emulator URL)",
             default=default_env,
-            check=_environment,
+            check=ask_environment,
         )
         or default_env
     )
@@ -144,14 +144,14 @@ def init_command(
                 flag="--client-id",
                 text="Intuit app client ID (Keys & credentials page of your app at developer.intuit.com)",
                 default=old_qbo.get("client_id"),
-                check=_client_id,
+                check=ask_client_id,
             ),
             "redirect_uri": ask.value(
                 redirect_uri,
                 flag="--redirect-uri",
                 text="Redirect URI (as registered in your Intuit app)",
                 default=old_redirect,
-                check=_redirect_checker(env),
+                check=redirect_checker(env),
             ),
             "scopes": old_qbo.get("scopes", list(DEFAULT_SCOPES)),
             "minor_version": old_qbo.get("minor_version"),
@@ -166,7 +166,7 @@ def init_command(
                 default=old.get("tokens", {}).get("store", "auto"),
             )
         },
-        "source": _source_values(
+        "source": source_values(
             ask, old_source, source_type, members, invoices, base_url, token_env
         ),
         "export": {"days": old.get("export", {}).get("days", list(DEFAULT_EXPORT_DAYS))},
@@ -174,7 +174,7 @@ def init_command(
 
     _validate(values, path, obj)
     store = _open_store(values["tokens"]["store"], obj)
-    secret = _client_secret(ask, existing=_has_secret(store))
+    secret = ask_client_secret(ask, existing=_has_secret(store))
     from_env = bool(os.environ.get(CLIENT_SECRET_ENV, "").strip())
 
     # Secret first: if the store fails, no config is left behind that `auth` would then find

@@ -11,12 +11,12 @@ from typing import Any
 
 import click
 
-from qbsync.config_check import SOURCE_TYPES, environment_problem, redirect_uri_problem
-from qbsync.credentials import CLIENT_SECRET_ENV
+from qbsync.auth.credentials import CLIENT_SECRET_ENV
+from qbsync.config.checks import SOURCE_TYPES, environment_problem, redirect_uri_problem
 from qbsync.errors import ConfigError, UsageError
 
 
-class _Asker:
+class Asker:
     """Take each value from its flag, else prompt (or, with --yes, use the default or fail)."""
 
     def __init__(self, yes: bool) -> None:
@@ -90,14 +90,14 @@ def _checked(value: str, flag: str, check: Callable[[str], str] | None) -> str:
         raise ConfigError(f"{flag}: {exc.message}") from None
 
 
-def _environment(value: str) -> str:
+def ask_environment(value: str) -> str:
     problem = environment_problem(value)
     if problem:
         raise click.BadParameter(problem)
     return value.strip()
 
 
-def _redirect_checker(environment: str) -> Callable[[str], str]:
+def redirect_checker(environment: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         problem = redirect_uri_problem(value, environment)
         if problem:
@@ -107,7 +107,7 @@ def _redirect_checker(environment: str) -> Callable[[str], str]:
     return check
 
 
-def _client_id(value: str) -> str:
+def ask_client_id(value: str) -> str:
     value = value.strip()
     if not value or any(ch.isspace() for ch in value):
         raise click.BadParameter("expected your Intuit app's client ID (no spaces)")
@@ -137,8 +137,8 @@ def _choice(allowed: tuple[str, ...]) -> Callable[[str], str]:
     return check
 
 
-def _source_values(
-    ask: _Asker,
+def source_values(
+    ask: Asker,
     old: dict[str, Any],
     source_type: str | None,
     members: str | None,
@@ -202,7 +202,7 @@ def _source_values(
     return values
 
 
-def _client_secret(ask: _Asker, *, existing: bool) -> str | None:
+def ask_client_secret(ask: Asker, *, existing: bool) -> str | None:
     """The secret to store, or None to keep the one already stored."""
     from_env = os.environ.get(CLIENT_SECRET_ENV, "").strip()
     if from_env:

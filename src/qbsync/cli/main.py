@@ -7,14 +7,15 @@ import logging
 import os
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from qbsync import __version__
-from qbsync.config_hints import profile_command_line, set_hint_command
+from qbsync.cli import auth_cmd, demo_cmd, disconnect_cmd, emulator_cmd, init_cmd, status_cmd
+from qbsync.cli.context import CliContext
+from qbsync.config.hints import profile_command_line, set_hint_command
 from qbsync.errors import ConfigError, ExitCode, QbsyncError
 from qbsync.paths import (
     DEFAULT_PROFILE,
@@ -26,54 +27,7 @@ from qbsync.paths import (
 )
 from qbsync.redact import RedactingFilter, RedactingFormatter, redact
 
-if TYPE_CHECKING:
-    from qbsync.config import Config
-    from qbsync.credentials import CredentialStore
-
 log = logging.getLogger("qbsync")
-
-
-@dataclass
-class CliContext:
-    """What every command gets from the global options (as ``ctx.obj``)."""
-
-    config_path: Path
-    profile: str
-    data_dir: Path
-    verbose: int
-    # An unusable --profile / QBSYNC_PROFILE, raised by get(): inside the command, so its own
-    # error path reports it (`status --json` as its one JSON object).
-    problem: QbsyncError | None = None
-
-    @classmethod
-    def get(cls, ctx: click.Context | None = None) -> CliContext:
-        ctx = ctx or click.get_current_context()
-        obj = ctx.find_object(CliContext)
-        if obj is None:  # pragma: no cover - only when a command is invoked outside the group
-            raise click.UsageError("qbsync commands must be run through the `qbsync` group")
-        if obj.problem is not None:
-            if ctx.params.get("as_json"):  # the command promised one JSON object on stdout
-                _emit_json_error(obj.problem)
-            raise obj.problem
-        return obj
-
-    def load(self) -> tuple[Config, CredentialStore]:
-        """This invocation's config and the credential store it names."""
-        from qbsync.config import load_config
-        from qbsync.credentials import open_store
-
-        config = load_config(self.config_path, profile=self.profile, data_dir=self.data_dir)
-        store = open_store(config.token_store, profile=config.profile, data_dir=config.data_dir)
-        return config, store
-
-
-def _emit_json_error(exc: QbsyncError) -> None:
-    """The error as the one JSON object a ``--json`` command prints (the keys `status` uses)."""
-    from qbsync.cli import render  # rich is imported only when a command renders
-
-    render.emit_json(
-        {"ok": False, "error": exc.message, "exit_code": int(exc.exit_code), "hint": exc.hint}
-    )
 
 
 def _setup_logging(verbose: int) -> None:
@@ -256,12 +210,15 @@ def _profile_problem(ctx: click.Context, name: str) -> QbsyncError:
     )
 
 
-def _register() -> None:
-    # Each module adds its commands to `cli`; imported here so `qbsync --help` lists them all.
-    from qbsync.cli import commands_registry
-
-    for add in commands_registry.ALL:
-        add(cli)
+for _add in (
+    init_cmd.register,
+    auth_cmd.register,
+    disconnect_cmd.register,
+    status_cmd.register,
+    emulator_cmd.register,
+    demo_cmd.register,
+):
+    _add(cli)
 
 
 class _PipeSafeWriter(io.RawIOBase):
@@ -322,6 +279,5 @@ def _pipe_safe_streams() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _register()
     _pipe_safe_streams()
     cli.main(args=argv, prog_name="qbsync")

@@ -21,24 +21,24 @@ from typing import Any
 
 import click
 
-from qbsync import oauth
-from qbsync.cli import render
-from qbsync.cli.hints import localize
-from qbsync.cli.main import CliContext
-from qbsync.config import Config
-from qbsync.config_check import ENVIRONMENT_ENV
-from qbsync.credentials import CredentialStore, TokenSet, resolve_client_secret
-from qbsync.errors import AuthError, ExitCode, QboUnavailableError, QbsyncError
-from qbsync.oauth_tokens import utcnow
-from qbsync.qbo import QboClient, RetryPolicy
-from qbsync.state import State
-from qbsync.tokens import (
+from qbsync.auth import probe
+from qbsync.auth.credentials import CredentialStore, TokenSet, resolve_client_secret
+from qbsync.auth.token_endpoint import utcnow
+from qbsync.auth.tokens import (
     ISSUER_META_KEY,
     issuer_mismatch,
     issuer_mismatch_hint,
     refresh_expiry_problem,
     token_manager_for,
 )
+from qbsync.cli import render
+from qbsync.cli.context import CliContext
+from qbsync.cli.hints import localize
+from qbsync.config import Config
+from qbsync.config.checks import ENVIRONMENT_ENV
+from qbsync.errors import AuthError, ExitCode, QboUnavailableError, QbsyncError
+from qbsync.qbo.client import QboClient, RetryPolicy
+from qbsync.state.db import State
 
 # A check is a probe, not a sync: one retry on a network error or 5xx, then report.
 CHECK_RETRY = RetryPolicy(max_attempts=2)
@@ -192,7 +192,7 @@ def _check(config: Config, store: CredentialStore) -> tuple[dict[str, Any], Qbsy
     except QbsyncError as exc:
         if isinstance(exc, QboUnavailableError) and "hint" not in vars(exc):
             # The class's generic hint would only repeat "could not be reached".
-            exc.hint = oauth.unreachable_hint(config.qbo.endpoints)
+            exc.hint = probe.unreachable_hint(config.qbo.endpoints)
         return check_result(error=exc), exc
     name, country = info.get("CompanyName"), info.get("Country")
     return check_result(str(name) if name else None, str(country) if country else None), None

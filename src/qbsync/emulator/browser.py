@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from qbsync.environments import is_loopback_host
+from qbsync.hosts import is_loopback_host
 
 TIMEOUT = 10.0
 

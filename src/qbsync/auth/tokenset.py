@@ -1,4 +1,4 @@
-"""``TokenSet``: one OAuth grant's tokens and expiry times (re-exported by ``qbsync.credentials``).
+"""``TokenSet``: one OAuth grant's tokens and expiry times (re-exported by ``qbsync.auth.credentials``).
 
 Times are aware UTC datetimes; ``to_dict``/``from_dict`` use ISO strings for storage. The repr
 never shows a token (reprs end up in logs and tracebacks), and every token is registered with

@@ -16,32 +16,33 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
-from qbsync.config_check import (
-    _ENV_NAME,
+from qbsync.config.checks import (
     DEFAULT_ENVIRONMENT,
     DEFAULT_EXPORT_DAYS,
     DEFAULT_MINOR_VERSION,
     DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPES,
     DEFAULT_TIMEOUT_SECONDS,
+    ENV_NAME,
     ENVIRONMENT_ENV,
     KNOWN_KEYS,
     SOURCE_TYPES,
     TOKEN_STORES,
-    _Checker,
+    Checker,
     environment_problem,
     is_secret_key,
 )
-from qbsync.config_hints import (
+from qbsync.config.endpoints import Endpoints, endpoints_for
+from qbsync.config.hints import (
     init_command_line,
     other_profiles,
     profile_command_line,
     set_hint_command,
 )
-from qbsync.config_update import dropped_values, existing_values
-from qbsync.environments import Endpoints, endpoints_for, is_loopback_host
+from qbsync.config.write import dropped_values, existing_values
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
+from qbsync.hosts import is_loopback_host
 from qbsync.paths import DEFAULT_PROFILE, config_path
 
 __all__ = [
@@ -109,7 +110,7 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
     """Read and validate ``path``; raise ``ConfigError`` naming file, key and expectation."""
     path = Path(path).expanduser()
     doc = _read_toml(path, profile)
-    check = _Checker(path, profile)
+    check = Checker(path, profile)
     check.no_secrets(doc)
     check.known_keys(doc)
 
@@ -155,7 +156,7 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
 def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
     """Write ``values`` as TOML to ``path`` atomically; refuse to overwrite unless ``force``."""
     path = Path(path).expanduser()
-    _Checker(path).no_secrets(values)  # never let a secret reach the file, whoever calls us
+    Checker(path).no_secrets(values)  # never let a secret reach the file, whoever calls us
     if path.exists() and not force:
         raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -218,7 +219,7 @@ def _read_toml(path: Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}", hint=f"edit {path}") from None
 
 
-def _source(check: _Checker, body: dict[str, Any]) -> SourceConfig:
+def _source(check: Checker, body: dict[str, Any]) -> SourceConfig:
     kind = check.string(body, "source", "type", default=None)
     check.choice(kind, "source", "type", SOURCE_TYPES)
     if kind == "csv":
@@ -245,7 +246,7 @@ def _source(check: _Checker, body: dict[str, Any]) -> SourceConfig:
             "expected an https URL (plain http only for localhost/127.0.0.1/[::1])",
         )
     token_env = check.optional_string(body, "source", "token_env")
-    if token_env is not None and not _ENV_NAME.fullmatch(token_env):
+    if token_env is not None and not ENV_NAME.fullmatch(token_env):
         # Do not echo the value: someone may have pasted the token itself here.
         raise check.fail(
             "source",

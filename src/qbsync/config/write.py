@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qbsync.config_check import (
-    _ENV_NAME,
+from qbsync.config.checks import (
+    ENV_NAME,
     KNOWN_KEYS,
     SOURCE_TYPES,
     TOKEN_STORES,
-    _Checker,
+    Checker,
     is_secret_key,
 )
 from qbsync.errors import ConfigError
@@ -40,7 +40,7 @@ def _read_doc(path: Path) -> dict[str, Any] | None:
 
 
 def _existing_from(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
-    check = _Checker(path)
+    check = Checker(path)
     out: dict[str, dict[str, Any]] = {"qbo": {}, "tokens": {}, "source": {}, "export": {}}
 
     def table(name: str) -> dict[str, Any]:
@@ -128,25 +128,25 @@ def _holds_secret(node: Any) -> bool:
     return False
 
 
-def _valid_environment(check: _Checker, qbo: dict[str, Any]) -> str:
+def _valid_environment(check: Checker, qbo: dict[str, Any]) -> str:
     value = check.string(qbo, "qbo", "environment", default=None)
     check.environment(value)
     return value
 
 
-def _valid_choice(check: _Checker, body: dict[str, Any], table: str, key: str) -> str:
+def _valid_choice(check: Checker, body: dict[str, Any], table: str, key: str) -> str:
     value = check.string(body, table, key, default=None)
     allowed = TOKEN_STORES if table == "tokens" else SOURCE_TYPES
     check.choice(value, table, key, allowed)
     return value
 
 
-def _valid_path(check: _Checker, source: dict[str, Any], key: str) -> str:
+def _valid_path(check: Checker, source: dict[str, Any], key: str) -> str:
     return str(check._path(check.string(source, "source", key, default=None)))
 
 
-def _valid_env_name(check: _Checker, source: dict[str, Any]) -> str:
+def _valid_env_name(check: Checker, source: dict[str, Any]) -> str:
     value = check.string(source, "source", "token_env", default=None)
-    if not _ENV_NAME.fullmatch(value):
+    if not ENV_NAME.fullmatch(value):
         raise check.fail("source", "token_env", "expected the NAME of an environment variable")
     return value

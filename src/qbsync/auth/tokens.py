@@ -30,20 +30,20 @@ from pathlib import Path
 
 import requests
 
-from qbsync import oauth
-from qbsync.config import Config
-from qbsync.config_check import ENVIRONMENT_ENV
-from qbsync.credentials import (
+from qbsync.auth import token_endpoint
+from qbsync.auth.credentials import (
     CredentialStore,
     TokenSet,
     open_store,
     resolve_client_secret,
     token_lock,
 )
-from qbsync.environments import API_PATH, PRODUCTION_API_BASE, SANDBOX_API_BASE, Endpoints
+from qbsync.config import Config
+from qbsync.config.checks import ENVIRONMENT_ENV
+from qbsync.config.endpoints import API_PATH, PRODUCTION_API_BASE, SANDBOX_API_BASE, Endpoints
 from qbsync.errors import AuthError, CredentialStoreError, QbsyncError
 from qbsync.redact import register_secret
-from qbsync.state import State
+from qbsync.state.db import State
 
 log = logging.getLogger(__name__)
 
@@ -140,8 +140,8 @@ class TokenManager:
         data_dir: Path,
         *,
         http: requests.Session | None = None,
-        clock: Callable[[], datetime] = oauth.utcnow,
-        timeout: float = oauth.HTTP_TIMEOUT,
+        clock: Callable[[], datetime] = token_endpoint.utcnow,
+        timeout: float = token_endpoint.HTTP_TIMEOUT,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self.store = store
@@ -219,7 +219,7 @@ class TokenManager:
             if problem:
                 raise AuthError(problem, hint="run `qbsync auth` to connect again")
             log.info("refreshing the QBO access token")
-            new = oauth.refresh_tokens(
+            new = token_endpoint.refresh_tokens(
                 self.endpoints,
                 self.client_id,
                 self._client_secret,

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from qbsync.config_hints import init_command_line
-from qbsync.environments import (
+from qbsync.config.endpoints import (
     emulator_url_base,
     emulator_url_extra,
     endpoints_for,
-    is_loopback_host,
 )
+from qbsync.config.hints import init_command_line
 from qbsync.errors import ConfigError
+from qbsync.hosts import is_loopback_host
 from qbsync.paths import DEFAULT_PROFILE
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
@@ -49,7 +49,7 @@ _SECRET_NAMES = {
 }  # fmt: skip
 _SAFE_NAMES = {"token_env", "store"}
 _SECRET_SUFFIXES = ("_secret", "_password", "_token", "_api_key")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def redirect_uri_problem(uri: str, environment: str) -> str | None:
@@ -116,7 +116,7 @@ def is_secret_key(name: str) -> bool:
     return key in _SECRET_NAMES or key.endswith(_SECRET_SUFFIXES)
 
 
-class _Checker:
+class Checker:
     """Validation helpers; every message starts with the file and the `[table] key`."""
 
     def __init__(self, path: Path, profile: str = DEFAULT_PROFILE) -> None:

@@ -13,11 +13,11 @@ authorization ``https://appcenter.intuit.com/connect/oauth2``, token
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qbsync.errors import ConfigError
+from qbsync.hosts import is_loopback_host
 
 AUTHORIZE_PATH = "/connect/oauth2"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
@@ -43,17 +43,6 @@ class Endpoints:
     @property
     def is_intuit(self) -> bool:
         return self.name in ("sandbox", "production")
-
-
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def emulator_url_extra(url: str) -> bool:

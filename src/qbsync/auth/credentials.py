@@ -21,12 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from qbsync.auth.tokenset import TokenSet
 from qbsync.errors import ConfigError, CredentialStoreError
 from qbsync.files import atomic_write
 from qbsync.locks import file_lock
 from qbsync.paths import ensure_private_dir
 from qbsync.redact import register_secret
-from qbsync.tokenset import TokenSet
 
 log = logging.getLogger(__name__)
 

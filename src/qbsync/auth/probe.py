@@ -11,8 +11,8 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from qbsync.config_check import DEFAULT_SCOPES
-from qbsync.environments import API_PATH, Endpoints
+from qbsync.config.checks import DEFAULT_SCOPES
+from qbsync.config.endpoints import API_PATH, Endpoints
 from qbsync.errors import ConfigError, QboUnavailableError
 
 DISCOVERY_PATH = "/.well-known/openid_configuration"

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from qbsync.environments import is_loopback_host
 from qbsync.errors import OAuthFlowError
+from qbsync.hosts import is_loopback_host
 from qbsync.redact import redact
 
 log = logging.getLogger(__name__)

@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any
 import requests
 from requests.auth import HTTPBasicAuth
 
-from qbsync.credentials import CLIENT_SECRET_ENV, TokenSet
-from qbsync.environments import Endpoints
+from qbsync.auth.credentials import CLIENT_SECRET_ENV, TokenSet
+from qbsync.auth.probe import endpoint_name, server_name, unreachable_hint
+from qbsync.config.endpoints import Endpoints
 from qbsync.errors import AuthError, ConfigError, OAuthFlowError, QboUnavailableError, QbsyncError
-from qbsync.oauth_probe import endpoint_name, server_name, unreachable_hint
 from qbsync.redact import register_secret
 
 if TYPE_CHECKING:
-    from qbsync.oauth import Callback
+    from qbsync.auth.oauth import Callback
 
-log = logging.getLogger("qbsync.oauth")  # the name it had before the split (log filters)
+log = logging.getLogger("qbsync.auth.oauth")  # the name it had before the split (log filters)
 
 # Intuit: access tokens live 3600 s, refresh tokens roll over 100 days (qbo-facts.md). Used only
 # when a response leaves the field out.

@@ -3,31 +3,22 @@
 ``qbsync auth`` is tested end to end elsewhere; code that only needs a working connection (fault
 and limit tests, benchmarks, users' own CI) gets one here: a config file for the emulator, the
 client secret and freshly issued tokens in a 0600 file store, and a QboClient on top.
-Unlike the rest of ``qbsync.emulator`` this module uses qbsync itself, so it is imported on demand.
 """
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from qbsync.auth.credentials import open_store
+from qbsync.auth.token_endpoint import token_set_from_response
+from qbsync.auth.tokens import token_manager_for
 from qbsync.config import load_config, write_config
-from qbsync.credentials import open_store
 from qbsync.emulator.server import Emulator
-from qbsync.oauth_tokens import token_set_from_response
-from qbsync.qbo import QboClient
-from qbsync.tokens import token_manager_for
+from qbsync.qbo.client import QboClient
 
 REDIRECT_URI = "http://localhost:8765/callback"
-
-
-def free_loopback_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (for a loopback redirect URI or a second server)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def connect_client(

@@ -33,12 +33,12 @@ from quickbooks import QuickBooks
 
 from qbsync import exactjson
 from qbsync.errors import QboError, QboUnavailableError
-from qbsync.pacing import RatePacer
-from qbsync.qbo_faults import parse_response
+from qbsync.qbo.faults import parse_response
+from qbsync.qbo.pacing import RatePacer
 
 if TYPE_CHECKING:
+    from qbsync.auth.tokens import TokenManager
     from qbsync.config import Config
-    from qbsync.tokens import TokenManager
 
 log = logging.getLogger(__name__)
 

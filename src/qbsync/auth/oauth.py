@@ -1,9 +1,8 @@
 """Intuit OAuth 2.0: authorization URL, redirect checks and paste parsing.
 
 The loopback catcher (the one-shot local web server a browser is redirected to) lives in
-``qbsync.loopback``; the token endpoint (code exchange, refresh, revoke) in ``qbsync.oauth_tokens``;
-server names, next-step hints and the emulator probe in ``qbsync.oauth_probe``. The names callers
-use through this module are re-exported here, so ``oauth.exchange_code`` and the like keep working.
+``qbsync.auth.loopback``; the token endpoint (code exchange, refresh, revoke) in ``qbsync.auth.token_endpoint``;
+server names, next-step hints and the emulator probe in ``qbsync.auth.probe``.
 
 The authorization URL is built with requests-oauthlib, which applies oauthlib's https-only check, so
 it is relaxed for that one call and only for a loopback emulator (``allow_insecure_transport``).
@@ -23,40 +22,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from requests_oauthlib import OAuth2Session
 
-from qbsync.environments import Endpoints, is_loopback_host
+from qbsync.config.checks import DEFAULT_SCOPES
+from qbsync.config.endpoints import Endpoints
 from qbsync.errors import OAuthFlowError, UsageError
-from qbsync.oauth_probe import DEFAULT_SCOPES, probe_emulator, server_name, unreachable_hint
-from qbsync.oauth_tokens import (
-    HTTP_TIMEOUT,
-    exchange_code,
-    refresh_tokens,
-    revoke,
-    token_set_from_response,
-    utcnow,
-)
+from qbsync.hosts import is_loopback_host
 from qbsync.redact import register_secret
-
-__all__ = [
-    "DEFAULT_SCOPES",
-    "HTTP_TIMEOUT",
-    "AuthorizationRequest",
-    "Callback",
-    "PastedTextError",
-    "allow_insecure_transport",
-    "build_authorization_url",
-    "check_callback",
-    "exchange_code",
-    "is_loopback_redirect",
-    "parse_pasted_redirect",
-    "probe_emulator",
-    "query_params",
-    "refresh_tokens",
-    "revoke",
-    "server_name",
-    "token_set_from_response",
-    "unreachable_hint",
-    "utcnow",
-]
 
 _env_lock = threading.Lock()
 
