@@ -359,7 +359,11 @@ def test_example_config_loads_and_documents_every_key(tmp_path: Path) -> None:
     for table, keys in KNOWN_KEYS.items():
         assert f"[{table}]" in text
         for key in keys:
-            assert f"{key} = " in text, f"[{table}] {key} is not documented in {EXAMPLE.name}"
+            documented = f"{key} = " in text or f"[{table}.{key}]" in text
+            assert documented, f"[{table}] {key} is not documented in {EXAMPLE.name}"
+    assert config.export.items == {"mailbox-monthly": "Mailbox rental"}
+    assert config.export.tax_codes == {"standard": "TAX"}
+    assert config.members.display_name == "{first_name} {last_name}"
 
 
 def test_write_config_leaves_out_none_values(tmp_path: Path) -> None:
@@ -584,3 +588,64 @@ def test_missing_config_hint_quotes_a_path_with_a_space(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         _load(missing)
     assert f"`qbsync --config '{missing}' init`" in (info.value.hint or "")
+
+
+# -- [members], [export] and source plugins --------------------------------------------------
+
+
+def test_members_and_export_defaults(tmp_path: Path) -> None:
+    config = _load(_write(tmp_path, GOOD))
+    assert config.members.create_missing and config.members.reactivate_inactive
+    assert not config.members.update_display_name
+    assert config.export.statuses == ("pending",) and config.export.doc_number == "auto"
+    assert config.export.unmapped_items == "fail" and config.export.month_end
+    assert config.export.timezone is None and config.qbo.batch_size == 30
+
+
+@pytest.mark.parametrize(
+    ("extra", "where", "expected"),
+    [
+        ('[members]\ndisplay_name = "{nickname}"\n', "[members] display_name", "unknown field"),
+        ("[members]\ncreate_missing = 1\n", "[members] create_missing", "true or false"),
+        ('[export]\ntimezone = "Mars/Olympus"\n', "[export] timezone", "unknown time zone"),
+        ('[export]\ndoc_number = "guess"\n', "[export] doc_number", "auto, source, qbo"),
+        ('[export]\nonline_payment = ["cash"]\n', "[export] online_payment", "card, ach"),
+        ("[export.items]\nx = 3\n", "[export.items] x", "QBO name"),
+        ('[export]\nunmapped_items = "skip"\n', "[export] unmapped_items", "fail, default"),
+    ],
+)
+def test_members_and_export_values_are_checked(
+    tmp_path: Path, extra: str, where: str, expected: str
+) -> None:
+    error = _error(tmp_path, GOOD + extra)
+    assert where in error.message and expected in error.message
+
+
+def test_batch_size_is_capped_at_qbo_limit(tmp_path: Path) -> None:
+    text = GOOD.replace('client_id = "ABc123"', 'client_id = "ABc123"\nbatch_size = 31')
+    assert "at most 30" in _error(tmp_path, text).message
+    ok = _load(
+        _write(tmp_path, GOOD.replace('client_id = "ABc123"', 'client_id = "A"\nbatch_size = 10'))
+    )
+    assert ok.qbo.batch_size == 10
+
+
+def test_export_mappings_and_timezone_load(tmp_path: Path) -> None:
+    text = GOOD + (
+        '[export]\ntimezone = "Europe/Paris"\nstatuses = ["Pending", "open"]\n'
+        '[export.items]\n"mailbox-1" = "Mailbox rental"\n[export.tax_codes]\nstd = "TAX"\n'
+    )
+    export = _load(_write(tmp_path, text)).export
+    assert export.timezone == "Europe/Paris" and export.statuses == ("pending", "open")
+    assert export.items == {"mailbox-1": "Mailbox rental"} and export.tax_codes == {"std": "TAX"}
+
+
+def test_source_options_table_and_unknown_plugin(tmp_path: Path) -> None:
+    text = GOOD + '[source.csv]\ndelimiter = ";"\n'
+    assert dict(_load(_write(tmp_path, text)).source.options) == {"delimiter": ";"}
+    stray = GOOD + "[source.http]\npage_size = 5\n"
+    assert "[source.http]" in _error(tmp_path, stray).message
+    plugin = GOOD.replace('type = "csv"\nmembers = "members.csv"', 'type = "myplatform"')
+    error = _error(tmp_path, plugin)
+    assert "no source plugin named 'myplatform'" in error.message
+    assert "qbsync.sources" in error.message

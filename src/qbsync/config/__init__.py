@@ -9,25 +9,29 @@ emulator without editing the file).
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli_w
 
 from qbsync.config.checks import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_DISPLAY_NAME,
     DEFAULT_ENVIRONMENT,
     DEFAULT_EXPORT_DAYS,
     DEFAULT_MINOR_VERSION,
     DEFAULT_REDIRECT_URI,
     DEFAULT_SCOPES,
     DEFAULT_TIMEOUT_SECONDS,
-    ENV_NAME,
+    DOC_NUMBER_MODES,
     ENVIRONMENT_ENV,
     KNOWN_KEYS,
-    SOURCE_TYPES,
+    ONLINE_PAYMENTS,
     TOKEN_STORES,
+    UNMAPPED_ITEM_MODES,
     Checker,
     environment_problem,
     is_secret_key,
@@ -39,10 +43,10 @@ from qbsync.config.hints import (
     profile_command_line,
     set_hint_command,
 )
+from qbsync.config.source import SourceConfig, source_config
 from qbsync.config.write import dropped_values, existing_values
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
-from qbsync.hosts import is_loopback_host
 from qbsync.paths import DEFAULT_PROFILE, config_path
 
 __all__ = [
@@ -51,6 +55,7 @@ __all__ = [
     "KNOWN_KEYS",
     "Config",
     "ExportConfig",
+    "MembersConfig",
     "QboConfig",
     "SourceConfig",
     "dropped_values",
@@ -71,6 +76,7 @@ class QboConfig:
     scopes: tuple[str, ...]
     minor_version: int
     timeout_seconds: float
+    batch_size: int = DEFAULT_BATCH_SIZE
 
     @property
     def endpoints(self) -> Endpoints:
@@ -78,17 +84,30 @@ class QboConfig:
 
 
 @dataclass(frozen=True)
-class SourceConfig:
-    type: str
-    members: Path | None
-    invoices: Path | None
-    base_url: str | None
-    token_env: str | None
+class MembersConfig:
+    """``[members]``: how connect-members treats a member with no, or an inactive, QBO match."""
+
+    create_missing: bool = True
+    reactivate_inactive: bool = True
+    update_display_name: bool = False
+    display_name: str = DEFAULT_DISPLAY_NAME
 
 
 @dataclass(frozen=True)
 class ExportConfig:
-    days: tuple[int, ...]
+    """``[export]``: when invoices go to QBO and how their lines map (docs/configuration.md)."""
+
+    days: tuple[int, ...] = DEFAULT_EXPORT_DAYS
+    month_end: bool = True
+    timezone: str | None = None  # IANA name; None: the machine's local time zone
+    statuses: tuple[str, ...] = ("pending",)
+    doc_number: str = "auto"  # auto | source | qbo
+    default_item: str = "Services"
+    unmapped_items: str = "fail"  # fail | default
+    default_tax_code: str | None = None
+    online_payment: tuple[str, ...] = ()
+    items: Mapping[str, str] = field(default_factory=dict)
+    tax_codes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,7 @@ class Config:
     token_store: str
     source: SourceConfig
     export: ExportConfig
+    members: MembersConfig = MembersConfig()
 
     @property
     def state_path(self) -> Path:
@@ -136,6 +156,7 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
         scopes=check.scopes(qbo),
         minor_version=check.integer(qbo, "qbo", "minor_version", DEFAULT_MINOR_VERSION, low=75),
         timeout_seconds=check.number(qbo, "qbo", "timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+        batch_size=_batch_size(check, qbo),
     )
 
     tokens = check.table(doc, "tokens", required=False)
@@ -148,8 +169,9 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
         data_dir=Path(data_dir),
         qbo=qbo_config,
         token_store=store,
-        source=_source(check, check.table(doc, "source", required=True)),
-        export=ExportConfig(days=check.days(check.table(doc, "export", required=False))),
+        source=source_config(check, check.table(doc, "source", required=True)),
+        export=_export(check, check.table(doc, "export", required=False)),
+        members=_members(check, check.table(doc, "members", required=False)),
     )
 
 
@@ -219,41 +241,71 @@ def _read_toml(path: Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
         raise ConfigError(f"{path}: invalid TOML: {exc}", hint=f"edit {path}") from None
 
 
-def _source(check: Checker, body: dict[str, Any]) -> SourceConfig:
-    kind = check.string(body, "source", "type", default=None)
-    check.choice(kind, "source", "type", SOURCE_TYPES)
-    if kind == "csv":
-        check._not_for(body, kind, ("base_url", "token_env"))
-        members = check.string(body, "source", "members", default=None)
-        invoices = check.optional_string(body, "source", "invoices")
-        return SourceConfig(
-            type=kind,
-            members=check._path(members),
-            invoices=check._path(invoices) if invoices else None,
-            base_url=None,
-            token_env=None,
-        )
-    check._not_for(body, kind, ("members", "invoices"))
-    base_url = check.string(body, "source", "base_url", default=None)
-    parts = urlsplit(base_url)
-    secure = parts.scheme == "https" or (
-        parts.scheme == "http" and is_loopback_host(parts.hostname)
+def _batch_size(check: Checker, qbo: dict[str, Any]) -> int:
+    size = check.integer(qbo, "qbo", "batch_size", DEFAULT_BATCH_SIZE, low=1)
+    if size > DEFAULT_BATCH_SIZE:
+        raise check.fail("qbo", "batch_size", f"QBO takes at most 30 items a batch; got {size}")
+    return size
+
+
+def _members(check: Checker, body: dict[str, Any]) -> MembersConfig:
+    template = check.string(body, "members", "display_name", default=DEFAULT_DISPLAY_NAME)
+    try:
+        template.format_map(_TemplateProbe())
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise check.fail(
+            "members",
+            "display_name",
+            f"expected a template such as {DEFAULT_DISPLAY_NAME!r} using "
+            f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}; {exc}",
+        ) from None
+    return MembersConfig(
+        create_missing=check.boolean(body, "members", "create_missing", True),
+        reactivate_inactive=check.boolean(body, "members", "reactivate_inactive", True),
+        update_display_name=check.boolean(body, "members", "update_display_name", False),
+        display_name=template,
     )
-    if not parts.hostname or not secure:
-        raise check.fail(
-            "source",
-            "base_url",
-            "expected an https URL (plain http only for localhost/127.0.0.1/[::1])",
-        )
-    token_env = check.optional_string(body, "source", "token_env")
-    if token_env is not None and not ENV_NAME.fullmatch(token_env):
-        # Do not echo the value: someone may have pasted the token itself here.
-        raise check.fail(
-            "source",
-            "token_env",
-            "expected the NAME of an environment variable (letters, digits and _, not "
-            "starting with a digit), not the token itself",
-        )
-    return SourceConfig(
-        type=kind, members=None, invoices=None, base_url=base_url, token_env=token_env
+
+
+# Member fields a display_name template may use.
+TEMPLATE_FIELDS = ("id", "email", "first_name", "last_name", "company")
+
+
+class _TemplateProbe(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        if key not in TEMPLATE_FIELDS:
+            raise KeyError(f"unknown field {{{key}}}")
+        return ""
+
+
+def _export(check: Checker, body: dict[str, Any]) -> ExportConfig:
+    timezone = check.optional_string(body, "export", "timezone")
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise check.fail(
+                "export",
+                "timezone",
+                f"unknown time zone {timezone!r}; expected e.g. America/New_York",
+            ) from None
+    doc_number = check.string(body, "export", "doc_number", default="auto")
+    check.choice(doc_number, "export", "doc_number", DOC_NUMBER_MODES)
+    unmapped = check.string(body, "export", "unmapped_items", default="fail")
+    check.choice(unmapped, "export", "unmapped_items", UNMAPPED_ITEM_MODES)
+    online = check.strings(body, "export", "online_payment", ())
+    for kind in online:
+        check.choice(kind, "export", "online_payment", ONLINE_PAYMENTS)
+    return ExportConfig(
+        days=check.days(body),
+        month_end=check.boolean(body, "export", "month_end", True),
+        timezone=timezone,
+        statuses=tuple(s.lower() for s in check.strings(body, "export", "statuses", ("pending",))),
+        doc_number=doc_number,
+        default_item=check.string(body, "export", "default_item", default="Services"),
+        unmapped_items=unmapped,
+        default_tax_code=check.optional_string(body, "export", "default_tax_code"),
+        online_payment=online,
+        items=check.mapping(body, "export", "items"),
+        tax_codes=check.mapping(body, "export", "tax_codes"),
     )

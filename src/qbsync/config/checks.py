@@ -32,14 +32,29 @@ TOKEN_STORES = ("auto", "keyring", "file")
 SOURCE_TYPES = ("csv", "http")
 ENVIRONMENT_ENV = "QBSYNC_ENVIRONMENT"
 
+DEFAULT_BATCH_SIZE = 30  # QBO's recommended maximum per batch request (qbo-facts.md "Batch")
+DEFAULT_DISPLAY_NAME = "{first_name} {last_name}"
+DOC_NUMBER_MODES = ("auto", "source", "qbo")
+UNMAPPED_ITEM_MODES = ("fail", "default")
+ONLINE_PAYMENTS = ("card", "ach")
+
+# Keys of each table. A key whose value is itself a table (`[source.<name>]`, `[export.items]`)
+# is listed too; `check.known_keys` leaves the inside of those to the code that reads them.
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "qbo": (
         "environment", "client_id", "redirect_uri", "scopes", "minor_version", "timeout_seconds",
+        "batch_size",
     ),
     "tokens": ("store",),
-    "source": ("type", "members", "invoices", "base_url", "token_env"),
-    "export": ("days",),
+    "source": ("type", "members", "invoices", "base_url", "token_env", "timeout_seconds"),
+    "members": ("create_missing", "reactivate_inactive", "update_display_name", "display_name"),
+    "export": (
+        "days", "month_end", "timezone", "statuses", "doc_number", "default_item",
+        "unmapped_items", "default_tax_code", "online_payment", "items", "tax_codes",
+    ),
 }  # fmt: skip
+# Tables under a table: their keys are free-form (item codes, a plugin's own options).
+SUBTABLES: dict[str, tuple[str, ...]] = {"export": ("items", "tax_codes")}
 
 # Key names that hold secrets in other tools' configs. `token_env` (the NAME of a variable) and
 # `[tokens] store` are ours and safe; anything else named like a token or secret is refused.
@@ -162,7 +177,9 @@ class Checker:
                 )
             if not isinstance(body, dict):
                 raise self.fail(table, None, "expected a table (a [section]), not a value")
-            for key in body:
+            for key, value in body.items():
+                if table == "source" and isinstance(value, dict):
+                    continue  # [source.<name>]: that source's own options, checked by it
                 if key not in KNOWN_KEYS[table]:
                     raise self.fail(
                         table, key, "unknown key; known keys: " + ", ".join(KNOWN_KEYS[table])
@@ -257,12 +274,42 @@ class Checker:
             )
         return tuple(sorted(set(value)))
 
-    def _not_for(self, body: dict[str, Any], kind: str, keys: tuple[str, ...]) -> None:
+    def boolean(self, body: dict[str, Any], table: str, key: str, default: bool) -> bool:
+        value = body.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(table, key, f"expected true or false, got {_type_name(value)}")
+        return value
+
+    def strings(
+        self, body: dict[str, Any], table: str, key: str, default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        value = body.get(key, list(default))
+        if not isinstance(value, list) or not all(
+            isinstance(item, str) and item.strip() for item in value
+        ):
+            raise self.fail(table, key, "expected a list of non-empty strings")
+        return tuple(dict.fromkeys(item.strip() for item in value))
+
+    def mapping(self, body: dict[str, Any], table: str, key: str) -> dict[str, str]:
+        """``[table.key]``: code = "QBO name" pairs (codes compared as written, trimmed)."""
+        value = body.get(key, {})
+        if not isinstance(value, dict):
+            raise self.fail(table, key, f'expected a table [{table}.{key}] of code = "name"')
+        out: dict[str, str] = {}
+        for code, name in value.items():
+            if not isinstance(name, str) or not name.strip():
+                raise self.fail(
+                    f"{table}.{key}", code, "expected the QBO name as a non-empty string"
+                )
+            out[str(code).strip()] = name.strip()
+        return out
+
+    def not_for(self, body: dict[str, Any], kind: str, keys: tuple[str, ...]) -> None:
         for key in keys:
             if key in body:
                 raise self.fail("source", key, f"not used with type = {kind!r}; remove it")
 
-    def _path(self, value: str) -> Path:
+    def path_of(self, value: str) -> Path:
         path = Path(value).expanduser()
         return path if path.is_absolute() else self.path.parent.absolute() / path
 

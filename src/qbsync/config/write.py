@@ -142,7 +142,7 @@ def _valid_choice(check: Checker, body: dict[str, Any], table: str, key: str) ->
 
 
 def _valid_path(check: Checker, source: dict[str, Any], key: str) -> str:
-    return str(check._path(check.string(source, "source", key, default=None)))
+    return str(check.path_of(check.string(source, "source", key, default=None)))
 
 
 def _valid_env_name(check: Checker, source: dict[str, Any]) -> str:
