@@ -13,7 +13,8 @@ import pytest
 
 from qbsync.errors import StateError
 from qbsync.state import db as state_module
-from qbsync.state.db import SCHEMA_VERSION, State, split_sql
+from qbsync.state.db import State
+from qbsync.state.migrations import SCHEMA_VERSION, split_sql
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -30,16 +31,17 @@ def _mode(path: Path) -> int:
 def test_new_database_is_private_wal_and_migrated(db: Path) -> None:
     with State.open(db) as state:
         state.set_meta("k", "v")  # a write creates the -wal file
-        assert state.schema_version == SCHEMA_VERSION == 1
+        assert state.schema_version == SCHEMA_VERSION == 2
         assert _mode(db) == 0o600
         assert _mode(db.parent) == 0o700
         for suffix in ("-wal", "-shm"):
             side = db.with_name(db.name + suffix)
             assert side.exists() and _mode(side) == 0o600
-        conn = state.connection
+        conn = state._conn  # the test looks inside; nothing outside state/ may
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+        assert not hasattr(state, "connection")
     raw = sqlite3.connect(db)
     tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"meta", "runs"} <= tables
@@ -53,32 +55,34 @@ def test_v0_database_is_migrated_and_reopening_is_a_no_op(db: Path) -> None:
     raw.execute("PRAGMA user_version = 0")
     raw.close()
     with State.open(db) as state:
-        assert state.schema_version == 1
+        assert state.schema_version == SCHEMA_VERSION
         state.set_meta("x", "1")
     with State.open(db) as state:
         assert state.get_meta("x") == "1"
-        assert state.schema_version == 1
+        assert state.schema_version == SCHEMA_VERSION
 
 
 def test_later_migrations_are_applied_in_order(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     State.open(db).close()
-    extra = "CREATE TABLE links (member_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL);"
+    extra = "CREATE TABLE extra (member_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL);"
     monkeypatch.setattr(state_module, "MIGRATIONS", [*state_module.MIGRATIONS, extra])
-    monkeypatch.setattr(state_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(state_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with State.open(db) as state:
-        assert state.schema_version == 2
-        state.connection.execute("INSERT INTO links VALUES ('m1', 'c1')")
+        assert state.schema_version == SCHEMA_VERSION + 1
+    raw = sqlite3.connect(db)
+    raw.execute("INSERT INTO extra VALUES ('m1', 'c1')")
+    raw.close()
 
 
 def test_failed_migration_rolls_back(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     State.open(db).close()
     broken = "CREATE TABLE t2 (a TEXT); INSERT INTO no_such_table VALUES (1);"
     monkeypatch.setattr(state_module, "MIGRATIONS", [*state_module.MIGRATIONS, broken])
-    monkeypatch.setattr(state_module, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(state_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     with pytest.raises(StateError):
         State.open(db)
     raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert raw.execute("SELECT count(*) FROM sqlite_master WHERE name='t2'").fetchone()[0] == 0
     raw.close()
 
@@ -173,9 +177,9 @@ def test_bind_realm_stores_utc_and_refuses_naive(db: Path) -> None:
 def test_reset_for_new_realm_keeps_file_and_schema(db: Path) -> None:
     with State.open(db) as state:
         state.bind_realm("9130", now=NOW, company_name="A")
-        state.start_run("export", now=NOW)
+        state.runs.start("export", now=NOW)
         state.reset_for_new_realm()
-        assert state.realm_id is None and state.last_runs() == []
+        assert state.realm_id is None and state.runs.last() == []
         assert state.bind_realm("4620", now=NOW + timedelta(days=1), company_name="B") == (
             NOW + timedelta(days=1)
         )
@@ -189,17 +193,17 @@ def test_reset_for_new_realm_keeps_file_and_schema(db: Path) -> None:
 
 def test_runs_record_and_list_newest_first(db: Path) -> None:
     with State.open(db) as state:
-        first = state.start_run("connect-members", now=NOW)
-        state.finish_run(first, "ok", {"created": 3}, now=NOW + timedelta(seconds=5))
-        second = state.start_run("export", now=NOW + timedelta(minutes=1))
-        runs = state.last_runs(5)
+        first = state.runs.start("connect-members", now=NOW)
+        state.runs.finish(first, "ok", {"created": 3}, now=NOW + timedelta(seconds=5))
+        second = state.runs.start("export", now=NOW + timedelta(minutes=1))
+        runs = state.runs.last(5)
         assert [r.id for r in runs] == [second, first]
         assert runs[0].outcome == "running" and runs[0].finished_at is None
         assert runs[1].summary == {"created": 3}
         assert runs[1].finished_at == NOW + timedelta(seconds=5)
-        assert len(state.last_runs(1)) == 1
+        assert len(state.runs.last(1)) == 1
         with pytest.raises(StateError):
-            state.finish_run(999, "ok", {})
+            state.runs.finish(999, "ok", {})
 
 
 def test_transaction_rolls_back_and_nests(db: Path) -> None:
@@ -233,8 +237,8 @@ from pathlib import Path
 from qbsync.state.db import State
 with State.open(Path(sys.argv[1])) as state:
     for i in range(25):
-        run = state.start_run(sys.argv[2])
-        state.finish_run(run, "ok", {"i": i})
+        run = state.runs.start(sys.argv[2])
+        state.runs.finish(run, "ok", {"i": i})
 """
 
 
@@ -249,7 +253,7 @@ def test_concurrent_processes_create_migrate_and_write(db: Path) -> None:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()
     with State.open(db) as state:
-        runs = state.last_runs(1000)
+        runs = state.runs.last(1000)
         assert len(runs) == 100
         assert all(r.outcome == "ok" for r in runs)
         assert state.schema_version == SCHEMA_VERSION

@@ -1,8 +1,10 @@
-"""The local SQLite state: which QBO company this is, when the integration was enabled, runs.
+"""The local SQLite state: which QBO company this is, when the integration was enabled, and,
+through its parts, runs (``state.runs``), member links (``state.members``), the QBO customer
+cache (``state.customers``) and invoice exports (``state.exports``).
 
-Later issues add links, exported invoices and cached customers by appending to ``MIGRATIONS``:
-never edit a released migration, add a new one. ``PRAGMA user_version`` is the number of
-migrations applied; a database from a newer qbsync is refused rather than half-understood.
+The schema lives in ``state/migrations.py`` (append-only). ``PRAGMA user_version`` is the number
+of migrations applied; a database from a newer qbsync is refused rather than half-understood.
+The connection never leaves the ``state`` package: callers use methods named for their purpose.
 
 The file is created 0600 before SQLite opens it. SQLite creates the ``-wal`` and ``-shm`` files
 with the same permissions as the database file (os_unix.c ``findCreateFileMode``: journal and WAL
@@ -14,81 +16,27 @@ the lock up front and waits ``busy_timeout`` for another process instead of fail
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from qbsync.errors import LockedError, StateError
 from qbsync.paths import ensure_private_dir
+from qbsync.state.customers import CustomerCache
+from qbsync.state.exports import ExportLog
+from qbsync.state.members import MemberStore
+from qbsync.state.migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
+from qbsync.state.rows import iso, parse_time
+from qbsync.state.runs import RunLog
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 15_000
 _SQLITE_HEADER = b"SQLite format 3\x00"
-
-# Append only. Each entry is one SQL script; entry i brings the schema from version i to i + 1.
-MIGRATIONS: list[str] = [
-    # v1: company binding and run history
-    """
-    CREATE TABLE meta (
-        key   TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    CREATE TABLE runs (
-        id           INTEGER PRIMARY KEY,
-        command      TEXT NOT NULL,
-        started_at   TEXT NOT NULL,
-        finished_at  TEXT,
-        outcome      TEXT,
-        summary_json TEXT
-    );
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    command: str
-    started_at: datetime
-    finished_at: datetime | None
-    outcome: str | None
-    summary: dict[str, Any] | None
-
-
-def split_sql(script: str) -> list[str]:
-    """Split a script into single statements (``sqlite3.complete_statement`` knows triggers).
-
-    ``executescript`` would commit any open transaction first, so migrations run statement by
-    statement inside one ``BEGIN IMMEDIATE`` instead.
-    """
-    statements: list[str] = []
-    buffer = ""
-    for piece in script.split(";"):
-        buffer += piece + ";"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip(" \t\r\n;"):
-                statements.append(buffer.strip())
-            buffer = ""
-    return statements
-
-
-def _iso(moment: datetime) -> str:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("state times must be timezone-aware")
-    return moment.astimezone(UTC).isoformat()
-
-
-def _parse(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
 
 
 class State:
@@ -97,6 +45,10 @@ class State:
     def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path = path
         self._conn = conn
+        self.runs = RunLog(conn, self.transaction)
+        self.members = MemberStore(conn, self.transaction)
+        self.customers = CustomerCache(conn, self.transaction)
+        self.exports = ExportLog(conn, self.transaction)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -188,13 +140,15 @@ class State:
     # -- transactions --------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested blocks are savepoints."""
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error); nested blocks are savepoints.
+
+        Groups several of this state's methods into one atomic change."""
         conn = self._conn
         if conn.in_transaction:
             conn.execute("SAVEPOINT nested")
             try:
-                yield conn
+                yield
             except BaseException:
                 conn.execute("ROLLBACK TO nested")
                 conn.execute("RELEASE nested")
@@ -206,16 +160,11 @@ class State:
         except sqlite3.OperationalError as exc:
             raise self._db_error(exc) from None
         try:
-            yield conn
+            yield
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
-
-    @property
-    def connection(self) -> sqlite3.Connection:
-        """For modules that add their own tables through a migration here."""
-        return self._conn
 
     # -- meta ----------------------------------------------------------------------------------
 
@@ -236,7 +185,7 @@ class State:
 
     @property
     def enabled_at(self) -> datetime | None:
-        return _parse(self.get_meta("enabled_at"))
+        return parse_time(self.get_meta("enabled_at"))
 
     @property
     def company_name(self) -> str | None:
@@ -252,7 +201,7 @@ class State:
             bound = self.realm_id
             if bound is None:
                 self.set_meta("realm_id", realm_id)
-                self.set_meta("enabled_at", _iso(now))
+                self.set_meta("enabled_at", iso(now))
                 if company_name:
                     self.set_meta("company_name", company_name)
                 return now.astimezone(UTC)
@@ -269,13 +218,14 @@ class State:
                 self.set_meta("company_name", company_name)
             enabled = self.enabled_at
             if enabled is None:  # pragma: no cover - only a hand-edited database
-                self.set_meta("enabled_at", _iso(now))
+                self.set_meta("enabled_at", iso(now))
                 enabled = now.astimezone(UTC)
             return enabled
 
     def reset_for_new_realm(self) -> None:
         """Delete every row of every table (the file, its mode and schema stay)."""
-        with self.transaction() as conn:
+        conn = self._conn
+        with self.transaction():
             conn.execute("PRAGMA defer_foreign_keys = ON")  # delete in any table order
             tables = [
                 row[0]
@@ -286,54 +236,6 @@ class State:
             ]
             for table in tables:
                 conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from sqlite_master
-
-    # -- runs ----------------------------------------------------------------------------------
-
-    def start_run(self, command: str, *, now: datetime | None = None) -> int:
-        started = _iso(now or datetime.now(UTC))
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO runs (command, started_at, outcome) VALUES (?, ?, 'running')",
-                (command, started),
-            )
-        return int(cursor.lastrowid or 0)
-
-    def finish_run(
-        self,
-        run_id: int,
-        outcome: str,
-        summary: dict[str, Any],
-        *,
-        now: datetime | None = None,
-    ) -> None:
-        finished = _iso(now or datetime.now(UTC))
-        body = json.dumps(summary, sort_keys=True, default=str)
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE runs SET finished_at = ?, outcome = ?, summary_json = ? WHERE id = ?",
-                (finished, outcome, body, run_id),
-            )
-            if cursor.rowcount != 1:
-                raise StateError(f"no run {run_id} in {self.path}")
-
-    def last_runs(self, n: int = 10) -> list[RunRecord]:
-        """The ``n`` most recent runs, newest first."""
-        rows = self._conn.execute(
-            "SELECT id, command, started_at, finished_at, outcome, summary_json FROM runs "
-            "ORDER BY id DESC LIMIT ?",
-            (n,),
-        ).fetchall()
-        return [
-            RunRecord(
-                id=row[0],
-                command=row[1],
-                started_at=datetime.fromisoformat(row[2]),
-                finished_at=_parse(row[3]),
-                outcome=row[4],
-                summary=json.loads(row[5]) if row[5] else None,
-            )
-            for row in rows
-        ]
 
 
 def _prepare_file(path: Path) -> None:

@@ -1,0 +1,196 @@
+"""Invoice exports: each source invoice's way to QBO, and the export days served.
+
+An invoice is recorded ``exporting`` (with its bId and the batch's requestid) BEFORE its batch
+is sent, and settled as ``exported`` (QBO Id, DocNumber, TotalAmt) or ``failed`` as each answer
+lands. A run that finds ``exporting`` rows settles them against QBO before sending anything:
+that is what makes a crash, a lost response or a kill -9 unable to create an invoice twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from qbsync.state.rows import iso, money, parse_money, parse_time
+
+STATES = ("exporting", "exported", "failed")
+_COLUMNS = (
+    "invoice_id, member_id, customer_id, state, number, doc_number, txn_date, marker, "
+    "request_id, bid, source_total, fingerprint, qbo_id, qbo_total, error_code, error_message, "
+    "attempted_at, exported_at, run_id"
+)
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    invoice_id: str
+    member_id: str
+    customer_id: str
+    state: str  # exporting | exported | failed
+    number: str
+    doc_number: str | None  # the DocNumber sent (None: QBO numbers it)
+    txn_date: str  # YYYY-MM-DD as sent
+    marker: str  # the PrivateNote marker, qbsync:<invoice id> #<number>
+    request_id: str | None
+    bid: str | None
+    source_total: Decimal
+    fingerprint: str
+    qbo_id: str | None = None
+    qbo_total: Decimal | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    attempted_at: datetime | None = None
+    exported_at: datetime | None = None
+    run_id: int | None = None
+
+    @property
+    def difference(self) -> Decimal | None:
+        """QBO's TotalAmt minus the source total (tax computed by QBO, rounding), if any."""
+        if self.qbo_total is None or self.qbo_total == self.source_total:
+            return None
+        return self.qbo_total - self.source_total
+
+
+class ExportLog:
+    """``state.exports``."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, transaction: Callable[[], AbstractContextManager[None]]
+    ) -> None:
+        self._conn = conn
+        self._transaction = transaction
+
+    def states(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT invoice_id, state FROM exports").fetchall())
+
+    def get(self, invoice_id: str) -> ExportRecord | None:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM exports WHERE invoice_id = ?",  # noqa: S608
+            (invoice_id,),
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def in_state(self, state: str) -> list[ExportRecord]:
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM exports WHERE state = ? ORDER BY rowid",  # noqa: S608
+            (state,),
+        ).fetchall()
+        return [_record(r) for r in rows]
+
+    def all(self) -> list[ExportRecord]:
+        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM exports ORDER BY rowid").fetchall()  # noqa: S608
+        return [_record(r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._conn.execute("SELECT state, COUNT(*) FROM exports GROUP BY state").fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def mark_exporting(
+        self, records: Iterable[ExportRecord], *, now: datetime | None = None
+    ) -> None:
+        """Record a batch as on its way, in one transaction, before it is sent."""
+        at = iso(now or datetime.now(UTC))
+        with self._transaction():
+            self._conn.executemany(
+                f"INSERT INTO exports ({_COLUMNS}) VALUES "  # noqa: S608
+                "(?, ?, ?, 'exporting', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL, ?) "
+                "ON CONFLICT (invoice_id) DO UPDATE SET member_id = excluded.member_id, "
+                "customer_id = excluded.customer_id, state = 'exporting', number = excluded.number, "
+                "doc_number = excluded.doc_number, txn_date = excluded.txn_date, "
+                "marker = excluded.marker, request_id = excluded.request_id, bid = excluded.bid, "
+                "source_total = excluded.source_total, fingerprint = excluded.fingerprint, "
+                "qbo_id = NULL, qbo_total = NULL, error_code = NULL, error_message = NULL, "
+                "attempted_at = excluded.attempted_at, run_id = excluded.run_id "
+                "WHERE exports.state != 'exported'",
+                [
+                    (
+                        r.invoice_id,
+                        r.member_id,
+                        r.customer_id,
+                        r.number,
+                        r.doc_number,
+                        r.txn_date,
+                        r.marker,
+                        r.request_id,
+                        r.bid,
+                        money(r.source_total),
+                        r.fingerprint,
+                        at,
+                        r.run_id,
+                    )
+                    for r in records
+                ],
+            )
+
+    def mark_exported(
+        self,
+        invoice_id: str,
+        *,
+        qbo_id: str,
+        doc_number: str | None,
+        qbo_total: Decimal | None,
+        now: datetime | None = None,
+    ) -> None:
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE exports SET state = 'exported', qbo_id = ?, doc_number = ?, qbo_total = ?, "
+                "error_code = NULL, error_message = NULL, exported_at = ? WHERE invoice_id = ?",
+                (qbo_id, doc_number, money(qbo_total), iso(now or datetime.now(UTC)), invoice_id),
+            )
+
+    def mark_failed(self, invoice_id: str, *, code: str | None, message: str) -> None:
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE exports SET state = 'failed', error_code = ?, error_message = ? "
+                "WHERE invoice_id = ? AND state != 'exported'",
+                (code, message, invoice_id),
+            )
+
+    # -- export days ---------------------------------------------------------------------------
+
+    def last_served_day(self) -> date | None:
+        row = self._conn.execute("SELECT MAX(day) FROM export_days").fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def serve_day(self, day: date, *, run_id: int | None, now: datetime | None = None) -> None:
+        with self._transaction():
+            self._conn.execute(
+                "INSERT INTO export_days (day, served_at, run_id) VALUES (?, ?, ?) "
+                "ON CONFLICT (day) DO NOTHING",
+                (day.isoformat(), iso(now or datetime.now(UTC)), run_id),
+            )
+
+    def last_export_at(self) -> datetime | None:
+        row = self._conn.execute("SELECT MAX(exported_at) FROM exports").fetchone()
+        return parse_time(row[0]) if row else None
+
+
+def _record(row: tuple[object, ...]) -> ExportRecord:
+    def text(i: int) -> str | None:
+        return None if row[i] is None else str(row[i])
+
+    return ExportRecord(
+        invoice_id=str(row[0]),
+        member_id=str(row[1]),
+        customer_id=str(row[2]),
+        state=str(row[3]),
+        number=str(row[4]),
+        doc_number=text(5),
+        txn_date=str(row[6]),
+        marker=str(row[7]),
+        request_id=text(8),
+        bid=text(9),
+        source_total=parse_money(text(10)) or Decimal(0),
+        fingerprint=str(row[11]),
+        qbo_id=text(12),
+        qbo_total=parse_money(text(13)),
+        error_code=text(14),
+        error_message=text(15),
+        attempted_at=parse_time(text(16)),
+        exported_at=parse_time(text(17)),
+        run_id=None if row[18] is None else int(str(row[18])),
+    )

@@ -1,0 +1,138 @@
+"""The state database's schema, as an append-only list of migrations.
+
+Entry i brings the schema from version i to i + 1 (``PRAGMA user_version`` counts them). Never
+edit a released entry: add a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # v1: company binding and run history
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE runs (
+        id           INTEGER PRIMARY KEY,
+        command      TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT,
+        outcome      TEXT,
+        summary_json TEXT
+    );
+    """,
+    # v2: members and their QBO customers; the customer cache; invoice exports; per-record outcomes
+    """
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    -- member id -> QBO customer id. how: auto (matched by email, or reactivated), created
+    -- (qbsync made the customer), manual (`qbsync link`: never changed automatically).
+    CREATE TABLE links (
+        member_id   TEXT PRIMARY KEY,
+        customer_id TEXT NOT NULL,
+        how         TEXT NOT NULL CHECK (how IN ('auto', 'created', 'manual')),
+        linked_at   TEXT NOT NULL
+    );
+    CREATE INDEX links_customer ON links (customer_id);
+    -- `qbsync unlink`: kept out of automatic connection until linked again.
+    CREATE TABLE unlinked (
+        member_id   TEXT PRIMARY KEY,
+        unlinked_at TEXT NOT NULL
+    );
+    -- The last connect-members verdict for every member it saw (what `links` lists).
+    CREATE TABLE members (
+        member_id  TEXT PRIMARY KEY,
+        email      TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        active     INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        detail     TEXT,
+        candidates TEXT,             -- JSON list of customer ids (needs review)
+        seen_at    TEXT NOT NULL
+    );
+    -- Contact fields as last pushed to (or found in) QBO, per linked member (JSON object).
+    CREATE TABLE pushed_contacts (
+        member_id TEXT PRIMARY KEY,
+        fields    TEXT NOT NULL,
+        pushed_at TEXT NOT NULL
+    );
+    -- A customer create sent (or about to be) whose answer has not been recorded yet.
+    CREATE TABLE pending_creates (
+        member_id  TEXT PRIMARY KEY,
+        email      TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        bid        TEXT NOT NULL,
+        sent_at    TEXT NOT NULL
+    );
+    -- QBO customers as last read (inactive ones included); emails normalized, comma-joined.
+    CREATE TABLE customers (
+        id            TEXT PRIMARY KEY,
+        display_name  TEXT NOT NULL,
+        emails        TEXT NOT NULL,
+        active        INTEGER NOT NULL,
+        sync_token    TEXT NOT NULL,
+        last_updated  TEXT NOT NULL,
+        currency      TEXT,
+        balance       TEXT
+    );
+    -- One row per source invoice qbsync has tried to export.
+    CREATE TABLE exports (
+        invoice_id    TEXT PRIMARY KEY,
+        member_id     TEXT NOT NULL,
+        customer_id   TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('exporting', 'exported', 'failed')),
+        number        TEXT NOT NULL,
+        doc_number    TEXT,
+        txn_date      TEXT NOT NULL,
+        marker        TEXT NOT NULL,
+        request_id    TEXT,
+        bid           TEXT,
+        source_total  TEXT NOT NULL,
+        fingerprint   TEXT NOT NULL,
+        qbo_id        TEXT,
+        qbo_total     TEXT,
+        error_code    TEXT,
+        error_message TEXT,
+        attempted_at  TEXT NOT NULL,
+        exported_at   TEXT,
+        run_id        INTEGER
+    );
+    CREATE INDEX exports_state ON exports (state);
+    -- Export days served (`export --if-due`).
+    CREATE TABLE export_days (
+        day       TEXT PRIMARY KEY,
+        served_at TEXT NOT NULL,
+        run_id    INTEGER
+    );
+    -- What happened to each record in each run.
+    CREATE TABLE run_records (
+        run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        kind      TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        outcome   TEXT NOT NULL,
+        detail    TEXT,
+        at        TEXT NOT NULL
+    );
+    CREATE INDEX run_records_run ON run_records (run_id, outcome);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a script into single statements (``sqlite3.complete_statement`` knows triggers).
+
+    ``executescript`` would commit any open transaction first, so migrations run statement by
+    statement inside one ``BEGIN IMMEDIATE`` instead.
+    """
+    statements: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\r\n;"):
+                statements.append(buffer.strip())
+            buffer = ""
+    return statements
