@@ -1,0 +1,1 @@
+"""The sync engine: plans (pure) and their application against QBO and the state."""

@@ -1,0 +1,322 @@
+"""connect-members, planned: members + cached QBO customers + links -> what to do, with reasons.
+
+Pure: no QBO, no SQLite. ``apply_members`` (members_apply.py) carries the plan out.
+A wrong link puts invoices on the wrong customer's account, so every ambiguity becomes a
+"needs review" verdict for the operator, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qbsync.config import MembersConfig
+from qbsync.errors import QbsyncError
+from qbsync.sources.records import Member
+from qbsync.state.customers import CachedCustomer
+from qbsync.state.members import Link, MemberRow
+from qbsync.sync.contacts import (
+    changed_keys,
+    contact_snapshot,
+    customer_fields,
+    display_name,
+    new_customer_body,
+    restored_name,
+    usable_email,
+)
+
+
+class EmptyCompanyError(QbsyncError):
+    """QBO answered no customers at all while the state holds links."""
+
+
+@dataclass(frozen=True)
+class LinkAction:
+    member: Member
+    customer_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CreateAction:
+    member: Member
+    display_name: str
+    body: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReactivateAction:
+    member: Member
+    customer_id: str
+    restore_name: str | None  # the name before QBO appended " (deleted)", when it is free
+    reason: str
+
+
+@dataclass(frozen=True)
+class UpdateAction:
+    member: Member
+    customer_id: str
+    fields: dict[str, Any]  # the QBO fields that changed at the source
+    changed: tuple[str, ...]  # their snapshot keys
+    snapshot: dict[str, str]  # what is pushed once the update lands
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A member left as it is, with the reason (needs review, unmatched, no email, ...)."""
+
+    member: Member
+    status: str  # needs_review | unmatched | no_email | inactive | unlinked | manual | linked
+    reason: str
+    candidates: tuple[str, ...] = ()
+
+
+@dataclass
+class MemberPlan:
+    links: list[LinkAction] = field(default_factory=list)
+    creates: list[CreateAction] = field(default_factory=list)
+    reactivations: list[ReactivateAction] = field(default_factory=list)
+    updates: list[UpdateAction] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    # Links whose customer QBO no longer has (deleted or merged away): dropped before planning.
+    stale_links: list[str] = field(default_factory=list)
+    # Linked members whose contact fields were never recorded: today's values become the baseline.
+    baselines: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def of(self, status: str) -> list[Verdict]:
+        return [v for v in self.verdicts if v.status == status]
+
+    @property
+    def changes(self) -> int:
+        return len(self.links) + len(self.creates) + len(self.reactivations) + len(self.updates)
+
+    def counts(self) -> dict[str, int]:
+        counts = {
+            "link": len(self.links),
+            "create": len(self.creates),
+            "reactivate": len(self.reactivations),
+            "update": len(self.updates),
+        }
+        for verdict in self.verdicts:
+            counts[verdict.status] = counts.get(verdict.status, 0) + 1
+        return counts
+
+    def roster(self) -> list[MemberRow]:
+        """Each member's verdict as `qbsync links` shows it (actions count as linked)."""
+        rows: list[MemberRow] = []
+        linked = [a.member for a in self.links]
+        linked += [a.member for a in self.reactivations] + [a.member for a in self.updates]
+        rows.extend(_row(m, "linked") for m in linked)
+        rows.extend(_row(a.member, "pending_create", a.reason) for a in self.creates)
+        for v in self.verdicts:
+            status = "linked" if v.status in ("manual", "linked") else v.status
+            rows.append(_row(v.member, status, v.reason, v.candidates))
+        return rows
+
+
+def _row(
+    member: Member, status: str, detail: str | None = None, candidates: tuple[str, ...] = ()
+) -> MemberRow:
+    name = " ".join(p for p in (member.first_name, member.last_name) if p) or member.company
+    return MemberRow(
+        member.id, member.email.strip(), name, member.active, status, detail, candidates
+    )
+
+
+def email_index(customers: Iterable[CachedCustomer]) -> dict[str, list[CachedCustomer]]:
+    index: dict[str, list[CachedCustomer]] = defaultdict(list)
+    for customer in customers:
+        for email in customer.emails:
+            index[email].append(customer)
+    return index
+
+
+def plan_members(
+    members: Sequence[Member],
+    customers: Mapping[str, CachedCustomer],
+    links: Mapping[str, Link],
+    *,
+    unlinked: Collection[str],
+    pushed: Mapping[str, Mapping[str, str]],
+    config: MembersConfig,
+) -> MemberPlan:
+    """What connect-members does for each member, and why."""
+    if not customers and links:
+        raise EmptyCompanyError(
+            f"QBO answered no customers at all, but {len(links)} member(s) are linked to "
+            "customers of this company: this looks like the wrong company or lost access, "
+            "so nothing was planned or changed",
+            hint="check `qbsync status` (company and realm); if the company really is empty, "
+            "run `qbsync auth --fresh-state`",
+        )
+    plan = MemberPlan()
+    by_email = email_index(customers.values())
+    taken = {c.display_name.lower() for c in customers.values()}
+    linked_customers: dict[str, list[str]] = defaultdict(list)
+    for member_id, existing in links.items():
+        linked_customers[existing.customer_id].append(member_id)
+
+    to_match: list[tuple[Member, str]] = []
+    for member in members:
+        link = links.get(member.id)
+        if link is not None and link.customer_id not in customers:
+            if link.how == "manual":
+                plan.verdicts.append(
+                    Verdict(
+                        member,
+                        "failed",
+                        f"manually linked to customer {link.customer_id}, which QBO no "
+                        f"longer has; run `qbsync link {member.id}` to choose another",
+                    )
+                )
+                continue
+            plan.stale_links.append(member.id)
+            link = None
+        if link is not None:
+            _plan_linked(plan, member, link, customers[link.customer_id], pushed, config)
+            continue
+        if member.id in unlinked:
+            plan.verdicts.append(
+                Verdict(member, "unlinked", "unlinked by the operator (`qbsync link` to connect)")
+            )
+            continue
+        if not member.active:
+            plan.verdicts.append(Verdict(member, "inactive", f"status {member.status!r}"))
+            continue
+        email = usable_email(member)
+        if email is None:
+            reason = "no email" if not member.email.strip() else f"unusable email {member.email!r}"
+            plan.verdicts.append(Verdict(member, "no_email", reason))
+            continue
+        to_match.append((member, email))
+
+    sharing: dict[str, list[str]] = defaultdict(list)
+    for member, email in to_match:
+        sharing[email].append(member.id)
+    for member, email in to_match:
+        others = [m for m in sharing[email] if m != member.id]
+        if others:
+            plan.verdicts.append(
+                Verdict(
+                    member, "needs_review", f"members {', '.join(sharing[email])} share {email}"
+                )
+            )
+            continue
+        _plan_match(plan, member, email, by_email.get(email, []), linked_customers, taken, config)
+    return plan
+
+
+def _plan_linked(
+    plan: MemberPlan,
+    member: Member,
+    link: Link,
+    customer: CachedCustomer,
+    pushed: Mapping[str, Mapping[str, str]],
+    config: MembersConfig,
+) -> None:
+    """A linked member: push the contact fields that changed at the source since last pushed."""
+    snapshot = contact_snapshot(member)
+    before = pushed.get(member.id)
+    status = "manual" if link.how == "manual" else "linked"
+    if before is None:  # linked before contacts were tracked: today's values are the baseline
+        plan.baselines[member.id] = snapshot
+        plan.verdicts.append(Verdict(member, status, f"linked to customer {customer.id}"))
+        return
+    keys = changed_keys(snapshot, before)
+    if not member.active or not keys:
+        plan.verdicts.append(Verdict(member, status, f"linked to customer {customer.id}"))
+        return
+    fields = customer_fields(snapshot, keys)
+    if "email" in keys and len(customer.emails) > 1 and "PrimaryEmailAddr" in fields:
+        old = before.get("email", "").strip().lower()
+        kept = [e for e in customer.emails if e != old]
+        fields["PrimaryEmailAddr"] = {"Address": ", ".join([snapshot["email"], *kept])[:100]}
+    if config.update_display_name and {"first_name", "last_name", "company"} & set(keys):
+        fields["DisplayName"] = display_name(member, config.display_name)
+    plan.updates.append(UpdateAction(member, customer.id, fields, tuple(keys), snapshot))
+
+
+def _plan_match(
+    plan: MemberPlan,
+    member: Member,
+    email: str,
+    matches: list[CachedCustomer],
+    linked_customers: Mapping[str, list[str]],
+    taken: set[str],
+    config: MembersConfig,
+) -> None:
+    active = [c for c in matches if c.active]
+    if len(active) > 1:
+        ids = tuple(sorted((c.id for c in active), key=_id_order))
+        plan.verdicts.append(
+            Verdict(member, "needs_review", f"{len(active)} active QBO customers have {email}", ids)
+        )
+        return
+    if len(active) == 1:
+        customer = active[0]
+        holders = linked_customers.get(customer.id, [])
+        if holders:
+            plan.verdicts.append(
+                Verdict(
+                    member,
+                    "needs_review",
+                    f"customer {customer.id} has {email} but is linked to member "
+                    f"{', '.join(holders)}",
+                    (customer.id,),
+                )
+            )
+            return
+        why = "email matches" if len(matches) == 1 else "email matches the only active one"
+        plan.links.append(LinkAction(member, customer.id, f"{why} ({customer.display_name})"))
+        return
+    if len(matches) > 1:  # several customers, all inactive
+        ids = tuple(sorted((c.id for c in matches), key=_id_order))
+        plan.verdicts.append(
+            Verdict(
+                member, "needs_review", f"{len(matches)} inactive QBO customers have {email}", ids
+            )
+        )
+        return
+    if len(matches) == 1:
+        customer = matches[0]
+        if not config.reactivate_inactive:
+            plan.verdicts.append(
+                Verdict(
+                    member,
+                    "unmatched",
+                    f"the only customer with {email} ({customer.id}) is inactive and "
+                    "[members] reactivate_inactive is off",
+                    (customer.id,),
+                )
+            )
+            return
+        restore = restored_name(customer.display_name)
+        if restore is not None and restore.lower() in taken:
+            restore = None
+        plan.reactivations.append(
+            ReactivateAction(
+                member, customer.id, restore, f"the only customer with {email} is inactive"
+            )
+        )
+        return
+    if not config.create_missing:
+        plan.verdicts.append(
+            Verdict(
+                member,
+                "unmatched",
+                f"no QBO customer has {email} ([members] create_missing is off)",
+            )
+        )
+        return
+    name = display_name(member, config.display_name)
+    taken.add(name.lower())
+    plan.creates.append(
+        CreateAction(member, name, new_customer_body(member, name), f"no QBO customer has {email}")
+    )
+
+
+def _id_order(value: str) -> tuple[int, str]:
+    return (int(value), value) if value.isdigit() else (1 << 62, value)
