@@ -19,7 +19,9 @@ from qbsync.errors import (
     QboStaleObjectError,
     QboUnavailableError,
     QboUnclearOutcomeError,
+    QboValidationError,
 )
+from qbsync.qbo.client import BatchItem
 from qbsync.qbo.pacing import PaceLimits
 from testkit import connect_client
 
@@ -249,3 +251,67 @@ def test_the_batch_pace_keeps_a_margin_under_qbo_s_2025_limit() -> None:
 
 def test_realm_id_comes_from_the_token_manager(env: Env) -> None:
     assert env.client.realm_id == REALM
+
+
+# --- a refusal after an attempt that may have done the work is not a clear refusal -------------
+
+DUPLICATE = {"Fault": {"Error": [{"Message": "Duplicate Name Exists Error", "code": "6240"}]}}
+REPLAY_6000 = {"Fault": {"Error": [{"Message": "An unexpected error occurred", "code": "6000"}]}}
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ({"body": requests.ConnectionError("lost answer")}, DUPLICATE),
+        ({"status": 503}, REPLAY_6000),
+    ],
+)
+def test_a_fault_after_a_lost_or_5xx_attempt_is_unclear_with_code_kept(
+    env: Env, first: dict[str, object], then: dict[str, object]
+) -> None:
+    responses.post(f"{BASE}/customer", **first)  # type: ignore[arg-type]
+    responses.post(f"{BASE}/customer", status=400, json=then)
+    with pytest.raises(QboUnclearOutcomeError) as info:
+        env.client.create("Customer", {"DisplayName": "A"}, "req-1")
+    code = then["Fault"]["Error"][0]["code"]  # type: ignore[index]
+    assert info.value.code == code and info.value.status == 400
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"status": 429, "body": '<Fault><Error code="3001"></Error></Fault>'},
+        {"status": 401, "json": {"fault": {"error": [{"code": "3200"}]}}},
+    ],
+)
+def test_a_fault_after_a_throttle_or_401_stays_a_clear_refusal(
+    env: Env, first: dict[str, object]
+) -> None:
+    # QBO ran neither the throttled nor the unauthorized attempt: the 6240 is about the data.
+    responses.post(f"{BASE}/customer", **first)  # type: ignore[arg-type]
+    responses.post(f"{BASE}/customer", status=400, json=DUPLICATE)
+    with pytest.raises(QboValidationError) as info:
+        env.client.create("Customer", {"DisplayName": "A"}, "req-1")
+    assert not isinstance(info.value, QboUnclearOutcomeError)
+    assert info.value.code == "6240"
+
+
+@responses.activate
+def test_batch_item_faults_after_a_lost_attempt_are_unclear(env: Env) -> None:
+    responses.post(f"{BASE}/batch", body=requests.ConnectionError("lost answer"))
+    answer = {"BatchItemResponse": [
+        {"Customer": {"Id": "1"}, "bId": "b1"},
+        {"Fault": DUPLICATE["Fault"], "bId": "b2"},
+    ]}  # fmt: skip
+    responses.post(f"{BASE}/batch", json=answer)
+    items = [
+        BatchItem("b1", "create", "Customer", {"DisplayName": "A"}),
+        BatchItem("b2", "create", "Customer", {"DisplayName": "B"}),
+    ]
+    got = env.client.batch(items, "r")
+    assert got["b1"].entity == {"Id": "1"}
+    error = got["b2"].error
+    assert got["b2"].unclear
+    assert isinstance(error, QboUnclearOutcomeError) and error.code == "6240"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qbsync.errors import (
+    QboError,
     QboInvalidRequestError,
     QboUnavailableError,
     QboUnclearOutcomeError,
@@ -104,8 +105,15 @@ def request_body(items: Sequence[BatchItem], request_id: str) -> dict[str, Any]:
     return {"BatchItemRequest": body}
 
 
-def read_answers(items: Sequence[BatchItem], response: Mapping[str, Any]) -> dict[str, BatchAnswer]:
-    """QBO's ``BatchItemResponse`` -> one BatchAnswer per item sent, keyed by bId."""
+def read_answers(
+    items: Sequence[BatchItem], response: Mapping[str, Any], *, after_unclear: bool = False
+) -> dict[str, BatchAnswer]:
+    """QBO's ``BatchItemResponse`` -> one BatchAnswer per item sent, keyed by bId.
+
+    ``after_unclear``: an earlier attempt of this request may have done the work (a lost answer,
+    a 5xx), so an item refused now may have been done then (a 6240 caused by our own first try,
+    or QBO's 6000 on a replayed requestid): its error is made unclear, code kept.
+    """
     sent = {item.bid: item for item in items}
     raw = response.get("BatchItemResponse")
     if not isinstance(raw, list):
@@ -121,7 +129,7 @@ def read_answers(items: Sequence[BatchItem], response: Mapping[str, Any]) -> dic
         if bid in answers:
             log.warning("QBO's batch answer names item %s twice; the first answer is kept", bid)
             continue
-        answers[bid] = _answer(sent[bid], entry)
+        answers[bid] = _answer(sent[bid], entry, after_unclear)
     for bid, item in sent.items():
         if bid not in answers:
             answers[bid] = BatchAnswer(
@@ -135,11 +143,13 @@ def read_answers(items: Sequence[BatchItem], response: Mapping[str, Any]) -> dic
     return {item.bid: answers[item.bid] for item in items}  # in the order sent
 
 
-def _answer(item: BatchItem, entry: Mapping[str, Any]) -> BatchAnswer:
+def _answer(item: BatchItem, entry: Mapping[str, Any], after_unclear: bool) -> BatchAnswer:
     error = batch_item_error(entry)
     if error is not None:
-        if isinstance(error, QboUnavailableError):  # a server fault on this item
-            error = as_unclear(error)
+        if isinstance(error, QboUnavailableError) or (
+            after_unclear and isinstance(error, QboError)
+        ):
+            error = as_unclear(error)  # a server fault on this item, or maybe done before
         return BatchAnswer(item.bid, None, error)
     entity = next(
         (v for k, v in entry.items() if k.lower() == item.entity.lower() and isinstance(v, dict)),
@@ -157,7 +167,7 @@ def _answer(item: BatchItem, entry: Mapping[str, Any]) -> BatchAnswer:
     return BatchAnswer(item.bid, entity, None)
 
 
-def as_unclear(error: QboUnavailableError) -> QboUnclearOutcomeError:
+def as_unclear(error: QboError) -> QboUnclearOutcomeError:
     """The same failure, said to leave a write's outcome unclear (code, status, detail kept)."""
     if isinstance(error, QboUnclearOutcomeError):
         return error

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import requests
 from quickbooks import QuickBooks
 
 from qbsync import exactjson
@@ -39,7 +40,7 @@ from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.faults import parse_response
 from qbsync.qbo.pacing import RatePacer
 from qbsync.qbo.query import PAGE_SIZE, check_page_size, page_of, paged_statement, quote
-from qbsync.qbo.session import QboSession, RetryPolicy, is_read
+from qbsync.qbo.session import UNCLEAR_BEFORE, QboSession, RetryPolicy, is_read
 
 if TYPE_CHECKING:
     from qbsync.auth.tokens import TokenManager
@@ -117,25 +118,42 @@ class QboClient:
     ) -> dict[str, Any]:
         """One API request; the parsed JSON body, or a qbsync error.
 
-        A write that failed without a clear answer (5xx after the retries, connection lost)
-        raises ``QboUnclearOutcomeError``.
+        A write that failed without a clear answer (5xx after the retries, connection lost), or
+        was refused by a retry after such an attempt (QBO may have done it then: a 6240 caused
+        by our own first try, a 6000 on a replayed requestid), raises ``QboUnclearOutcomeError``
+        with the code kept.
         """
+        return self._parse(method, self._send(method, subpath, params, body, content_type))
+
+    def _send(
+        self,
+        method: str,
+        subpath: str,
+        params: Mapping[str, str] | None,
+        body: object,
+        content_type: str = "application/json",
+    ) -> requests.Response:
         data: str | None = None
         if body is not None:
             data = body if isinstance(body, str) else _dumps(body)
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
-        url = self.url(subpath)
-        resp = self.session.request(
-            method, url, params=dict(params or {}), data=data, headers=headers
+        return self.session.request(
+            method, self.url(subpath), params=dict(params or {}), data=data, headers=headers
         )
+
+    def _parse(self, method: str, resp: requests.Response) -> dict[str, Any]:
+        """The body; on a write, a 5xx, or a fault after an earlier attempt may have done the
+        work, is QboUnclearOutcomeError (code kept)."""
         try:
             return parse_response(resp)
-        except QboUnavailableError as exc:
-            if is_read(method, url):
+        except QboError as exc:
+            if is_read(method, resp.request.url or ""):
                 raise
-            raise batching.as_unclear(exc) from None
+            if isinstance(exc, QboUnavailableError) or getattr(resp, UNCLEAR_BEFORE, False):
+                raise batching.as_unclear(exc) from None
+            raise
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -263,8 +281,11 @@ class QboClient:
         items, more than 30, a requestid over 36 characters, a bId over 10 or used twice.
         """
         payload = batching.request_body(items, request_id)
-        body = self.call("POST", "batch", params={"requestid": request_id}, body=payload)
-        return batching.read_answers(items, body)
+        resp = self._send("POST", "batch", {"requestid": request_id}, payload)
+        body = self._parse("POST", resp)
+        return batching.read_answers(
+            items, body, after_unclear=getattr(resp, UNCLEAR_BEFORE, False)
+        )
 
 
 def _dumps(body: object) -> str:

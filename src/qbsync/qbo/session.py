@@ -37,6 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Set on every response: True when an earlier attempt of the same write was lost or answered 5xx,
+# so QBO may have done the work then; a fault answered now does not prove it was not done.
+UNCLEAR_BEFORE = "qbsync_unclear_before"
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -141,6 +145,7 @@ class QboSession(requests.Session):
         repeatable = read or _has_param(url, params, "requestid")
         is_batch = urlsplit(url).path.rstrip("/").endswith("/batch")
         refreshed = False
+        unclear = False  # an earlier attempt of this write may have done the work
         attempt = 0
         token = self.token_manager.access_token()
         while True:
@@ -161,6 +166,7 @@ class QboSession(requests.Session):
             except _TRANSPORT_ERRORS as exc:
                 what = type(exc).__name__
                 if repeatable and attempt < self.retry.max_attempts:
+                    unclear = unclear or not read
                     delay = self.retry.backoff(attempt)
                     log.warning(
                         "QBO %s %s: %s; retrying in %.1f s", method, _path(url), what, delay
@@ -191,6 +197,7 @@ class QboSession(requests.Session):
             if throttled or resp.status_code >= 500:
                 may_retry = throttled or repeatable
                 if may_retry and attempt < self.retry.max_attempts:
+                    unclear = unclear or (not read and not throttled)
                     wait = retry_after_seconds(resp.headers.get("Retry-After"))
                     if wait is None:
                         wait = (
@@ -206,6 +213,7 @@ class QboSession(requests.Session):
                     )
                     self._sleep(wait)
                     continue
+            setattr(resp, UNCLEAR_BEFORE, unclear)  # an attribute requests does not have
             return resp
 
 
