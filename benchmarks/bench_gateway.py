@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from qbsync.emulator import Emulator
-from qbsync.qbo.client import QboClient, RetryPolicy
+from qbsync.qbo.client import BatchItem, QboClient, RetryPolicy
 from qbsync.qbo.pacing import PaceLimits, RatePacer
 from testkit import connect_client
 
@@ -104,18 +104,19 @@ def bench_batch_create(workdir: Path, n: int) -> dict[str, Any]:
         failed = 0
         for batch_no, first in enumerate(range(0, n, 30)):
             items = [
-                {
-                    "bId": f"c{i}",
-                    "operation": "create",
-                    "Customer": {
+                BatchItem(
+                    f"c{i}",
+                    "create",
+                    "Customer",
+                    {
                         "DisplayName": f"Batch Member {i:06d}",
                         "PrimaryEmailAddr": {"Address": f"batch{i}@example.com"},
                     },
-                }
+                )
                 for i in range(first, min(n, first + 30))
             ]
             answers = client.batch(items, request_id=f"bench-batch-{batch_no}")
-            failed += sum(1 for a in answers if "Fault" in a)
+            failed += sum(1 for a in answers.values() if a.error is not None)
         seconds = time.perf_counter() - start
         created = emu.company.count("Customer") - before
     return {

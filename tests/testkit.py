@@ -55,4 +55,4 @@ def connect_client(
     store.save_tokens(
         token_set_from_response(body, realm_id=body["realmId"], now=datetime.now(UTC))
     )
-    return QboClient(config, token_manager_for(config, store=store), **client_kwargs)
+    return QboClient(config.qbo, token_manager_for(config, store=store), **client_kwargs)

@@ -127,6 +127,23 @@ class QboUnavailableError(QboError):
     hint = "try again later; if it keeps failing, check this machine's network and Intuit's status page"
 
 
+class QboUnclearOutcomeError(QboUnavailableError):
+    """A write may or may not have been done: the connection failed or QBO answered 5xx after it
+    was sent, or QBO's batch answer left the item out. Look in QBO (by requestid's record keys,
+    DocNumber, email...) before creating again; re-sending with the same requestid is the other
+    way, but QBO's requestid replay is unreliable (qbo-facts.md "Idempotency")."""
+
+    hint = "the change may or may not have reached QBO; check QBO before sending it again"
+
+
+class QboInvalidRequestError(QbsyncError, ValueError):
+    """qbsync was asked to send a request QBO would refuse (a batch over 30 items, a requestid
+    over its limit, a query value with a control character, CDC older than 30 days...).
+    Raised before anything is sent; a bug in the caller, not a QBO answer (exit 1)."""
+
+    exit_code = ExitCode.UNEXPECTED
+
+
 class PartialFailure(QbsyncError):
     """The run finished, but some records failed; they were listed (exit 5)."""
 

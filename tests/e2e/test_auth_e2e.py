@@ -305,7 +305,7 @@ def _wait_for_open_file(proc: subprocess.Popen[str], path: Path, timeout: float 
 def test_access_token_expiring_mid_run_is_refreshed_once(world: World) -> None:
     world.connect_without_browser()
     config = load_config(world.config_path, profile="default", data_dir=world.data_dir)
-    client = QboClient(config, token_manager_for(config))
+    client = QboClient(config.qbo, token_manager_for(config))
     assert client.company_info()["CompanyName"] == COMPANY
     before = world.tokens()
     world.emu.clock.advance(3601)  # QBO now refuses the access token qbsync still trusts
@@ -401,7 +401,7 @@ def _client(world: World, *, timeout: float = 10.0) -> QboClient:
         timeout=timeout,
         retry=RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, throttle_delay=0.01),
     )
-    return QboClient(config, manager, session=session)
+    return QboClient(config.qbo, manager, session=session)
 
 
 def _hits(world: World, needle: str) -> int:

@@ -18,7 +18,7 @@ import pytest
 
 from qbsync.emulator import Emulator
 from qbsync.errors import QboUnavailableError
-from qbsync.qbo.client import QboClient, RetryPolicy
+from qbsync.qbo.client import BatchItem, QboClient, RetryPolicy
 from qbsync.qbo.faults import parse_response
 from qbsync.qbo.pacing import PaceLimits, RatePacer
 from testkit import connect_client
@@ -52,9 +52,11 @@ def _create_with_requestid(client: QboClient) -> None:
 
 
 def _batch_with_requestid(client: QboClient) -> None:
-    item = {"bId": "b1", "operation": "create", "Customer": {"DisplayName": NAME}}
+    item = BatchItem("b1", "create", "Customer", {"DisplayName": NAME})
     answers = client.batch([item], request_id="matrix-batch-1")
-    assert answers[0]["Customer"]["DisplayName"] == NAME
+    assert answers["b1"].error is None
+    assert answers["b1"].entity is not None
+    assert answers["b1"].entity["DisplayName"] == NAME
 
 
 def _create_without_requestid(client: QboClient) -> None:

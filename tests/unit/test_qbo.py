@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +13,7 @@ import responses
 from quickbooks import QuickBooks
 from quickbooks.objects.customer import Customer
 
-from qbsync.config import Config, ExportConfig, QboConfig, SourceConfig
+from qbsync.config import QboConfig
 from qbsync.errors import (
     AuthError,
     QboError,
@@ -23,8 +22,8 @@ from qbsync.errors import (
     QboUnavailableError,
     QboValidationError,
 )
-from qbsync.qbo.client import QboClient, QboSession, RetryPolicy, retry_after_seconds
-from qbsync.qbo.faults import batch_item_error
+from qbsync.qbo.client import QboClient
+from qbsync.qbo.session import QboSession, RetryPolicy, retry_after_seconds
 
 REALM = "9130"
 BASE = f"https://sandbox-quickbooks.api.intuit.com/v3/company/{REALM}"
@@ -50,16 +49,8 @@ class StubTokens:
         return self.current
 
 
-def _config(environment: str = "sandbox") -> Config:
-    return Config(
-        path=Path("/x/config.toml"),
-        profile="default",
-        data_dir=Path("/x/data"),
-        qbo=QboConfig(environment, "cid", "http://localhost:8765/callback", ("a",), 75, 12.5),
-        token_store="file",
-        source=SourceConfig("csv", None, None, None, None),
-        export=ExportConfig((5,)),
-    )
+def _settings(environment: str = "sandbox") -> QboConfig:
+    return QboConfig(environment, "cid", "http://localhost:8765/callback", ("a",), 75, 12.5)
 
 
 class Env:
@@ -73,7 +64,7 @@ class Env:
             retry=retry,
             sleep=self.sleeps.append,
         )
-        self.client = QboClient(_config(environment), self.tokens, session=self.session)  # type: ignore[arg-type]
+        self.client = QboClient(_settings(environment), self.tokens, session=self.session)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -275,29 +266,6 @@ def test_update_needs_sync_token_and_sends_decimals_exactly(env: Env) -> None:
 
 
 @responses.activate
-def test_batch_sends_requestid_and_items_answer_alone(env: Env) -> None:
-    answer = {"BatchItemResponse": [
-        {"Customer": {"Id": "1"}, "bId": "b1"},
-        {"Fault": {"Error": [{"Message": "Object Not Found", "code": "610"}], "type": "ValidationFault"}, "bId": "b2"},
-    ]}  # fmt: skip
-    responses.post(f"{BASE}/batch", json=answer)
-    items = [
-        {"bId": "b1", "operation": "create", "Customer": {"DisplayName": "A"}},
-        {"bId": "b2", "operation": "update", "Customer": {"Id": "9", "SyncToken": "0"}},
-    ]
-    got = env.client.batch(items, "batch-req-1")
-    assert _params(responses.calls[0])["requestid"] == ["batch-req-1"]
-    assert json.loads(responses.calls[0].request.body) == {"BatchItemRequest": items}
-    assert batch_item_error(got[0]) is None
-    error = batch_item_error(got[1])
-    assert isinstance(error, QboValidationError) and error.code == "610"
-    with pytest.raises(ValueError):
-        env.client.batch(items * 16, "r")
-    with pytest.raises(ValueError):
-        env.client.batch(items, "x" * 37)
-
-
-@responses.activate
 def test_python_quickbooks_objects_go_through_the_session(env: Env) -> None:
     responses.get(f"{BASE}/customer/5", json={"Customer": {"Id": "5", "DisplayName": "Zoe"}})
     customer = Customer.get(5, qb=env.client.qb)
@@ -401,12 +369,6 @@ def test_query_keeps_a_given_order_and_reads_quoted_values_as_values(env: Env) -
     assert responses.calls[0].request.body == f"{sql} STARTPOSITION 1 MAXRESULTS 1000"
     with pytest.raises(ValueError):
         env.client.query("select * from Customer where DisplayName = 'a' startposition 3")
-
-
-def test_batch_item_ids_longer_than_qbo_allows_are_refused_before_sending(env: Env) -> None:
-    item = {"bId": "b" * 11, "operation": "create", "Customer": {"DisplayName": "Ann"}}
-    with pytest.raises(ValueError, match="longer than 10"):
-        env.client.batch([item], request_id="r-1")
 
 
 def test_qbo_own_code_10000_is_a_server_failure_not_unreadable() -> None:

@@ -301,7 +301,7 @@ def _connect(
         enabled_at = state.bind_realm(tokens.realm_id, now=now, company_name=None)
         company_name: str | None = None
         try:
-            info = QboClient(config, manager).company_info()
+            info = QboClient(config.qbo, manager).company_info()
             company_name = str(info.get("CompanyName") or "") or None
         except AuthError:
             raise  # the company refused this app: say so (tokens and state are kept)

@@ -188,7 +188,7 @@ def _check(config: Config, store: CredentialStore) -> tuple[dict[str, Any], Qbsy
     """CompanyInfo through the gateway: the check's result, and the error when it failed."""
     try:
         manager = token_manager_for(config, store=store)
-        info = QboClient(config, manager, retry=CHECK_RETRY).company_info()
+        info = QboClient(config.qbo, manager, retry=CHECK_RETRY).company_info()
     except QbsyncError as exc:
         if isinstance(exc, QboUnavailableError) and "hint" not in vars(exc):
             # The class's generic hint would only repeat "could not be reached".

@@ -1,259 +1,94 @@
 """The QBO gateway: the only module that sends requests to the QuickBooks Online API.
 
-``QboSession`` is a ``requests.Session`` that every QBO call goes through, including calls made by
-python-quickbooks objects (it is installed as ``qb.session``). It adds what python-quickbooks 0.9.12
-leaves out (qbo-facts.md): a timeout on every request, the bearer token from the TokenManager
-(refreshed ahead of expiry, and once after a 401), ``minorversion``, and backoff on throttling,
-5xx and network errors. It only repeats a request that is safe to repeat: GETs, ``/query`` POSTs
-(read-only, despite the verb), and POSTs carrying a ``requestid`` (QBO answers a repeated requestid
-with the original response instead of running the operation again). A 401 or 429 means QBO did not
-run the request, so those are repeated for any method.
+``QboClient`` calls the API for one company through one ``QboSession`` (session.py: token,
+timeout, minorversion, pacing, refresh and backoff), directly rather than through
+python-quickbooks's ``make_request``, which drops the HTTP status, turns XML throttle bodies into
+code 10000, puts the raw response text into exception messages, and sends no requestid with
+batches. Faults become ``qbsync.errors`` classes carrying QBO's code (faults.py).
 
-``QboClient`` calls the API through that session directly rather than through python-quickbooks's
-``make_request``, which drops the HTTP status, turns XML throttle bodies into code 10000, puts the
-raw response text into exception messages, and sends no requestid with batches. Faults become
-``qbsync.errors`` classes carrying QBO's code.
+Outcomes a caller must tell apart:
+- ``QboInvalidRequestError`` (a ValueError): refused before sending; nothing happened.
+- ``QboValidationError`` / ``QboStaleObjectError`` / ``QboError``: QBO refused; nothing happened.
+- ``QboThrottledError``: throttled past the retries; QBO did not run it.
+- ``QboUnavailableError`` on a read: no answer; nothing changed anyway.
+- ``QboUnclearOutcomeError`` (a QboUnavailableError) on a write: the work may or may not have been
+  done. Look in QBO before creating again.
+
+python-quickbooks objects can still be used through ``client.qb`` (same session).
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 from quickbooks import QuickBooks
 
 from qbsync import exactjson
-from qbsync.errors import QboError, QboUnavailableError
+from qbsync.errors import (
+    QboError,
+    QboInvalidRequestError,
+    QboUnavailableError,
+    QboUnclearOutcomeError,
+)
+from qbsync.qbo import batch as batching
+from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.faults import parse_response
 from qbsync.qbo.pacing import RatePacer
+from qbsync.qbo.query import PAGE_SIZE, check_page_size, page_of, paged_statement, quote
+from qbsync.qbo.session import UNCLEAR_BEFORE, QboSession, RetryPolicy, is_read
 
 if TYPE_CHECKING:
     from qbsync.auth.tokens import TokenManager
-    from qbsync.config import Config
+    from qbsync.config import QboConfig
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 1000  # QBO's MAXRESULTS maximum
-BATCH_MAX_ITEMS = 30
 REQUEST_ID_MAX = 50
-BATCH_REQUEST_ID_MAX = 36
-BID_MAX = 10
-_QUOTED = re.compile(r"'(?:\\.|[^'\\])*'")  # a quoted value, with \' escapes inside
+CDC_MAX_DAYS = 30  # QBO's CDC reaches back at most 30 days (qbo-facts.md)
+CDC_MAX_OBJECTS = 1000  # ... and answers at most 1000 objects
+_ENTITY = re.compile(r"[A-Za-z]+")
+_ID = re.compile(r"[A-Za-z0-9]+")
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to keep trying. Intuit says wait 60 s after a 3001 throttle; tests shorten it."""
-
-    max_attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    throttle_delay: float = 60.0
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential with jitter (half to full), so parallel runs do not retry in step."""
-        delay = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return delay * (0.5 + random.random() / 2)
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Parse a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def _has_param(url: str, params: object, name: str) -> bool:
-    if isinstance(params, Mapping) and params.get(name) not in (None, ""):
-        return True
-    return name in parse_qs(urlsplit(url).query)
-
-
-def _is_throttle(resp: requests.Response) -> bool:
-    if resp.status_code == 429:
-        return True
-    # In 2016 QBO sent throttles as 403 with statusCode=403 in the body (qbo-facts.md).
-    if resp.status_code != 403:
-        return False
-    text = resp.text
-    return "ThrottleExceeded" in text or re.search(r'code"?\s*[=:]\s*"3001"', text) is not None
-
-
-# Failures of the connection itself (not of QBO's answer): the request may or may not have run.
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
-
-
-class QboSession(requests.Session):
-    """A requests.Session for QBO: bearer token, timeout, minorversion, refresh and backoff."""
-
-    def __init__(
-        self,
-        token_manager: TokenManager,
-        *,
-        timeout: float = 60.0,
-        minor_version: int = 75,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        pacer: RatePacer | None = None,
-    ) -> None:
-        super().__init__()
-        self.token_manager = token_manager
-        self.timeout = timeout
-        self.minor_version = minor_version
-        self.retry = retry or RetryPolicy()
-        self._sleep = sleep
-        # Stay under QBO's limits rather than meet them (see pacing.py).
-        self.pacer = pacer if pacer is not None else RatePacer()
-
-    @property
-    def access_token(self) -> str:
-        # python-quickbooks reads this to build its own Authorization header; request() sets
-        # the header again anyway, so a refresh between the two cannot send a stale token.
-        return self.token_manager.access_token()
-
-    def request(  # type: ignore[override]
-        self, method: str, url: str, *args: Any, **kwargs: Any
-    ) -> requests.Response:
-        if args:  # keep one code path: requests' positional order is params, data, headers...
-            names = ("params", "data", "headers", "cookies", "files", "auth", "timeout")
-            kwargs.update(zip(names, args, strict=False))
-        method = method.upper()
-        kwargs["timeout"] = kwargs.get("timeout") or self.timeout
-        params = kwargs.get("params")
-        params = dict(params) if isinstance(params, Mapping) else {}
-        if not _has_param(url, params, "minorversion"):
-            params["minorversion"] = str(self.minor_version)
-        kwargs["params"] = params
-        repeatable = (
-            method in ("GET", "HEAD")
-            or urlsplit(url).path.rstrip("/").endswith("/query")
-            or _has_param(url, params, "requestid")
-        )
-        is_batch = urlsplit(url).path.rstrip("/").endswith("/batch")
-        refreshed = False
-        attempt = 0
-        token = self.token_manager.access_token()
-        while True:
-            attempt += 1
-            self.pacer.wait(batch=is_batch)
-            headers = dict(kwargs.get("headers") or {})
-            headers["Authorization"] = f"Bearer {token}"
-            headers.setdefault("Accept", "application/json")
-            kwargs["headers"] = headers
-            started = time.monotonic()
-            # Never follow a redirect: QBO's API does not send them, and a 307 would re-send an
-            # entity body (a create) to whatever address it names.
-            kwargs["allow_redirects"] = False
-            try:
-                resp = super().request(method, url, **kwargs)
-            except _TRANSPORT_ERRORS as exc:
-                what = type(exc).__name__
-                if repeatable and attempt < self.retry.max_attempts:
-                    delay = self.retry.backoff(attempt)
-                    log.warning(
-                        "QBO %s %s: %s; retrying in %.1f s", method, _path(url), what, delay
-                    )
-                    self._sleep(delay)
-                    continue
-                raise QboUnavailableError(
-                    f"QBO could not be reached ({what} on {method} {_path(url)}"
-                    + ("" if repeatable else "; not retried, as it could create a record twice")
-                    + ")"
-                ) from None
-            log.debug(
-                "QBO %s %s -> %s in %.0f ms",
-                method,
-                _path(url),
-                resp.status_code,
-                (time.monotonic() - started) * 1000,
-            )
-            if resp.status_code == 401 and not refreshed:
-                # Rejected before it ran, so safe to repeat whatever the method.
-                refreshed = True
-                token = self.token_manager.after_401(token)
-                continue
-            throttled = _is_throttle(resp)
-            if throttled or resp.status_code >= 500:
-                may_retry = throttled or repeatable
-                if may_retry and attempt < self.retry.max_attempts:
-                    wait = retry_after_seconds(resp.headers.get("Retry-After"))
-                    if wait is None:
-                        wait = (
-                            self.retry.throttle_delay if throttled else self.retry.backoff(attempt)
-                        )
-                    wait = min(wait, max(self.retry.max_delay, self.retry.throttle_delay))
-                    log.warning(
-                        "QBO %s %s answered %s; retrying in %.1f s",
-                        method,
-                        _path(url),
-                        resp.status_code,
-                        wait,
-                    )
-                    self._sleep(wait)
-                    continue
-            return resp
-
-
-def _path(url: str) -> str:
-    return urlsplit(url).path
-
-
-def _dumps(body: object) -> str:
-    # Amounts go out digit for digit (exactjson), never through float; dates and the like as text.
-    return exactjson.dumps(body, default=str)
-
-
-# --- client ---------------------------------------------------------------------------------
+# What callers use, importable from here (defined in batch.py, query.py and session.py).
+__all__ = ["BatchAnswer", "BatchItem", "QboClient", "QboSession", "RetryPolicy", "quote"]
 
 
 class QboClient:
-    """QBO API calls for one company, all through one QboSession."""
+    """QBO API calls for one company, all through one QboSession.
+
+    ``settings`` is the ``[qbo]`` part of the config (``QboConfig``): environment/endpoints,
+    minor_version and timeout_seconds are read. ``session`` replaces the session built from them
+    (``retry`` and ``pacer`` then belong to that session).
+    """
 
     def __init__(
         self,
-        config: Config,
+        settings: QboConfig,
         token_manager: TokenManager,
         *,
         session: QboSession | None = None,
         retry: RetryPolicy | None = None,
         pacer: RatePacer | None = None,
     ) -> None:
-        self.realm_id = token_manager.realm_id
+        self.realm_id: str = token_manager.realm_id
         self.session = session or QboSession(
             token_manager,
-            timeout=config.qbo.timeout_seconds,
-            minor_version=config.qbo.minor_version,
+            timeout=settings.timeout_seconds,
+            minor_version=settings.minor_version,
             retry=retry,
             pacer=pacer,
         )
-        endpoints = config.qbo.endpoints
+        self._count_at_start = self.session.request_count
+        endpoints = settings.endpoints
         self.api_base = endpoints.api_base.rstrip("/")
         # python-quickbooks objects (Customer.filter(qb=client.qb)...) also go through our session.
         # The API base is set on the instance, never on the class (other instances keep theirs).
-        self.qb = QuickBooks(company_id=self.realm_id, minorversion=config.qbo.minor_version)
+        self.qb = QuickBooks(company_id=self.realm_id, minorversion=settings.minor_version)
         self.qb.session = self.session
         self.qb.use_decimal = True
         if endpoints.name == "production":
@@ -262,6 +97,12 @@ class QboClient:
         else:
             self.qb.sandbox = True
             self.qb.sandbox_api_url_v3 = self.api_base
+
+    @property
+    def request_count(self) -> int:
+        """Requests this client's session put on the wire since the client was made, retries
+        included (also those of python-quickbooks objects using ``client.qb``)."""
+        return self.session.request_count - self._count_at_start
 
     def url(self, subpath: str) -> str:
         return f"{self.api_base}/company/{self.realm_id}/{subpath.lstrip('/')}"
@@ -275,99 +116,203 @@ class QboClient:
         body: object = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        """One API request; the parsed JSON body, or a qbsync error."""
+        """One API request; the parsed JSON body, or a qbsync error.
+
+        A write that failed without a clear answer (5xx after the retries, connection lost), or
+        was refused by a retry after such an attempt (QBO may have done it then: a 6240 caused
+        by our own first try, a 6000 on a replayed requestid), raises ``QboUnclearOutcomeError``
+        with the code kept.
+        """
+        return self._parse(method, self._send(method, subpath, params, body, content_type))
+
+    def _send(
+        self,
+        method: str,
+        subpath: str,
+        params: Mapping[str, str] | None,
+        body: object,
+        content_type: str = "application/json",
+    ) -> requests.Response:
         data: str | None = None
         if body is not None:
             data = body if isinstance(body, str) else _dumps(body)
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
-        resp = self.session.request(
+        return self.session.request(
             method, self.url(subpath), params=dict(params or {}), data=data, headers=headers
         )
-        return parse_response(resp)
+
+    def _parse(self, method: str, resp: requests.Response) -> dict[str, Any]:
+        """The body; on a write, a 5xx, or a fault after an earlier attempt may have done the
+        work, is QboUnclearOutcomeError (code kept)."""
+        try:
+            return parse_response(resp)
+        except QboError as exc:
+            if is_read(method, resp.request.url or ""):
+                raise
+            if isinstance(exc, QboUnavailableError) or getattr(resp, UNCLEAR_BEFORE, False):
+                raise batching.as_unclear(exc) from None
+            raise
+
+    # --- reads ----------------------------------------------------------------------------
 
     def company_info(self) -> dict[str, Any]:
-        body = self.call("GET", f"companyinfo/{self.realm_id}")
-        info = body.get("CompanyInfo")
-        if not isinstance(info, dict):
-            raise QboError("QBO answered CompanyInfo without a CompanyInfo object")
-        return info
+        return _object(self.call("GET", f"companyinfo/{self.realm_id}"), "CompanyInfo")
+
+    def preferences(self) -> dict[str, Any]:
+        """The company's ``Preferences`` object (SalesFormsPrefs.CustomTxnNumbers...)."""
+        return _object(self.call("GET", "preferences"), "Preferences")
+
+    def get(self, entity: str, entity_id: str) -> dict[str, Any]:
+        _check_entity(entity)
+        if not isinstance(entity_id, str) or not _ID.fullmatch(entity_id):
+            # Ids are digits, or letters for a few (TaxCode "TAX"): never a path.
+            raise QboInvalidRequestError(f"not a QBO Id: {entity_id!r}")
+        return _object(self.call("GET", f"{entity.lower()}/{entity_id}"), entity)
 
     def query(self, sql: str, *, page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
-        """All rows of a select, page by page (STARTPOSITION is 1-based)."""
-        # Look at the statement outside its quoted values ('Maxresults Ltd' is a fine name).
-        bare = _QUOTED.sub("''", sql)
-        if re.search(r"(?i)\b(startposition|maxresults)\b", bare):
-            raise ValueError("query() pages by itself: leave STARTPOSITION/MAXRESULTS out")
-        statement = sql.strip()
-        if not re.search(r"(?i)\borderby\b", bare) and not re.search(r"(?i)\bcount\s*\(", bare):
-            # QBO promises no order without ORDERBY, and pages of an unordered result can skip
-            # or repeat rows; Id is sortable on every entity qbsync reads.
-            statement += " ORDERBY Id"
+        """All rows of a select (ordered by Id unless it says ORDERBY), read page by page.
+
+        Build values into ``sql`` with ``qbsync.qbo.query.quote``.
+        """
         rows: list[dict[str, Any]] = []
+        for page in self.query_pages(sql, page_size=page_size):
+            rows.extend(page)
+        return rows
+
+    def query_pages(
+        self, sql: str, *, page_size: int = PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The rows of a select one page at a time (STARTPOSITION/MAXRESULTS), until a short page.
+
+        An empty result yields one empty page. The statement is checked before the first request.
+        """
+        check_page_size(page_size)
+        statement = paged_statement(sql)
+        return self._pages(statement, page_size)
+
+    def _pages(self, statement: str, page_size: int) -> Iterator[list[dict[str, Any]]]:
         start = 1
         while True:
-            page_sql = f"{statement} STARTPOSITION {start} MAXRESULTS {page_size}"
-            body = self.call("POST", "query", body=page_sql, content_type="application/text")
+            body = self.call(
+                "POST",
+                "query",
+                body=page_of(statement, start, page_size),
+                content_type="application/text",
+            )
             response = body.get("QueryResponse") or {}  # {"QueryResponse": {}} when empty
             page: list[dict[str, Any]] = []
             for value in response.values():
                 if isinstance(value, list):
                     page.extend(value)
-            rows.extend(page)
+            yield page
             if len(page) < page_size:
-                return rows
+                return
             start += page_size
 
-    def get(self, entity: str, entity_id: str) -> dict[str, Any]:
-        body = self.call("GET", f"{entity.lower()}/{entity_id}")
-        return _entity(body, entity)
+    def cdc(
+        self, entities: Sequence[str], changed_since: datetime
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Objects of ``entities`` changed since ``changed_since`` (timezone-aware, at most 30 days
+        back): entity -> objects, deleted ones as ``{"Id", "status": "Deleted", "MetaData"}``.
+
+        QBO answers at most 1000 objects in all (``CDC_MAX_OBJECTS``): when the answer holds that
+        many, more changes may exist; read them with a query on MetaData.LastUpdatedTime.
+        """
+        if isinstance(entities, str) or not entities:
+            raise QboInvalidRequestError("cdc() needs a list of entity names")
+        for entity in entities:
+            _check_entity(entity)
+        if changed_since.tzinfo is None:
+            raise QboInvalidRequestError("cdc() needs a timezone-aware changed_since")
+        if datetime.now(UTC) - changed_since > timedelta(days=CDC_MAX_DAYS):
+            raise QboInvalidRequestError(
+                f"QBO's change data capture reaches back at most {CDC_MAX_DAYS} days, not to "
+                f"{changed_since.isoformat()}: read everything with a query instead"
+            )
+        params = {
+            "entities": ",".join(entities),
+            # Whole seconds, rounded down: a moment earlier only reads a little more.
+            "changedSince": changed_since.replace(microsecond=0).isoformat(),
+        }
+        body = self.call("GET", "cdc", params=params)
+        result: dict[str, list[dict[str, Any]]] = {entity: [] for entity in entities}
+        by_lower = {entity.lower(): entity for entity in entities}
+        for answer in _list(body.get("CDCResponse")):
+            for response in _list(
+                answer.get("QueryResponse") if isinstance(answer, dict) else None
+            ):
+                if not isinstance(response, dict):
+                    continue
+                for key, value in response.items():
+                    if isinstance(value, list):
+                        name = by_lower.get(str(key).lower()) or str(key)
+                        result.setdefault(name, []).extend(value)
+        total = sum(len(v) for v in result.values())
+        if total >= CDC_MAX_OBJECTS:
+            log.warning("QBO's CDC answered %d objects, its maximum: more may have changed", total)
+        return result
+
+    # --- writes ---------------------------------------------------------------------------
 
     def create(self, entity: str, body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
-        return _entity(self._post_entity(entity, body, request_id), entity)
+        return _written(self._post_entity(entity, body, request_id), entity)
 
     def update(self, entity: str, body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
-        """Full or sparse update: the body carries Id and the current SyncToken."""
+        """Full update, or sparse when the body has ``"sparse": True`` (only the fields sent
+        change); the body carries Id and the current SyncToken (stale: QboStaleObjectError)."""
         if not body.get("Id") or body.get("SyncToken") is None:
-            raise ValueError("update() needs Id and SyncToken in the body")
-        return _entity(self._post_entity(entity, body, request_id), entity)
+            raise QboInvalidRequestError("update() needs Id and SyncToken in the body")
+        if "sparse" in body and not isinstance(body["sparse"], bool):
+            raise QboInvalidRequestError("update(): sparse is True or False")
+        return _written(self._post_entity(entity, body, request_id), entity)
 
     def _post_entity(self, entity: str, body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
-        _check_request_id(request_id, REQUEST_ID_MAX)
+        _check_entity(entity)
+        if not isinstance(request_id, str) or not 0 < len(request_id) <= REQUEST_ID_MAX:
+            raise QboInvalidRequestError(f"requestid must be 1 to {REQUEST_ID_MAX} characters")
         return self.call("POST", entity.lower(), params={"requestid": request_id}, body=body)
 
-    def batch(self, items: list[Mapping[str, Any]], request_id: str) -> list[dict[str, Any]]:
-        """Up to 30 operations (``{"bId", "operation", "<Entity>": {...}}``) in one request.
+    def batch(self, items: Sequence[BatchItem], request_id: str) -> dict[str, BatchAnswer]:
+        """Up to 30 creates/updates in one request; bId -> BatchAnswer for every item sent.
 
-        Returns each item's answer (entity or ``Fault``) in the order QBO gives them; use
-        ``qbo_faults.batch_item_error`` to turn an item's Fault into an error.
+        See batch.py for the outcomes. Refused before sending (``QboInvalidRequestError``): no
+        items, more than 30, a requestid over 36 characters, a bId over 10 or used twice.
         """
-        if not 0 < len(items) <= BATCH_MAX_ITEMS:
-            raise ValueError(f"a batch holds 1 to {BATCH_MAX_ITEMS} items, not {len(items)}")
-        long_ids = [str(i.get("bId")) for i in items if len(str(i.get("bId") or "")) > BID_MAX]
-        if long_ids:  # QBO: with a requestid, each bId is at most 10 characters (qbo-facts.md)
-            raise ValueError(f"batch item ids longer than {BID_MAX} characters: {long_ids[:3]}")
-        _check_request_id(request_id, BATCH_REQUEST_ID_MAX)
-        body = self.call(
-            "POST",
-            "batch",
-            params={"requestid": request_id},
-            body={"BatchItemRequest": list(items)},
+        payload = batching.request_body(items, request_id)
+        resp = self._send("POST", "batch", {"requestid": request_id}, payload)
+        body = self._parse("POST", resp)
+        return batching.read_answers(
+            items, body, after_unclear=getattr(resp, UNCLEAR_BEFORE, False)
         )
-        answers = body.get("BatchItemResponse")
-        if not isinstance(answers, list):
-            raise QboError("QBO answered a batch without BatchItemResponse")
-        return answers
 
 
-def _entity(body: Mapping[str, Any], entity: str) -> dict[str, Any]:
-    value = body.get(entity)
+def _dumps(body: object) -> str:
+    # Amounts go out digit for digit (exactjson), never through float; dates and the like as text.
+    return exactjson.dumps(body, default=str)
+
+
+def _object(body: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name)
     if not isinstance(value, dict):
-        raise QboError(f"QBO answered without a {entity} object")
+        raise QboError(f"QBO answered without a {name} object")
     return value
 
 
-def _check_request_id(request_id: str, limit: int) -> None:
-    if not request_id or len(request_id) > limit:
-        raise ValueError(f"requestid must be 1 to {limit} characters")
+def _written(body: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name)
+    if not isinstance(value, dict):  # answered 200, but not with what was written
+        raise QboUnclearOutcomeError(
+            f"QBO answered a {name} write without a {name} object: it may or may not be done"
+        )
+    return value
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _check_entity(entity: str) -> None:
+    if not isinstance(entity, str) or not _ENTITY.fullmatch(entity):
+        raise QboInvalidRequestError(f"an entity name is letters only, not {entity!r}")

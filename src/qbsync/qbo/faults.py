@@ -111,7 +111,12 @@ def parse_response(resp: requests.Response) -> dict[str, Any]:
 def batch_item_error(item: Mapping[str, Any]) -> QbsyncError | None:
     """The error an answered batch item carries, or None when it succeeded."""
     fault = item.get("Fault") or item.get("fault")
-    return fault_error(400, fault) if isinstance(fault, Mapping) else None
+    if not isinstance(fault, Mapping):
+        return None
+    # A batch answers HTTP 200 for all items; an item's SystemFault is QBO's server failing on
+    # it, which a single request gets as a 5xx.
+    status = 500 if "system" in str(fault.get("type") or "").lower() else 400
+    return fault_error(status, fault)
 
 
 def from_quickbooks_exception(exc: Exception) -> QbsyncError:

@@ -1,7 +1,7 @@
 """Client-side pacing: stay under QBO's request limits instead of running into them.
 
-QBO allows 500 requests per minute and 10 per second per realm and app, and 40 batch requests
-per minute (qbo-facts.md "Limits"). Past them it answers 429 ThrottleExceeded, and Intuit says to
+QBO allows 500 requests per minute and 10 per second per realm and app, and 120 batch requests
+per minute per realm (Intuit's limits page since 2025, 40 before; qbo-facts.md "Batch"). Past them it answers 429 ThrottleExceeded, and Intuit says to
 wait 60 s before trying again: one burst over 10/s could cost a whole minute. So the gateway paces
 itself a little below each limit with sliding windows (the strictest reading of a limit whose window
 kind Intuit does not document), and the backoff in ``qbo.QboSession`` is only for throttles caused
@@ -26,7 +26,7 @@ class PaceLimits:
 
     per_second: int = 8  # QBO: 10
     per_minute: int = 450  # QBO: 500
-    batches_per_minute: int = 36  # QBO: 40
+    batches_per_minute: int = 110  # QBO: 120 since 2025 (40 before); a batch also counts above
     # Divides every window, like the emulator's --time-scale, so benchmarks run in seconds.
     time_scale: float = 1.0
 
