@@ -192,8 +192,8 @@ def _currency_ref(invoice: SourceInvoice, customer: CustomerInfo, refs: QboRefs)
             raise _Refusal(
                 "currency",
                 f"invoice {invoice.number} is in {wanted} but the QBO company's home currency "
-                f"is {home} and multicurrency is off; turn on multicurrency in QBO "
-                "(Account and settings > Advanced) to export it",
+                f"is {home} and multicurrency is off; exporting it needs multicurrency on in "
+                "QBO (Account and settings > Advanced; it cannot be turned off again)",
             )
         return None
     held = (customer.currency or home).strip().upper() or home
