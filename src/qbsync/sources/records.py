@@ -1,4 +1,4 @@
-"""Placeholder of the records API (replaced by the sources branch at merge)."""
+"""Stand-in for the source records (the real module comes from the sources branch at merge)."""
 
 from __future__ import annotations
 
