@@ -284,6 +284,8 @@ class HttpSource:
             wait = self._backoff(attempt)
             try:
                 response = self._get(f"{self.base_url}{path}", params, shown)
+            except requests.Timeout:
+                failure = f"no answer within {self.timeout:g} s ([source] timeout_seconds)"
             except _TRANSPORT_ERRORS as exc:
                 failure = f"could not connect ({type(exc).__name__})"
             else:
