@@ -144,6 +144,15 @@ class QboInvalidRequestError(QbsyncError, ValueError):
     exit_code = ExitCode.UNEXPECTED
 
 
+class SourceError(QbsyncError):
+    """The membership platform failed as a whole: refused the token, kept answering 5xx, sent
+    something that is not its API's JSON (exit 1). Messages name the URL and the HTTP status,
+    never the token. A missing file or column is a ``ConfigError`` instead."""
+
+    exit_code = ExitCode.UNEXPECTED
+    hint = "check that the membership platform is up and [source] in the config points at it"
+
+
 class PartialFailure(QbsyncError):
     """The run finished, but some records failed; they were listed (exit 5)."""
 
