@@ -111,6 +111,15 @@ class MemberStore:
             )
         return old
 
+    def drop_links(self, member_ids: Iterable[str]) -> None:
+        """Forget automatic links (their customer is gone); the members are matched again."""
+        with self._transaction():
+            for member_id in member_ids:
+                self._conn.execute(
+                    "DELETE FROM links WHERE member_id = ? AND how != 'manual'", (member_id,)
+                )
+                self._conn.execute("DELETE FROM pushed_contacts WHERE member_id = ?", (member_id,))
+
     def unlinked(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT member_id FROM unlinked")}
 

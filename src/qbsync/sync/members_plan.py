@@ -134,6 +134,18 @@ def email_index(customers: Iterable[CachedCustomer]) -> dict[str, list[CachedCus
     return index
 
 
+def check_not_empty(customers: Mapping[str, CachedCustomer], links: Mapping[str, Link]) -> None:
+    """The guard: QBO answering no customers at all while members are linked."""
+    if not customers and links:
+        raise EmptyCompanyError(
+            f"QBO answered no customers at all, but {len(links)} member(s) are linked to "
+            "customers of this company: this looks like the wrong company or lost access, "
+            "so nothing was planned or changed",
+            hint="check `qbsync status` (company and realm); if the company really is empty, "
+            "run `qbsync auth --fresh-state`",
+        )
+
+
 def plan_members(
     members: Sequence[Member],
     customers: Mapping[str, CachedCustomer],
@@ -144,14 +156,7 @@ def plan_members(
     config: MembersConfig,
 ) -> MemberPlan:
     """What connect-members does for each member, and why."""
-    if not customers and links:
-        raise EmptyCompanyError(
-            f"QBO answered no customers at all, but {len(links)} member(s) are linked to "
-            "customers of this company: this looks like the wrong company or lost access, "
-            "so nothing was planned or changed",
-            hint="check `qbsync status` (company and realm); if the company really is empty, "
-            "run `qbsync auth --fresh-state`",
-        )
+    check_not_empty(customers, links)
     plan = MemberPlan()
     by_email = email_index(customers.values())
     taken = {c.display_name.lower() for c in customers.values()}

@@ -1,0 +1,123 @@
+"""connect-members from start to end, for the CLI: read, refresh, settle, plan; then apply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from qbsync.config import Config
+from qbsync.sources.records import Member, Problem
+from qbsync.state.db import State
+from qbsync.sync.customers import CustomerReader, RefreshResult, refresh_customers
+from qbsync.sync.members_apply import (
+    CustomerWriter,
+    MemberOutcome,
+    Progress,
+    apply_member_plan,
+    settle_pending_creates,
+)
+from qbsync.sync.members_plan import MemberPlan, plan_members
+
+
+class QboCustomers(CustomerReader, CustomerWriter, Protocol):
+    """What connect-members needs of a QboClient."""
+
+
+@dataclass
+class ConnectPlan:
+    members: list[Member]
+    problems: list[Problem]
+    refresh: RefreshResult
+    settled: list[str]  # unclear creates of earlier runs, now linked
+    plan: MemberPlan
+
+
+@dataclass
+class ConnectResult:
+    prepared: ConnectPlan
+    outcome: MemberOutcome = field(default_factory=MemberOutcome)
+
+    def summary(self) -> dict[str, Any]:
+        plan = self.prepared.plan
+        counts = plan.counts()
+        done = self.outcome.counts()
+        return {
+            "members": len(self.prepared.members),
+            "source_problems": [str(p) for p in self.prepared.problems],
+            "customers_read": self.prepared.refresh.read,
+            "customer_read_mode": self.prepared.refresh.mode,
+            "linked": done["linked"] + len(self.prepared.settled),
+            "created": done["created"],
+            "reactivated": done["reactivated"],
+            "updated": done["updated"],
+            "unchanged": counts.get("linked", 0) + counts.get("manual", 0),
+            "needs_review": counts.get("needs_review", 0),
+            "unmatched": counts.get("unmatched", 0),
+            "no_email": counts.get("no_email", 0),
+            "inactive": counts.get("inactive", 0),
+            "unlinked": counts.get("unlinked", 0),
+            "failed": done["failed"] + counts.get("failed", 0),
+            "failures": [str(f) for f in self.outcome.failed]
+            + [f"member {v.member.id}: {v.reason}" for v in plan.of("failed")],
+        }
+
+
+def prepare_connect(
+    members: list[Member],
+    problems: list[Problem],
+    *,
+    client: QboCustomers,
+    state: State,
+    config: Config,
+    full: bool,
+    now: datetime | None = None,
+) -> ConnectPlan:
+    """Everything before the first change: refresh the customer cache, settle creates an earlier
+    run left unclear, and plan. Raises EmptyCompanyError when QBO looks like the wrong company."""
+    refresh = refresh_customers(client, state, full=full, now=now)
+    settled = settle_pending_creates(client, state, now=now)
+    plan = plan_members(
+        members,
+        state.customers.all(),
+        state.members.links(),
+        unlinked=state.members.unlinked(),
+        pushed=state.members.pushed(),
+        config=config.members,
+    )
+    return ConnectPlan(members, problems, refresh, settled, plan)
+
+
+def apply_connect(
+    prepared: ConnectPlan,
+    *,
+    client: QboCustomers,
+    state: State,
+    config: Config,
+    run_id: int | None,
+    progress: Progress | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> ConnectResult:
+    outcome = apply_member_plan(
+        prepared.plan,
+        client=client,
+        state=state,
+        config=config.members,
+        batch_size=config.qbo.batch_size,
+        run_id=run_id,
+        progress=progress,
+        now=now,
+    )
+    failed = {f.member_id: str(f) for f in outcome.failed}
+    rows = []
+    for row in prepared.plan.roster():
+        if row.member_id in failed:
+            row = type(row)(
+                row.member_id, row.email, row.name, row.active, "failed", failed[row.member_id]
+            )
+        elif row.status == "pending_create":
+            row = type(row)(row.member_id, row.email, row.name, row.active, "linked")
+        rows.append(row)
+    state.members.save_roster(rows, now=now())
+    return ConnectResult(prepared, outcome)

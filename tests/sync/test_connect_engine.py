@@ -1,0 +1,155 @@
+"""connect-members' plan and apply against the emulator: state rows and what QBO holds."""
+
+from __future__ import annotations
+
+from qbsync.sources.records import Member
+from qbsync.sync.connect import apply_connect, prepare_connect
+
+from .conftest import Rig
+
+
+def _run(rig: Rig, members: list[Member], *, full: bool = False):  # type: ignore[no-untyped-def]
+    prepared = prepare_connect(
+        members, [], client=rig.client, state=rig.state, config=rig.config, full=full
+    )
+    return apply_connect(
+        prepared, client=rig.client, state=rig.state, config=rig.config, run_id=None
+    )
+
+
+def _by_email(rig: Rig, email: str) -> list[dict]:  # type: ignore[type-arg]
+    return [
+        c
+        for c in rig.customers()
+        if email in str((c.get("PrimaryEmailAddr") or {}).get("Address", "")).lower()
+    ]
+
+
+def test_first_run_links_creates_and_second_run_costs_two_requests(rig: Rig) -> None:
+    members = [
+        Member("m1", "EMILY.PLATT@example.com", first_name="Emily", last_name="Platt"),
+        Member("m2", "new@example.com", first_name="Nia", last_name='O\'Neil: "Jr" 🦄'),
+    ]
+    result = _run(rig, members)
+    summary = result.summary()
+    assert summary["linked"] == 1 and summary["created"] == 1 and summary["failed"] == 0
+    links = rig.state.members.links()
+    assert links["m1"].how == "auto" and links["m2"].how == "created"
+    (created,) = _by_email(rig, "new@example.com")
+    assert created["Id"] == links["m2"].customer_id
+    assert created["DisplayName"] == 'Nia O\'Neil "Jr" 🦄'
+    before = rig.client.request_count
+    again = _run(rig, members).summary()
+    assert again["created"] == 0 and again["linked"] == 0 and again["unchanged"] == 2
+    assert rig.client.request_count - before <= 2
+    assert len(_by_email(rig, "new@example.com")) == 1
+
+
+def test_a_lost_batch_response_creates_nothing_twice(rig: Rig) -> None:
+    members = [Member(f"m{i}", f"lost{i}@example.com", first_name=f"Lost{i}") for i in range(5)]
+    rig.emu.inject_fault("/batch", "lose_response", count=1)
+    _run(rig, members)
+    _run(rig, members)
+    for i in range(5):
+        found = _by_email(rig, f"lost{i}@example.com")
+        assert len(found) == 1, found
+        assert rig.state.members.links()[f"m{i}"].customer_id == found[0]["Id"]
+    assert rig.state.members.pending() == []
+
+
+def test_name_held_by_a_vendor_and_by_a_deleted_customer_get_the_variant(rig: Rig) -> None:
+    members = [
+        Member("v1", "someone@example.com", company="Harbor Courier Supplies"),
+        Member("e1", "dana@example.com", first_name="Dana", last_name="Whitfield"),
+    ]
+    summary = _run(rig, members).summary()
+    assert summary["created"] == 2, summary
+    names = {c["DisplayName"] for c in rig.customers()}
+    assert "Harbor Courier Supplies (someone@example.com)" in names
+    assert "Dana Whitfield (dana@example.com)" in names
+
+
+def test_contact_change_is_pushed_and_a_qbo_side_edit_is_left_alone(rig: Rig) -> None:
+    member = Member("m1", "pat@example.com", first_name="Pat", phone="111")
+    _run(rig, [member])
+    customer_id = rig.state.members.links()["m1"].customer_id
+    # The bookkeeper edits the company name in QBO; the platform changes the phone.
+    current = rig.emu.company.read("Customer", customer_id)
+    rig.emu.company.update(
+        "Customer",
+        {
+            "Id": customer_id,
+            "SyncToken": current["SyncToken"],
+            "sparse": True,
+            "CompanyName": "Edited",
+        },
+    )
+    summary = _run(rig, [Member("m1", "pat@example.com", first_name="Pat", phone="222")]).summary()
+    assert summary["updated"] == 1
+    after = rig.emu.company.read("Customer", customer_id)
+    assert after["PrimaryPhone"]["FreeFormNumber"] == "222"
+    assert after["CompanyName"] == "Edited"
+
+
+def test_a_create_left_pending_by_a_killed_run_is_found_by_email_not_sent_again(rig: Rig) -> None:
+    from datetime import UTC, datetime
+
+    from qbsync.state.members import PendingCreate
+
+    # A run recorded the create, sent it and was killed before recording the answer.
+    made = rig.emu.company.create(
+        "Customer", {"DisplayName": "Kim Lee", "PrimaryEmailAddr": {"Address": "kim@example.com"}}
+    )
+    rig.state.members.add_pending(
+        [PendingCreate("k1", "kim@example.com", "cus-x", "b1", datetime.now(UTC))]
+    )
+    summary = _run(
+        rig, [Member("k1", "kim@example.com", first_name="Kim", last_name="Lee")]
+    ).summary()
+    assert summary["created"] == 0 and summary["failed"] == 0
+    assert rig.state.members.links()["k1"].customer_id == made["Id"]
+    assert rig.state.members.links()["k1"].how == "created"
+    assert len(_by_email(rig, "kim@example.com")) == 1 and rig.state.members.pending() == []
+
+
+def test_inactive_match_is_reactivated_and_ambiguous_email_left_for_review(rig: Rig) -> None:
+    gary = next(c for c in rig.customers() if c["DisplayName"] == "Gary Holt (deleted)")
+    email = gary["PrimaryEmailAddr"]["Address"]
+    for name in ("Twin A", "Twin B"):
+        rig.emu.company.create(
+            "Customer", {"DisplayName": name, "PrimaryEmailAddr": {"Address": "twins@example.com"}}
+        )
+    summary = _run(rig, [Member("g1", email.upper()), Member("t1", "twins@example.com")]).summary()
+    assert summary["reactivated"] == 1 and summary["needs_review"] == 1
+    after = rig.emu.company.read("Customer", gary["Id"])
+    assert after["Active"] is True and after["DisplayName"] == "Gary Holt"
+    assert "t1" not in rig.state.members.links()
+    row = rig.state.members.roster()["t1"]
+    assert row.status == "needs_review" and len(row.candidates) == 2
+
+
+def test_an_empty_company_with_links_is_refused_and_nothing_changes(rig: Rig) -> None:
+    import pytest
+
+    from qbsync.sync.members_plan import EmptyCompanyError
+
+    _run(rig, [Member("m1", "emily.platt@example.com")])
+
+    class EmptyCompany:  # QBO answering no customers at all (wrong company, lost access)
+        def query_pages(self, sql: str, *, page_size: int = 1000):  # type: ignore[no-untyped-def]
+            return iter([[]])
+
+        def query(self, sql: str, *, page_size: int = 1000) -> list:  # type: ignore[type-arg]
+            return []
+
+    with pytest.raises(EmptyCompanyError):
+        prepare_connect(
+            [Member("m1", "emily.platt@example.com"), Member("m2", "x@example.com")],
+            [],
+            client=EmptyCompany(),  # type: ignore[arg-type]
+            state=rig.state,
+            config=rig.config,
+            full=True,
+        )
+    assert "m1" in rig.state.members.links()
+    assert rig.state.customers.count() > 0  # the cache was not emptied either
