@@ -152,3 +152,26 @@ def test_the_built_ins_are_registered_as_entry_points() -> None:
     found = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="qbsync.sources")}
     assert found.get("csv") == "qbsync.sources.csv_source:CsvSource"
     assert found.get("http") == "qbsync.sources.http_source:HttpSource"
+
+
+def test_the_plugin_in_docs_sources_md_works(register: Any, tmp_path: Path) -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
+    blocks = docs.split("```python\n")[1:]
+    code = next(block.split("```")[0] for block in blocks if "class AcmeSource" in block)
+    (tmp_path / "qbsync_source_acme.py").write_text(code, encoding="utf-8")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "people.csv").write_text(
+        "ref,mail\nA-1, a@example.com\n ,x@example.com\n", encoding="utf-8"
+    )
+    register("acme", "qbsync_source_acme:AcmeSource")
+    config = SourceConfig(type="acme", options={"export_folder": "exports/"}, base_dir=tmp_path)
+    try:
+        source = open_source(config, tz=UTC)
+        read = source.members()
+        assert read.records == [Member(id="A-1", email="a@example.com")]
+        assert [str(p) for p in read.problems] == ["people.csv line 3: ref: no id"]
+        assert source.invoices(statuses=["pending"], created_since=None).records == []
+        with pytest.raises(ConfigError, match="export_folder"):
+            open_source(_config("acme"), tz=UTC)
+    finally:
+        sys.modules.pop("qbsync_source_acme", None)

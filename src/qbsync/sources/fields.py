@@ -279,11 +279,13 @@ def out_of_filter(
     """True when the invoice's own values show it is not wanted (no problem is reported then).
 
     ``statuses_seen`` / ``created_seen``: the raw status and created_at of every row of the
-    invoice. Not wanted: no row's status is among ``statuses``, or every row's created_at reads
-    and is before ``since``. Anything unreadable is left to the full check, which reports it.
+    invoice. Not wanted: no row's status is among ``statuses`` (nor empty), or every row's
+    created_at reads and is before ``since``. Anything unreadable is left to the full check, which reports it.
     """
     wanted = {s.strip().lower() for s in statuses}
-    if not any(_lower(s) in wanted for s in statuses_seen):
+    seen = [_lower(s) for s in statuses_seen]
+    # An empty status cannot be told apart from a wanted one: the full check reports it.
+    if not wanted or not any(s in wanted or s == "" for s in seen):
         return True
     if since is None:
         return False

@@ -158,7 +158,7 @@ class HttpSource:
         result: Read[SourceInvoice] = Read([], [])
         since = aware(created_since, self.tz)
         first_seen: dict[str, str] = {}
-        for wanted_status in dict.fromkeys(s.strip().lower() for s in statuses):
+        for wanted_status in dict.fromkeys(s.strip().lower() for s in statuses if s.strip()):
             params = {"status": wanted_status}
             if since is not None:
                 params["created_since"] = since.isoformat()
