@@ -5,6 +5,9 @@ file, and a secret file must never exist, even for a moment, with a looser mode 
 create the temp file in the same folder with its final mode (``os.open(..., mode)``: the mode is
 set at creation, there is no window before a chmod), write, fsync, then ``os.replace`` (atomic on
 POSIX within one filesystem) and fsync the folder so the rename itself survives a power cut.
+
+A missing folder is created (``paths.ensure_dir``) with a mode that matches the file's: 0700 for a
+0600 secret, 0755 for a 0644 config; never group- or world-writable, whatever the umask.
 """
 
 from __future__ import annotations
@@ -14,14 +17,18 @@ import os
 import secrets
 from pathlib import Path
 
+from qbsync.paths import ensure_dir
+
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, overwrite: bool = True) -> None:
     """Write ``data`` to ``path`` atomically with file mode ``mode`` (then narrowed by the umask).
 
     With ``overwrite=False`` the final step is ``os.link``, which fails with ``FileExistsError``
     if ``path`` appeared meanwhile, so two writers never silently replace each other's file.
+    A missing folder is created with ``folder_mode(mode)`` (existing ones are left alone).
     """
     folder = path.parent
+    ensure_dir(folder, folder_mode(mode))
     tmp = folder / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
@@ -39,6 +46,20 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, overwrite: bool 
             os.unlink(tmp)
         raise
     fsync_dir(folder)
+
+
+def folder_mode(file_mode: int) -> int:
+    """The mode for a folder holding a file of ``file_mode``: 0o600 -> 0o700, 0o644 -> 0o755.
+
+    The owner gets rwx; group and others get r-x only where they may read the file; nobody but
+    the owner ever gets write.
+    """
+    mode = 0o700
+    if file_mode & 0o040:
+        mode |= 0o050
+    if file_mode & 0o004:
+        mode |= 0o005
+    return mode
 
 
 def fsync_dir(folder: Path) -> None:

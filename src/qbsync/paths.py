@@ -4,6 +4,11 @@ Config: ``--config PATH`` > ``QBSYNC_CONFIG`` > ``click.get_app_dir("qbsync")/co
 (``<profile>.toml`` for a named profile). Data (state database, token file, lock files):
 ``QBSYNC_DATA_DIR`` > ``$XDG_DATA_HOME/qbsync`` > ``~/.local/share/qbsync``, one sub-folder per profile.
 The engine does not import click, so the app dir is computed here the way click does on each OS.
+
+Folders qbsync creates are never group- or world-writable, whatever the umask: ``ensure_dir``
+creates every missing folder (parents included) with an explicit mode, config folders 0755 and
+data folders (secrets, locks) 0700 (``ensure_private_dir``). ``Path.mkdir(parents=True)`` gives
+parents 0777 minus the umask: 0777 under ``umask 000``.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 
@@ -72,9 +78,51 @@ def profile_data_dir(profile: str = DEFAULT_PROFILE) -> Path:
     return user_data_dir() / profile
 
 
+CONFIG_DIR_MODE = 0o755  # the config holds no secret; other tools may read it
+PRIVATE_DIR_MODE = 0o700  # the data folder: tokens, client secret, state, locks
+
+
+def ensure_dir(path: str | os.PathLike[str], mode: int = CONFIG_DIR_MODE) -> Path:
+    """Create ``path`` and each missing parent with at most ``mode``; return it as a Path.
+
+    Each folder this creates gets ``mode`` minus the umask (a stricter umask is honoured; a
+    looser one, down to ``umask 000``, never widens it), and any permission bit beyond ``mode``
+    is removed after creation (a filesystem or default ACL that ignored the mode). Folders that
+    already exist are left as they are: they are not qbsync's (``~/.config``) or were set up
+    by their owner. A path that exists but is not a folder raises ``FileExistsError``.
+    """
+    path = Path(path)
+    missing: list[Path] = []
+    folder = path
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode)
+        except FileExistsError:
+            if folder.is_dir():  # created meanwhile by another process: not ours to change
+                continue
+            raise
+        _narrow(folder, mode)
+    return path
+
+
+def _narrow(folder: Path, mode: int) -> None:
+    current = stat.S_IMODE(folder.stat().st_mode)
+    extra = current & 0o777 & ~mode
+    if extra:
+        folder.chmod(current & ~extra)
+
+
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700 for the leaf; return it."""
-    path.mkdir(parents=True, exist_ok=True)
+    """Create ``path`` (and parents) with mode 0700 and make the leaf 0700 if it exists; return it.
+
+    Unlike ``ensure_dir``, an existing leaf is narrowed to 0700 too: it holds secrets.
+    """
+    ensure_dir(path, PRIVATE_DIR_MODE)
     with contextlib.suppress(OSError):  # e.g. a folder we do not own
-        path.chmod(0o700)
+        path.chmod(PRIVATE_DIR_MODE)
     return path

@@ -1,8 +1,10 @@
 """A headless stand-in for a web browser, for the demo and for CI against the emulator.
 
-Set ``BROWSER="python -m qbsync.emulator.browser %s"`` and ``qbsync auth`` runs its real loopback
-flow with no screen: this program opens the emulator's authorization URL (the emulator consents at
-once and answers 302), then delivers that redirect to qbsync's loopback catcher, as a browser would.
+Set ``BROWSER=".venv/bin/python -m qbsync.emulator.browser %s"`` (from the repo root; the python
+must be the one qbsync is installed in: plain ``python`` is that one only while the venv is active)
+and ``qbsync auth`` runs its real loopback flow with no screen: this program opens the emulator's
+authorization URL (the emulator consents at once and answers 302), then delivers that redirect to
+qbsync's loopback catcher, as a browser would. ``--help`` prints the exact line for this install.
 
 When the redirect goes to an HTTPS address instead (the paste flow that production Intuit apps
 need), there is nothing on this machine to deliver it to: the program prints the address the
@@ -16,6 +18,7 @@ opened: this is a test tool, and it must never touch Intuit.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 import time
@@ -75,6 +78,11 @@ def follow(url: str, *, attempts: int = 50) -> int:
     return 0
 
 
+def _browser_command() -> str:
+    """The BROWSER value that runs this program with this interpreter (quoted for a shell)."""
+    return f"{shlex.quote(sys.executable)} -m qbsync.emulator.browser %s"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # --follow: the detached child started below, which gives a starting catcher a few seconds;
@@ -87,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "usage: python -m qbsync.emulator.browser URL   (returns at once, like a browser)\n"
             "       python -m qbsync.emulator.browser --wait URL   (prints the landing address\n"
-            "       of a paste-flow login, for qbsync auth --redirect-url)",
+            "       of a paste-flow login, for qbsync auth --redirect-url)\n"
+            "for qbsync auth with this install, whether or not its venv is active:\n"
+            f'  BROWSER="{_browser_command()}" qbsync auth',
             file=sys.stderr,
         )
         return 0 if args in (["-h"], ["--help"]) else 2
