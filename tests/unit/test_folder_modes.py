@@ -145,12 +145,6 @@ def test_data_folder_of_the_file_store_and_state_under_umask_0(root: Path, umask
     assert _mode(data_dir / "state.sqlite3") == 0o600
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.write_config makes its folder with path.parent.mkdir(parents=True), which is "
-    "0777 under umask 000: it must call qbsync.paths.ensure_dir(path.parent) instead (or leave "
-    "the folder to files.atomic_write). Remove this marker when it does.",
-)
 def test_write_config_folders_under_umask_0(root: Path, umask0: None) -> None:
     path = root / "conf" / "qbsync" / "config.toml"
     write_config(path, {"qbo": {"environment": "sandbox"}}, force=False)

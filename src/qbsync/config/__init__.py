@@ -47,7 +47,7 @@ from qbsync.config.source import SourceConfig, source_config
 from qbsync.config.write import dropped_values, existing_values
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
-from qbsync.paths import DEFAULT_PROFILE, config_path
+from qbsync.paths import DEFAULT_PROFILE, config_path, ensure_dir
 
 __all__ = [
     "DEFAULT_EXPORT_DAYS",
@@ -181,7 +181,7 @@ def write_config(path: Path, values: dict[str, Any], *, force: bool) -> None:
     Checker(path).no_secrets(values)  # never let a secret reach the file, whoever calls us
     if path.exists() and not force:
         raise UsageError(f"config file {path} already exists", hint="pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)  # never group/world-writable, whatever the umask
     # TOML has no null and tomli-w raises TypeError on None (hukkin/tomli-w#39): a None value
     # means "not set", so it is left out. dumps() before writing: a failure never leaves half a file.
     try:
