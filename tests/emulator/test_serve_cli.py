@@ -137,7 +137,12 @@ def test_serve_stops_on_ctrl_c_and_takes_a_seed_file(
     assert "rate limits:   off" in output
     health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
     assert health["realm_id"] == "4620816365041234"
-    assert health["limits"] == {"enabled": False, "time_scale": 1.0, "throttle_format": "xml"}
+    assert health["limits"] == {
+        "enabled": False,
+        "time_scale": 1.0,
+        "throttle_format": "xml",
+        "batch_per_minute": 120,
+    }
     # The XML throttle body reaches the wire (here through an injected throttle fault).
     fault = {"path": "*/companyinfo/*", "kind": "throttle"}
     assert requests.post(base + "/_emulator/faults", json=fault, timeout=TIMEOUT).status_code == 201
@@ -160,7 +165,12 @@ def test_serve_time_scale_reaches_the_limits(serve: Callable[..., Served]) -> No
     served.wait_for("Ctrl-C")
     assert "rate limits:   on (time scale 60)" in "".join(served.seen)
     health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
-    assert health["limits"] == {"enabled": True, "time_scale": 60.0, "throttle_format": "json"}
+    assert health["limits"] == {
+        "enabled": True,
+        "time_scale": 60.0,
+        "throttle_format": "json",
+        "batch_per_minute": 120,
+    }
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(TIMEOUT) == 0
 
