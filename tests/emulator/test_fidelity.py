@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from qbsync.emulator.api import ApiResult, handle_api
+from qbsync.emulator.merge import merge_customers
 from qbsync.emulator.seed import default_seed
 from qbsync.emulator.store import Company, Fault
 
@@ -294,3 +295,137 @@ def test_set_preferences_flips_numbering_at_run_time(company: Company) -> None:
         company.set_preferences(custom_txn_numbers="on")
     company.reset()  # back to the seed's settings
     assert company.preferences()["SalesFormsPrefs"]["CustomTxnNumbers"] is False
+
+
+# -- 9. what the sync engine relies on: batch create/update, settling queries, CDC ----------------
+
+
+def _line() -> dict[str, Any]:
+    return {
+        "DetailType": "SalesItemLineDetail",
+        "Amount": "25.00",
+        "SalesItemLineDetail": {"ItemRef": {"value": "2"}, "TaxCodeRef": {"value": "NON"}},
+    }
+
+
+def test_batch_creates_and_sparse_updates_customers_and_invoices(company: Company) -> None:
+    body = {
+        "BatchItemRequest": [
+            {"bId": "c1", "operation": "create", "Customer": {"DisplayName": "Batch Member"}},
+            {
+                "bId": "i1",
+                "operation": "create",
+                "Invoice": {"CustomerRef": {"value": "1"}, "Line": [_line()], "DocNumber": "B-1"},
+            },
+            {
+                "bId": "u1",
+                "operation": "update",
+                "Customer": {"Id": "2", "SyncToken": "0", "sparse": True, "Notes": "vip"},
+            },
+        ]
+    }
+    answers = call(company, "POST", "batch", body).body["BatchItemResponse"]
+    assert [a["bId"] for a in answers] == ["c1", "i1", "u1"]
+    assert answers[0]["Customer"]["DisplayName"] == "Batch Member"
+    invoice_id = answers[1]["Invoice"]["Id"]
+    assert answers[2]["Customer"]["Notes"] == "vip"
+    assert answers[2]["Customer"]["CompanyName"] == "Northside Books LLC"  # sparse kept it
+    update = {
+        "BatchItemRequest": [
+            {
+                "bId": "u2",
+                "operation": "update",
+                "Invoice": {"Id": invoice_id, "SyncToken": "0", "sparse": True, "PrivateNote": "n"},
+            },
+            {
+                "bId": "u3",
+                "operation": "update",
+                "Invoice": {"Id": invoice_id, "SyncToken": "0", "sparse": True, "PrivateNote": "x"},
+            },
+        ]
+    }
+    second = call(company, "POST", "batch", update).body["BatchItemResponse"]
+    assert second[0]["bId"] == "u2" and second[0]["Invoice"]["PrivateNote"] == "n"
+    assert second[0]["Invoice"]["DocNumber"] == "B-1" and second[0]["Invoice"]["SyncToken"] == "1"
+    assert second[1]["bId"] == "u3" and second[1]["Fault"]["Error"][0]["code"] == "5010"
+
+
+def test_queries_that_settle_an_unclear_invoice_create(company: Company) -> None:
+    made = company.create(
+        "Invoice", {"CustomerRef": {"value": "1"}, "Line": [_line()], "TxnDate": "2026-01-05"}
+    )
+    company.create(
+        "Invoice", {"CustomerRef": {"value": "2"}, "Line": [_line()], "TxnDate": "2026-01-05"}
+    )
+    by_number = company.query(f"select * from Invoice where DocNumber = '{made['DocNumber']}'")
+    assert [i["Id"] for i in by_number["Invoice"]] == [made["Id"]]
+    by_customer_and_date = company.query(
+        "select * from Invoice where CustomerRef = '1' and TxnDate = '2026-01-05'"
+    )
+    assert [i["Id"] for i in by_customer_and_date["Invoice"]] == [made["Id"]]
+    assert (
+        company.query("select * from Invoice where CustomerRef = '1' and TxnDate = '2026-01-06'")
+        == {}
+    )
+
+
+def test_incremental_customer_query_includes_inactive_ones() -> None:
+    clock = {"now": NOW}
+    company = Company(default_seed(), clock=lambda: clock["now"])
+    clock["now"] = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
+    company.update("Customer", {"Id": "2", "SyncToken": "0", "sparse": True, "Active": False})
+    company.create("Customer", {"DisplayName": "Joined Later"})
+    text = (
+        "select * from Customer where MetaData.LastUpdatedTime > '2026-03-11T00:00:00Z' "
+        "and Active IN (true,false)"
+    )
+    found = company.query(text)["Customer"]
+    assert [(c["DisplayName"], c["Active"]) for c in found] == [
+        ("Northside Books (deleted)", False),
+        ("Joined Later", True),
+    ]
+    active_only = "select * from Customer where MetaData.LastUpdatedTime > '2026-03-11T00:00:00Z'"
+    assert [c["DisplayName"] for c in company.query(active_only)["Customer"]] == ["Joined Later"]
+
+
+def test_cdc_reports_inactive_and_merged_away_customers() -> None:
+    clock = {"now": NOW}
+    company = Company(default_seed(), clock=lambda: clock["now"])
+    moved = company.create("Invoice", {"CustomerRef": {"value": "2"}, "Line": [_line()]})
+    clock["now"] = datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
+    company.update("Customer", {"Id": "3", "SyncToken": "0", "sparse": True, "Notes": "x"})
+    made = company.create("Customer", {"DisplayName": "Duplicate Books"})
+    inactive = company.create("Customer", {"DisplayName": "Leaving Member"})
+    company.update(
+        "Customer", {"Id": inactive["Id"], "SyncToken": "0", "sparse": True, "Active": False}
+    )
+    kept = merge_customers(company, "2", made["Id"])
+    assert kept["Balance"] == Decimal("25.00")  # the merged-away customer's invoice moved
+    assert company.read("Invoice", moved["Id"])["CustomerRef"] == {
+        "value": made["Id"],
+        "name": "Duplicate Books",
+    }
+    with pytest.raises(Fault):
+        company.read("Customer", "2")
+    answer = call(
+        company, "GET", "cdc", entities="Customer,Invoice", changedSince="2026-03-11T00:00:00Z"
+    ).body
+    customers, invoices = answer["CDCResponse"][0]["QueryResponse"]
+    by_id = {c["Id"]: c for c in customers["Customer"]}
+    assert by_id["3"]["Active"] is False  # the seed's inactive customer, updated
+    assert by_id[inactive["Id"]]["Active"] is False
+    assert by_id[inactive["Id"]]["DisplayName"] == "Leaving Member (deleted)"
+    assert by_id["2"] == {
+        "Id": "2",
+        "status": "Deleted",
+        "domain": "QBO",
+        "MetaData": {"LastUpdatedTime": "2026-03-11T09:00:00+00:00"},
+    }
+    assert [i["Id"] for i in invoices["Invoice"]] == [moved["Id"]]
+
+
+def test_merge_refuses_unknown_same_or_inactive_customers(company: Company) -> None:
+    for source, into in (("1", "99"), ("99", "1"), ("1", "1"), ("1", "3")):
+        with pytest.raises(ValueError):
+            merge_customers(company, source, into)
+    assert company.count("Customer") == 3

@@ -184,11 +184,24 @@ def _tokens(emu: Emulator, request: Request) -> Response:
     return Response.json(200, tokens, {"Cache-Control": "no-store"})
 
 
+def _merge(emu: Emulator, request: Request) -> Response:
+    fields = _object(request)
+    source, into = fields.get("from"), fields.get("into")
+    if not isinstance(source, str) or not isinstance(into, str) or set(fields) - {"from", "into"}:
+        raise AdminError(400, 'send {"from": customer Id, "into": customer Id}')
+    try:
+        kept = emu.merge_customers(source, into)
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from exc
+    return Response.json(200, {"Customer": kept})
+
+
 _ROUTES: dict[tuple[str, str], Callable[[Emulator, Request], Response]] = {
     ("GET", "health"): _health,
     ("GET", "requests"): _requests,
     ("DELETE", "requests"): _clear_requests,
     ("POST", "preferences"): _preferences,
+    ("POST", "merge"): _merge,
     ("GET", "dump"): _dump,
     ("POST", "reset"): _reset,
     ("GET", "faults"): _list_faults,

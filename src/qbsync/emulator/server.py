@@ -25,6 +25,7 @@ from qbsync.emulator import routes
 from qbsync.emulator.clock import Clock
 from qbsync.emulator.faults import FaultPlan, make_rule
 from qbsync.emulator.limits import BATCH_PER_MINUTE, RateLimiter
+from qbsync.emulator.merge import merge_customers
 from qbsync.emulator.oauth import OAuthClient, OAuthServer
 from qbsync.emulator.persist import DataFile
 from qbsync.emulator.seed import check_shape, clients_of, load_seed, realm_id_of
@@ -368,6 +369,13 @@ class Emulator:
         )
         self.save()
         return prefs
+
+    def merge_customers(self, source_id: str, into_id: str) -> dict[str, Any]:
+        """Merge customer ``source_id`` into ``into_id`` as a QBO user would in the product
+        (merge.py); answers the customer kept. ValueError for unknown or inactive ones."""
+        kept = merge_customers(self.company, str(source_id), str(into_id))
+        self.save()
+        return kept
 
     def reset(self) -> None:
         """Company back to its seed; request log, faults and limit windows cleared.

@@ -259,17 +259,18 @@ class Company:
                     f"Operation Delete is not supported for {entity}; send Active:false instead"
                 )
             previous = self._current(entity, data)
-            self._ix.remove(entity, previous["Id"], previous)
-            del self._rows[entity][previous["Id"]]
-            stamp = self.stamp()
-            tombstone = {
-                "Id": previous["Id"],
-                "status": "Deleted",
-                "domain": "QBO",
-                "MetaData": {"LastUpdatedTime": stamp},
-            }
-            self._deleted[entity].append(tombstone)
+            self.forget(entity, previous["Id"])
             return {"Id": previous["Id"], "status": "Deleted", "domain": "QBO"}
+
+    def forget(self, entity: str, ident: str) -> None:
+        """Remove a record for good, leaving a CDC tombstone (an invoice delete; the customer
+        merged away by merge.py). Call under the lock."""
+        previous = self._rows[entity].pop(ident)
+        self._ix.remove(entity, ident, previous)
+        stamp = {"LastUpdatedTime": self.stamp()}
+        self._deleted[entity].append(
+            {"Id": ident, "status": "Deleted", "domain": "QBO", "MetaData": stamp}
+        )
 
     def company_info(self) -> dict[str, Any]:
         with self.lock:
