@@ -301,25 +301,46 @@ def test_five_hundred_requests_per_minute() -> None:
         assert company_info(emu, token, session=session).status_code == 200
 
 
-def test_forty_batch_requests_per_minute() -> None:
-    # time_scale 60: a "minute" lasts 1 s; batches are spread past the 1/60 s per-second window.
-    with Emulator(time_scale=60) as emu, requests.Session() as session:
+def _batch_limit_holds(emu: Emulator, limit: int) -> None:
+    # A "minute" lasts 60/scale s; batches are spread past the per-second window (1/scale s:
+    # at most 8 fit in it) so that only the batch limit can refuse them.
+    scale = emu.limiter.time_scale
+    with requests.Session() as session:
         token = emu.issue_access_token()
         url = api_url(emu, "batch")
         body = json.dumps({"BatchItemRequest": []})
 
         def batch() -> requests.Response:
-            emu.clock.advance(0.002)
+            emu.clock.advance(0.12 / scale)
             headers = {**auth(token), "Content-Type": "application/json"}
             return session.post(url, headers=headers, data=body, timeout=TIMEOUT)
 
-        for _ in range(40):
+        for _ in range(limit):
             assert batch().status_code != 429
         throttled(batch())
         assert emu.requests()[-1]["throttled"] == "batch_per_minute"
         assert company_info(emu, token, session=session).status_code == 200  # others still pass
-        emu.clock.advance(1.0)
+        emu.clock.advance(60 / scale)
         assert batch().status_code != 429
+
+
+def test_forty_batch_requests_per_minute() -> None:
+    # Intuit's older limit, still testable (batch_per_minute=40 / serve --batch-per-minute 40).
+    with Emulator(time_scale=60, batch_per_minute=40) as emu:
+        _batch_limit_holds(emu, 40)
+
+
+def test_a_hundred_and_twenty_batch_requests_per_minute_by_default() -> None:
+    # Intuit's limits page since 2025 (qbo-facts.md "Batch"). A "minute" of 3 s leaves room
+    # for 120 requests on a slow machine.
+    with Emulator(time_scale=20) as emu:
+        _batch_limit_holds(emu, 120)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_batch_per_minute_must_be_a_positive_whole_number(bad: Any) -> None:
+    with pytest.raises(ValueError, match="batch_per_minute"):
+        Emulator(batch_per_minute=bad)
 
 
 def test_ten_concurrent_requests() -> None:
@@ -499,7 +520,13 @@ def test_admin_health_tokens_and_requests(emu: Emulator) -> None:
         "status": "ok",
         "realm_id": emu.realm_id,
         "company_name": emu.company.company_name,
-        "limits": {"enabled": False, "time_scale": 1.0, "throttle_format": "json"},
+        "limits": {
+            "enabled": False,
+            "time_scale": 1.0,
+            "throttle_format": "json",
+            "batch_per_minute": 120,
+        },
+        "data_file": None,
     }
     tokens = admin(emu, "POST", "tokens", {}).json()
     assert tokens["realmId"] == emu.realm_id

@@ -55,7 +55,7 @@ def customer(**fields: Any) -> Customer:
         (lambda: customer(DisplayName="Dana Whitfield"), 6240),  # an employee's name
         (lambda: customer(DisplayName="Harbor Courier Supplies"), 6240),  # a vendor's name
         (lambda: invoice(item="99"), 2500),  # no such item
-        (lambda: invoice(DocNumber="X" * 22), 2040),  # DocNumber over 21 characters
+        (lambda: invoice(DocNumber="X" * 22), 2050),  # DocNumber over 21 characters (captured code)
         (lambda: invoice(amount="25.001"), 2010),  # money with 3 decimals
     ],
 )

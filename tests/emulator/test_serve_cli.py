@@ -137,7 +137,12 @@ def test_serve_stops_on_ctrl_c_and_takes_a_seed_file(
     assert "rate limits:   off" in output
     health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
     assert health["realm_id"] == "4620816365041234"
-    assert health["limits"] == {"enabled": False, "time_scale": 1.0, "throttle_format": "xml"}
+    assert health["limits"] == {
+        "enabled": False,
+        "time_scale": 1.0,
+        "throttle_format": "xml",
+        "batch_per_minute": 120,
+    }
     # The XML throttle body reaches the wire (here through an injected throttle fault).
     fault = {"path": "*/companyinfo/*", "kind": "throttle"}
     assert requests.post(base + "/_emulator/faults", json=fault, timeout=TIMEOUT).status_code == 201
@@ -160,7 +165,12 @@ def test_serve_time_scale_reaches_the_limits(serve: Callable[..., Served]) -> No
     served.wait_for("Ctrl-C")
     assert "rate limits:   on (time scale 60)" in "".join(served.seen)
     health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
-    assert health["limits"] == {"enabled": True, "time_scale": 60.0, "throttle_format": "json"}
+    assert health["limits"] == {
+        "enabled": True,
+        "time_scale": 60.0,
+        "throttle_format": "json",
+        "batch_per_minute": 120,
+    }
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(TIMEOUT) == 0
 
@@ -227,3 +237,67 @@ def test_serve_reports_a_port_in_use(runner: CliRunner) -> None:
         result = runner.invoke(cli, ["emulator", "serve", "--port", str(port)])
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_serve_data_keeps_company_and_refresh_token_across_restarts(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    data = tmp_path / "state" / "emulator.json"
+    data.parent.mkdir()
+    served = serve("--no-limits", "--data", str(data))
+    base = base_url_of(served)
+    served.wait_for("Ctrl-C")
+    assert f"state:         new, kept in {data}" in "".join(served.seen)
+    tokens = requests.post(base + "/_emulator/tokens", json={}, timeout=TIMEOUT).json()
+    realm = tokens["realmId"]
+    headers = {
+        "Authorization": f"Bearer {tokens['access_token']}",
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+    }
+    made = requests.post(
+        f"{base}/v3/company/{realm}/customer",
+        headers=headers,
+        data=json.dumps({"DisplayName": "Survives Restarts"}),
+        timeout=TIMEOUT,
+    ).json()["Customer"]
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(TIMEOUT) == 0
+
+    again = serve("--no-limits", "--data", str(data))
+    base = base_url_of(again)
+    again.wait_for("Ctrl-C")
+    assert f"state:         restored from {data}" in "".join(again.seen)
+    refreshed = requests.post(
+        base + "/oauth2/v1/tokens/bearer",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=("qbsync-demo-client", "qbsync-demo-secret"),
+        timeout=TIMEOUT,
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    headers["Authorization"] = f"Bearer {refreshed.json()['access_token']}"
+    read = requests.get(
+        f"{base}/v3/company/{realm}/customer/{made['Id']}", headers=headers, timeout=TIMEOUT
+    )
+    assert read.status_code == 200 and read.json()["Customer"]["DisplayName"] == "Survives Restarts"
+    again.proc.send_signal(signal.SIGINT)
+    assert again.proc.wait(TIMEOUT) == 0
+
+
+def test_serve_without_data_says_it_forgets(serve: Callable[..., Served]) -> None:
+    served = serve("--batch-per-minute", "40")
+    base = base_url_of(served)
+    served.wait_for("Ctrl-C")
+    assert "state:         in memory only: forgotten on exit" in "".join(served.seen)
+    health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
+    assert health["limits"]["batch_per_minute"] == 40 and health["data_file"] is None
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(TIMEOUT) == 0
+
+
+def test_serve_refuses_a_data_file_it_cannot_load(runner: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "broken.json"
+    data.write_text("{not json")
+    result = runner.invoke(cli, ["emulator", "serve", "--port", "0", "--data", str(data)])
+    assert result.exit_code == 2
+    assert str(data) in result.output

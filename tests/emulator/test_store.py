@@ -137,7 +137,8 @@ def test_reset_goes_back_to_seed_and_empties_requestids(company: Company) -> Non
     company.reset()
     assert company.count("Customer") == 3
     assert company.requestids == {}
-    assert company.create("Customer", {"DisplayName": "Again"})["Id"] == "4"
+    # Customers 1-3, vendor 4, employee 5 share one sequence: the next Id is 6.
+    assert company.create("Customer", {"DisplayName": "Again"})["Id"] == "6"
 
 
 # -- customers ---------------------------------------------------------------------------------
@@ -147,11 +148,12 @@ def test_create_customer_ids_increase_and_display_name_defaults(company: Company
     made = company.create(
         "Customer", {"Title": "Dr", "GivenName": "Ann", "FamilyName": "Lee", "Suffix": "Jr"}
     )
-    assert made["Id"] == "4" and made["SyncToken"] == "0"
+    # Ids 4 and 5 are the seed's vendor and employee (one sequence for the three).
+    assert made["Id"] == "6" and made["SyncToken"] == "0"
     assert made["DisplayName"] == "Dr Ann Lee Jr"
     assert made["Active"] is True
-    assert company.read("Customer", "4")["DisplayName"] == "Dr Ann Lee Jr"
-    assert company.create("Customer", {"DisplayName": "Next"})["Id"] == "5"
+    assert company.read("Customer", "6")["DisplayName"] == "Dr Ann Lee Jr"
+    assert company.create("Customer", {"DisplayName": "Next"})["Id"] == "7"
 
 
 def test_blank_strings_from_python_quickbooks_count_as_absent(company: Company) -> None:
@@ -263,7 +265,7 @@ def test_making_inactive_renames_and_frees_the_name(company: Company) -> None:
 
 def test_inactive_vendor_is_renamed_too(company: Company) -> None:
     vendor = company.update(
-        "Vendor", {"Id": "1", "SyncToken": "0", "sparse": True, "Active": False}
+        "Vendor", {"Id": "4", "SyncToken": "0", "sparse": True, "Active": False}
     )
     assert vendor["DisplayName"] == "Harbor Courier Supplies (deleted)"
 
@@ -551,7 +553,7 @@ def test_query_select_list_may_name_any_property(company: Company) -> None:
 
 def test_query_vendor_and_employee_filterable_fields(company: Company) -> None:
     found = company.query("select * from Vendor where DisplayName LIKE 'harbor%'")
-    assert [v["Id"] for v in found["Vendor"]] == ["1"]
+    assert [v["Id"] for v in found["Vendor"]] == ["4"]
     assert company.query("select * from Employee where GivenName = 'Dana'")["maxResults"] == 1
     assert fault_of(company.query, "select * from Employee where CompanyName = 'x'").code == "4001"
 

@@ -50,6 +50,21 @@ def emulator_group() -> None:
 )
 @click.option("--no-limits", is_flag=True, help="Switch QBO's rate limits off.")
 @click.option(
+    "--batch-per-minute",
+    type=click.IntRange(min=1),
+    default=120,
+    show_default=True,
+    help="Batch requests per realm per minute (Intuit since 2025: 120; older docs: 40).",
+)
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Keep the company, tokens and requestid replies in this file across restarts "
+    "(written 0600: it holds tokens). Without it everything is forgotten on exit.",
+)
+@click.option(
     "--throttle-format",
     type=click.Choice(["json", "xml"]),
     default="json",
@@ -68,6 +83,8 @@ def serve_command(
     seed_file: Path | None,
     time_scale: float,
     no_limits: bool,
+    batch_per_minute: int,
+    data_file: Path | None,
     throttle_format: str,
     allow_remote: bool,
     log_requests: bool,
@@ -99,6 +116,8 @@ def serve_command(
         time_scale=time_scale,
         throttle_format=throttle_format,
         log_requests=log_requests,
+        batch_per_minute=batch_per_minute,
+        data=data_file,
     )
     try:
         emu.start()
@@ -127,9 +146,15 @@ def serve_command(
 
 def _announce(emu: Emulator, *, time_scale: float, limits: bool) -> None:
     limit_text = "off" if not limits else f"on (time scale {time_scale:g})"
+    if emu.data is None:
+        state_text = "in memory only: forgotten on exit (--data FILE keeps it)"
+    else:
+        how = "restored from" if emu.restored else "new, kept in"
+        state_text = f"{how} {emu.data.path}"
     click.echo(f"QBO emulator listening on {emu.base_url}")
     click.echo(f"  realm id:      {emu.realm_id} ({emu.company.company_name})")
     click.echo(f"  rate limits:   {limit_text}")
+    click.echo(f"  state:         {state_text}")
     for client in emu.oauth.clients():
         # These are the emulator's own demo credentials, not secrets of any real Intuit app.
         click.echo(f"  client id:     {client.client_id}")

@@ -58,13 +58,42 @@ def _health(emu: Emulator, request: Request) -> Response:
                 "enabled": emu.limiter.enabled,
                 "time_scale": emu.limiter.time_scale,
                 "throttle_format": emu.throttle_format,
+                "batch_per_minute": emu.limiter.batch_limit.max_requests,
             },
+            "data_file": str(emu.data.path) if emu.data is not None else None,
         },
     )
 
 
 def _requests(emu: Emulator, request: Request) -> Response:
-    return Response.json(200, {"requests": emu.requests(), "counts": emu.request_counts()})
+    # ?path=/v3/company/* (substring or fnmatch pattern) and ?method=POST narrow the answer.
+    path, method = request.params.get("path"), request.params.get("method")
+    entries = emu.requests(path, method=method)
+    return Response.json(
+        200,
+        {
+            "requests": entries,
+            "counts": emu.request_counts(path, method=method),
+            "total": len(entries),
+        },
+    )
+
+
+def _clear_requests(emu: Emulator, request: Request) -> Response:
+    emu.clear_requests()
+    return Response.json(200, {"requests": [], "counts": {}, "total": 0})
+
+
+def _preferences(emu: Emulator, request: Request) -> Response:
+    fields = _object(request)
+    unknown = set(fields) - {"custom_txn_numbers", "home_currency", "multi_currency"}
+    if unknown:
+        raise AdminError(400, f"unknown preference fields: {', '.join(sorted(unknown))}")
+    try:
+        prefs = emu.set_preferences(**fields)
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from exc
+    return Response.json(200, {"Preferences": prefs})
 
 
 def _dump(emu: Emulator, request: Request) -> Response:
@@ -155,9 +184,24 @@ def _tokens(emu: Emulator, request: Request) -> Response:
     return Response.json(200, tokens, {"Cache-Control": "no-store"})
 
 
+def _merge(emu: Emulator, request: Request) -> Response:
+    fields = _object(request)
+    source, into = fields.get("from"), fields.get("into")
+    if not isinstance(source, str) or not isinstance(into, str) or set(fields) - {"from", "into"}:
+        raise AdminError(400, 'send {"from": customer Id, "into": customer Id}')
+    try:
+        kept = emu.merge_customers(source, into)
+    except ValueError as exc:
+        raise AdminError(400, str(exc)) from exc
+    return Response.json(200, {"Customer": kept})
+
+
 _ROUTES: dict[tuple[str, str], Callable[[Emulator, Request], Response]] = {
     ("GET", "health"): _health,
     ("GET", "requests"): _requests,
+    ("DELETE", "requests"): _clear_requests,
+    ("POST", "preferences"): _preferences,
+    ("POST", "merge"): _merge,
     ("GET", "dump"): _dump,
     ("POST", "reset"): _reset,
     ("GET", "faults"): _list_faults,

@@ -19,6 +19,7 @@ from typing import Any
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     Fault,
+    business,
     invalid_property,
     is_blank,
     not_found,
@@ -75,8 +76,14 @@ def _replayable(
     """QBO answers a repeated requestid with the original response, fault included, without
     running the operation again (qbo-facts.md "Idempotency")."""
     limit = BATCH_REQUESTID_MAX if parts == ["batch"] else REQUESTID_MAX
-    if not requestid or len(requestid) > limit:
+    if not requestid:
         raise invalid_property("requestid", f"must be 1 to {limit} characters")
+    if len(requestid) > limit:
+        # QBO's words (qbo-facts.md "Idempotency", Java SDK #180); for a batch the limit is 36
+        # and the emulator says so (Choice: QBO's wording there is unverified).
+        raise business(
+            f"You cannot enter more than {limit} characters in the request_id field", "requestid"
+        )
     # One lock around look-up, work and record: two concurrent requests with the same id
     # must not both do the work.
     with company.lock:

@@ -8,7 +8,7 @@ Sources: qbo-facts.md (Entities, Errors) and python-quickbooks 0.9.12's object c
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -74,11 +74,14 @@ def required_missing(element: str) -> Fault:
     )
 
 
-def too_long(element: str, limit: int) -> Fault:
+def too_long(element: str, limit: int, supplied: int) -> Fault:
+    # Code, message and Detail ending as captured (qbo-facts.md "Errors": consolibyte
+    # quickbooks-php #79, "...Min:0 Max:21 supported. Supplied length:22").
     return Fault(
-        "2040",
+        "2050",
         "String length is either shorter or longer than supported by specification",
-        f"String length specified does not match the supported length. Max:{limit} for {element}",
+        f"String length specified does not match the supported length for {element}. "
+        f"Min:0 Max:{limit} supported. Supplied length:{supplied}",
         element,
     )
 
@@ -155,6 +158,9 @@ QUERY_FIELDS: dict[str, dict[str, str]] = {
         **_META,
     },
     "CompanyInfo": {"Id": q.ID, **_META},
+    # Choice: Intuit's Preferences reference marks no field filterable; Id and MetaData as on
+    # CompanyInfo (the other singleton).
+    "Preferences": {"Id": q.ID, **_META},
 }
 
 
@@ -250,3 +256,21 @@ def clean(data: dict[str, Any]) -> dict[str, Any]:
 def money(value: Decimal) -> Decimal:
     """Round to cents, half up (as on paper; Decimal's default would round half to even)."""
     return value.quantize(MONEY, rounding=ROUND_HALF_UP)
+
+
+def parse_offset(text: str) -> timezone:
+    """A seed's "utc_offset", e.g. "-08:00"."""
+    sign = -1 if text.startswith("-") else 1
+    hours, _, minutes = text.lstrip("+-").partition(":")
+    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
+
+
+def exact(value: Any) -> Any:
+    """Seed files are read with plain json.loads: turn their floats into exact Decimals."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [exact(v) for v in value]
+    return value

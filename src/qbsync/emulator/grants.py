@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus, urlencode
 
@@ -107,3 +107,33 @@ def parse_basic(authorization: str | None) -> tuple[str, str] | None:
         return None
     client_id, client_secret = decoded.split(":", 1)
     return unquote_plus(client_id), unquote_plus(client_secret)
+
+
+def export_grants(
+    clients: dict[str, OAuthClient], codes: dict[str, Code], grants: dict[str, Grant]
+) -> dict[str, Any]:
+    """Plain JSON-able data for a restart (persist.py); secrets included: write it 0600."""
+    return {
+        "clients": [asdict(c) for c in clients.values()],
+        "codes": {value: asdict(code) for value, code in codes.items()},
+        "grants": {gid: asdict(grant) for gid, grant in grants.items()},
+    }
+
+
+def import_grants(
+    state: dict[str, Any],
+) -> tuple[dict[str, OAuthClient], dict[str, Code], dict[str, Grant]]:
+    """The inverse of ``export_grants`` (KeyError/TypeError/ValueError when malformed)."""
+    clients = {}
+    for raw in state["clients"]:
+        client = OAuthClient(**{**raw, "redirect_uris": tuple(raw["redirect_uris"])})
+        clients[client.client_id] = client
+    codes = {
+        value: Code(**{**raw, "scopes": tuple(raw["scopes"])})
+        for value, raw in state["codes"].items()
+    }
+    grants = {
+        gid: Grant(**{**raw, "scopes": tuple(raw["scopes"])})
+        for gid, raw in state["grants"].items()
+    }
+    return clients, codes, grants

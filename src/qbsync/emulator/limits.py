@@ -1,7 +1,8 @@
 """QBO's per-realm request limits (qbo-facts.md "Limits"), with windows scaled by ``time_scale``.
 
 Limits: 500 requests per minute per realm, 10 per second per realm and app, 10 concurrent
-requests, 40 batch requests per minute. Intuit documents the numbers, not the window kind; the
+requests, 120 batch requests per minute (Intuit's limits page since 2025; older docs said 40,
+which ``batch_per_minute=40`` brings back). Intuit documents the numbers, not the window kind; the
 emulator uses *sliding* windows (a log of the accepted requests' times): it never lets the burst at
 a fixed-window boundary through (20 requests in 0.1 s across a second boundary), so a client that
 passes the emulator also passes a fixed-window server. Refused requests are not counted.
@@ -29,7 +30,7 @@ class Limit:
 
 PER_MINUTE = Limit("per_minute", 500, 60.0)
 PER_SECOND = Limit("per_second", 10, 1.0)
-BATCH_PER_MINUTE = Limit("batch_per_minute", 40, 60.0)
+BATCH_PER_MINUTE = Limit("batch_per_minute", 120, 60.0)
 MAX_CONCURRENT = 10
 
 
@@ -61,13 +62,23 @@ class Slot:
 
 class RateLimiter:
     def __init__(
-        self, monotonic: Callable[[], float], *, enabled: bool = True, time_scale: float = 1.0
+        self,
+        monotonic: Callable[[], float],
+        *,
+        enabled: bool = True,
+        time_scale: float = 1.0,
+        batch_per_minute: int = BATCH_PER_MINUTE.max_requests,
     ) -> None:
         # NaN would make every window comparison false (throttled for good); infinity would
         # shrink every window to nothing (no limits at all, while claiming to have them).
         if not math.isfinite(time_scale) or time_scale <= 0:
             raise ValueError("time_scale must be a positive, finite number")
+        if isinstance(batch_per_minute, bool) or not isinstance(batch_per_minute, int):
+            raise ValueError("batch_per_minute must be a whole number")
+        if batch_per_minute < 1:
+            raise ValueError("batch_per_minute must be at least 1")
         self.enabled = enabled
+        self.batch_limit = Limit(BATCH_PER_MINUTE.name, batch_per_minute, BATCH_PER_MINUTE.window)
         self.time_scale = time_scale
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -84,7 +95,7 @@ class RateLimiter:
             state = self._realms.setdefault(realm_id, _RealmState())
             now = self._monotonic()
             _expire(state.requests, now - self._window(PER_MINUTE))
-            _expire(state.batches, now - self._window(BATCH_PER_MINUTE))
+            _expire(state.batches, now - self._window(self.batch_limit))
             if state.in_flight >= MAX_CONCURRENT:
                 return "concurrent"
             if (
@@ -94,8 +105,8 @@ class RateLimiter:
                 return PER_SECOND.name
             if len(state.requests) >= PER_MINUTE.max_requests:
                 return PER_MINUTE.name
-            if batch and len(state.batches) >= BATCH_PER_MINUTE.max_requests:
-                return BATCH_PER_MINUTE.name
+            if batch and len(state.batches) >= self.batch_limit.max_requests:
+                return self.batch_limit.name
             state.requests.append(now)
             if batch:
                 state.batches.append(now)

@@ -22,7 +22,12 @@ def run_query(company: Company, text: str) -> dict[str, Any]:
         parsed = q.parse(text)
         entity = _query_entity(parsed.entity)
         spec = QUERY_FIELDS[entity]
-        rows = [company.info_row()] if entity == "CompanyInfo" else list(company.rows(entity))
+        if entity == "CompanyInfo":
+            rows = [company.info_row()]
+        elif entity == "Preferences":
+            rows = [company.preferences()]
+        else:
+            rows = list(company.rows(entity))
         # Only a select list that names properties needs them (a scan of every record's keys).
         named = any(field != "*" for field in parsed.fields)
         qe.validate(parsed, spec, _selectable(entity, rows) if named else None)

@@ -42,6 +42,8 @@ from qbsync.emulator.grants import (
     Grant,
     OAuthClient,
     Reply,
+    export_grants,
+    import_grants,
     parse_basic,
     with_query,
 )
@@ -327,6 +329,23 @@ class OAuthServer:
     def _find_grant(self, token: str) -> Grant | None:
         grant_id = self._by_access.get(token) or self._by_refresh.get(token)
         return self._grants.get(grant_id) if grant_id else None
+
+    # -- restart (persist.py) -------------------------------------------------------------------
+
+    def export_state(self) -> dict[str, Any]:
+        with self._lock:
+            return export_grants(self._clients, self._codes, self._grants)
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        clients, codes, grants = import_grants(state)
+        with self._lock:
+            self._clients, self._codes, self._grants = clients, codes, grants
+            self._by_access = {t: g.grant_id for g in grants.values() for t in g.access}
+            self._by_refresh = {
+                t: g.grant_id
+                for g in grants.values()
+                for t in (g.refresh_token, *g.previous_refresh)
+            }
 
     # -- resource server side --------------------------------------------------------------------
 

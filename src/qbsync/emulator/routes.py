@@ -9,6 +9,7 @@ Faults on the OAuth paths fire before the endpoint runs (``lose_response`` and
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import threading
 from collections import Counter, deque
@@ -88,18 +89,40 @@ class RequestLog:
             entry["status"] = status
             entry["delivered"] = delivered
 
-    def entries(self) -> list[dict[str, Any]]:
+    def entries(self, path: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
+        """Recorded requests, oldest first; ``path`` narrows them like a fault's path (a
+        substring, or an fnmatch pattern when it holds ``*``, ``?`` or ``[``), ``method`` too."""
         with self._lock:
-            return [dict(entry, params=dict(entry["params"])) for entry in self._entries]
+            return [
+                dict(entry, params=dict(entry["params"]))
+                for entry in self._entries
+                if _matches(entry, path, method)
+            ]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, path: str | None = None, method: str | None = None) -> dict[str, int]:
+        """Requests per template; with a filter, counted over the kept entries."""
         with self._lock:
-            return dict(self._counts)
+            if path is None and method is None:
+                return dict(self._counts)
+            found: Counter[str] = Counter(
+                e["template"] for e in self._entries if _matches(e, path, method)
+            )
+            return dict(found)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
             self._counts.clear()
+
+
+def _matches(entry: dict[str, Any], path: str | None, method: str | None) -> bool:
+    if method is not None and entry["method"] != method.upper():
+        return False
+    if path is None:
+        return True
+    if any(char in path for char in "*?["):
+        return fnmatch.fnmatchcase(entry["path"], path)
+    return path in entry["path"]
 
 
 def template_for(method: str, path: str) -> str:
@@ -113,6 +136,16 @@ def template_for(method: str, path: str) -> str:
 
 def handle(emu: Emulator, request: Request) -> Response | None:
     """The response to send, or None to close the connection without one."""
+    try:
+        return _handle(emu, request)
+    finally:
+        # serve --data: anything but a GET may change state (the authorize GET makes a code);
+        # DataFile.save skips the write when nothing changed.
+        if emu.data is not None and (request.method != "GET" or request.path == AUTHORIZE_PATH):
+            emu.save()
+
+
+def _handle(emu: Emulator, request: Request) -> Response | None:
     if request.path.startswith(ADMIN_PREFIX) or request.path == ADMIN_PREFIX.rstrip("/"):
         return admin.handle(emu, request)
     now = emu.clock.now()

@@ -24,8 +24,10 @@ from urllib.parse import parse_qsl, urlsplit
 from qbsync.emulator import routes
 from qbsync.emulator.clock import Clock
 from qbsync.emulator.faults import FaultPlan, make_rule
-from qbsync.emulator.limits import RateLimiter
+from qbsync.emulator.limits import BATCH_PER_MINUTE, RateLimiter
+from qbsync.emulator.merge import merge_customers
 from qbsync.emulator.oauth import OAuthClient, OAuthServer
+from qbsync.emulator.persist import DataFile
 from qbsync.emulator.seed import check_shape, clients_of, load_seed, realm_id_of
 from qbsync.emulator.store import Company
 from qbsync.emulator.wire import Request, Response
@@ -185,6 +187,8 @@ class Emulator:
         refresh_grace: float = 86400,
         code_ttl: float = 300,
         log_requests: bool = False,
+        batch_per_minute: int = BATCH_PER_MINUTE.max_requests,
+        data: str | Path | None = None,
     ) -> None:
         if throttle_format not in ("json", "xml"):
             raise ValueError("throttle_format must be 'json' or 'xml'")
@@ -208,12 +212,26 @@ class Emulator:
         )
         for client in clients:
             self.oauth.add_client(client)
-        self.limiter = RateLimiter(self.clock.monotonic, enabled=limits, time_scale=time_scale)
+        self.limiter = RateLimiter(
+            self.clock.monotonic,
+            enabled=limits,
+            time_scale=time_scale,
+            batch_per_minute=batch_per_minute,
+        )
         self.faults = FaultPlan()
         self.request_log = routes.RequestLog()
         self.stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # --data: the saved state wins over the seed's company; the seed's clients are added on
+        # top (so a changed demo secret takes effect). Without it everything lives in memory.
+        self.data = DataFile(data) if data is not None else None
+        self.restored = self.data.load_into(self) if self.data is not None else False
+        if self.restored:
+            for client in clients:
+                self.oauth.add_client(client)
+            self.realm_id = self.company.realm_id
+            self.oauth.realm_id = self.realm_id
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -230,6 +248,12 @@ class Emulator:
             daemon=True,
         )
         self._thread.start()
+        self.save()
+
+    def save(self) -> None:
+        """Write the state to the ``data`` file now (a no-op without one, or when unchanged)."""
+        if self.data is not None:
+            self.data.save(self)
 
     def stop(self) -> None:
         server, self._server = self._server, None
@@ -248,6 +272,7 @@ class Emulator:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        self.save()
 
     def __enter__(self) -> Emulator:
         self.start()
@@ -308,11 +333,49 @@ class Emulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def requests(self) -> list[dict[str, Any]]:
-        return self.request_log.entries()
+    def requests(
+        self, path: str | None = None, *, method: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Recorded requests, oldest first; ``path`` is a substring or an fnmatch pattern
+        (``"/v3/company/*"``: QBO API calls only), ``method`` e.g. ``"POST"``."""
+        return self.request_log.entries(path, method)
 
-    def request_counts(self) -> dict[str, int]:
-        return self.request_log.counts()
+    def request_counts(
+        self, path: str | None = None, *, method: str | None = None
+    ) -> dict[str, int]:
+        """Requests per template (``"POST /v3/company/{realmId}/customer"``), filtered alike."""
+        return self.request_log.counts(path, method)
+
+    def request_count(self, path: str | None = None, *, method: str | None = None) -> int:
+        """How many recorded requests match: ``emu.request_count("/v3/company/*") <= 2``."""
+        return len(self.request_log.entries(path, method))
+
+    def clear_requests(self) -> None:
+        """Empty the request log (nothing else changes): count one run's requests from zero."""
+        self.request_log.clear()
+
+    def set_preferences(
+        self,
+        *,
+        custom_txn_numbers: bool | None = None,
+        home_currency: str | None = None,
+        multi_currency: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change the company's Preferences (ValueError on a bad value); answers the new ones."""
+        prefs = self.company.set_preferences(
+            custom_txn_numbers=custom_txn_numbers,
+            home_currency=home_currency,
+            multi_currency=multi_currency,
+        )
+        self.save()
+        return prefs
+
+    def merge_customers(self, source_id: str, into_id: str) -> dict[str, Any]:
+        """Merge customer ``source_id`` into ``into_id`` as a QBO user would in the product
+        (merge.py); answers the customer kept. ValueError for unknown or inactive ones."""
+        kept = merge_customers(self.company, str(source_id), str(into_id))
+        self.save()
+        return kept
 
     def reset(self) -> None:
         """Company back to its seed; request log, faults and limit windows cleared.
@@ -324,6 +387,7 @@ class Emulator:
         self.request_log.clear()
         self.faults.clear()
         self.limiter.reset()
+        self.save()
 
 
 def _make_company(seed: dict[str, Any], label: str, clock: Clock) -> Company:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,34 +23,26 @@ from qbsync.emulator.entities import (
     Fault,
     check_types,
     clean,
+    exact,
     invalid_property,
     is_blank,
     not_found,
+    parse_offset,
     required_missing,
     unsupported,
 )
+from qbsync.emulator.indexes import Indexes
+from qbsync.emulator.prefs import SEED_KEYS, Preferences
 
 __all__ = ["Company", "Fault"]
 
 DEFAULT_REALM = "9341455130166501"
-_COMPANY_INFO_SKIP = ("custom_txn_numbers",)
+_COMPANY_INFO_SKIP = SEED_KEYS  # emulator settings, not CompanyInfo fields
+NAME_SEQUENCE = "Name"  # Customer, Vendor and Employee Ids share one sequence (qbo-facts.md)
 
 
-def _parse_offset(text: str) -> timezone:
-    sign = -1 if text.startswith("-") else 1
-    hours, _, minutes = text.lstrip("+-").partition(":")
-    return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes or 0)))
-
-
-def _exact(value: Any) -> Any:
-    """Seed files are read with plain json.loads: turn their floats into exact Decimals."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _exact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_exact(v) for v in value]
-    return value
+def _sequence(entity: str) -> str:
+    return NAME_SEQUENCE if entity in PERSON_ENTITIES else entity
 
 
 class Company:
@@ -66,12 +58,15 @@ class Company:
         self.realm_id = str(self._seed.get("realm_id") or DEFAULT_REALM)
         self.company_name = str(info.get("CompanyName") or "Emulated Company")
         self.country = str(info.get("Country") or "US")
-        self.custom_txn_numbers = bool(info.get("custom_txn_numbers", False))
         # QBO stamps times in the company's zone (Pacific for US companies); the emulator uses
         # UTC unless the seed sets "utc_offset", e.g. "-08:00", to test offset handling.
-        self.tz = _parse_offset(str(self._seed.get("utc_offset") or "+00:00"))
+        self.tz = parse_offset(str(self._seed.get("utc_offset") or "+00:00"))
         self.requestids: dict[str, Any] = {}
         self.reset()
+
+    @property
+    def custom_txn_numbers(self) -> bool:
+        return self.prefs.custom_txn_numbers
 
     # -- time -----------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -91,13 +86,14 @@ class Company:
     def reset(self) -> None:
         with self.lock:
             self._rows: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ALL_ENTITIES}
-            self._next_id: dict[str, int] = dict.fromkeys(ALL_ENTITIES, 1)
+            self._next_id: dict[str, int] = {_sequence(e): 1 for e in ALL_ENTITIES}
             self._deleted: dict[str, list[dict[str, Any]]] = {e: [] for e in ALL_ENTITIES}
-            self._names: dict[str, tuple[str, str]] = {}
-            self._docs: dict[str, str] = {}
+            self._ix = Indexes(self._rows)
             self._next_doc = 1001
             self.requestids.clear()
             stamp = self.stamp()
+            info = self._seed.get("company") or {}
+            self.prefs = Preferences.from_seed(info, stamp)
             # Invoices last: they refer to customers, items and tax codes.
             for entity in ("Customer", "Vendor", "Employee", "Item", "TaxCode", "Invoice"):
                 raws = self._seed.get(entity) or []
@@ -105,12 +101,11 @@ class Company:
                     raise ValueError(f"key '{entity}' must be a list of objects")
                 for index, raw in enumerate(raws):
                     try:
-                        self._load(entity, _exact(copy.deepcopy(raw)), stamp)
+                        self._load(entity, exact(copy.deepcopy(raw)), stamp)
                     except Fault as fault:
                         raise ValueError(
                             f"{entity}[{index}]: {fault.message} ({fault.detail})"
                         ) from fault
-            info = self._seed.get("company") or {}
             self._info = {k: v for k, v in info.items() if k not in _COMPANY_INFO_SKIP}
             self._info.update(
                 {
@@ -132,8 +127,51 @@ class Company:
             check_types(entity, record)
             previous = {"Id": None, "Active": record.get("Active", True)}
             record = self._apply(entity, self._input(entity, record), previous)
+        if ident is not None and self._id_taken(entity, ident):
+            raise ValueError(
+                f"{entity} Id {ident} is already used (Customer, Vendor and "
+                "Employee Ids share one sequence)"
+            )
         ident = ident or self._new_id(entity)
         self._store(entity, ident, record, stamp, create_time=stamp, token="0")
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything a restart must keep (persist.py writes it): a deep copy, money as Decimal.
+        ``requestids`` holds api.ApiResult objects, which persist.py turns into dicts."""
+        with self.lock:
+            return copy.deepcopy(
+                {
+                    "realm_id": self.realm_id,
+                    "info": self._info,
+                    "rows": self._rows,
+                    "next_id": self._next_id,
+                    "deleted": self._deleted,
+                    "next_doc": self._next_doc,
+                    "preferences": self.prefs.to_state(),
+                    "requestids": self.requestids,
+                }
+            )
+
+    def import_state(self, state: dict[str, Any]) -> None:
+        """Take over a state from ``export_state`` (KeyError/TypeError/ValueError if malformed)."""
+        with self.lock:
+            state = copy.deepcopy(state)
+            rows = state["rows"]
+            if set(rows) != set(ALL_ENTITIES):
+                raise ValueError("the saved entities do not match this emulator's")
+            self.realm_id = str(state["realm_id"])
+            self._info = dict(state["info"])
+            self.company_name = str(self._info.get("CompanyName") or self.company_name)
+            self.country = str(self._info.get("Country") or self.country)
+            self._rows = rows
+            self._next_id = {str(k): int(v) for k, v in state["next_id"].items()}
+            self._deleted = state["deleted"]
+            self._next_doc = int(state["next_doc"])
+            self.prefs = Preferences(**state["preferences"])
+            self.requestids.clear()
+            self.requestids.update(state["requestids"])
+            self._ix = Indexes(self._rows)
+            self._ix.rebuild()
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
@@ -154,15 +192,15 @@ class Company:
         """Who holds ``name`` as DisplayName among Customer, Vendor and Employee (any state).
 
         Case-insensitive: stricter than QBO may be (unverified; docs/emulator-rules.md)."""
-        owner = self._names.get(name.casefold())
+        owner = self._ix.names.get(name.casefold())
         return None if owner is None or owner == exclude else owner
 
     def doc_owner(self, doc_number: str) -> str | None:
         """The Id of the invoice that carries ``doc_number``, if any."""
-        return self._docs.get(doc_number)
+        return self._ix.docs.get(doc_number)
 
     def next_doc_number(self) -> str:
-        while str(self._next_doc) in self._docs:
+        while str(self._next_doc) in self._ix.docs:
             self._next_doc += 1
         doc = str(self._next_doc)
         self._next_doc += 1
@@ -221,17 +259,18 @@ class Company:
                     f"Operation Delete is not supported for {entity}; send Active:false instead"
                 )
             previous = self._current(entity, data)
-            self._unindex(entity, previous["Id"], previous)
-            del self._rows[entity][previous["Id"]]
-            stamp = self.stamp()
-            tombstone = {
-                "Id": previous["Id"],
-                "status": "Deleted",
-                "domain": "QBO",
-                "MetaData": {"LastUpdatedTime": stamp},
-            }
-            self._deleted[entity].append(tombstone)
+            self.forget(entity, previous["Id"])
             return {"Id": previous["Id"], "status": "Deleted", "domain": "QBO"}
+
+    def forget(self, entity: str, ident: str) -> None:
+        """Remove a record for good, leaving a CDC tombstone (an invoice delete; the customer
+        merged away by merge.py). Call under the lock."""
+        previous = self._rows[entity].pop(ident)
+        self._ix.remove(entity, ident, previous)
+        stamp = {"LastUpdatedTime": self.stamp()}
+        self._deleted[entity].append(
+            {"Id": ident, "status": "Deleted", "domain": "QBO", "MetaData": stamp}
+        )
 
     def company_info(self) -> dict[str, Any]:
         with self.lock:
@@ -239,13 +278,14 @@ class Company:
 
     def preferences(self) -> dict[str, Any]:
         with self.lock:
-            return {
-                "SalesFormsPrefs": {"CustomTxnNumbers": self.custom_txn_numbers},
-                "domain": "QBO",
-                "sparse": False,
-                "Id": "1",
-                "SyncToken": "0",
-            }
+            return self.prefs.row()
+
+    def set_preferences(self, **changes: Any) -> dict[str, Any]:
+        """Change ``custom_txn_numbers``, ``home_currency`` or ``multi_currency`` (ValueError on
+        a wrong value), as a company admin does in QBO's settings; answers the new Preferences."""
+        with self.lock:
+            self.prefs.change(self.stamp(), **changes)
+            return self.prefs.row()
 
     # -- query and change data capture ----------------------------------------------------
     def query(self, text: str) -> dict[str, Any]:
@@ -315,11 +355,17 @@ class Company:
             return rules.apply_invoice(self, record, previous)
         raise unsupported(f"Operation Create/Update is not supported for {entity}")
 
+    def _id_taken(self, entity: str, ident: str) -> bool:
+        group = PERSON_ENTITIES if entity in PERSON_ENTITIES else (entity,)
+        return any(ident in self._rows[e] for e in group)
+
     def _new_id(self, entity: str) -> str:
-        while str(self._next_id[entity]) in self._rows[entity]:
-            self._next_id[entity] += 1
-        ident = str(self._next_id[entity])
-        self._next_id[entity] += 1
+        # One sequence for Customer, Vendor and Employee: a vendor's Id is never a customer's.
+        seq = _sequence(entity)
+        while self._id_taken(entity, str(self._next_id[seq])):
+            self._next_id[seq] += 1
+        ident = str(self._next_id[seq])
+        self._next_id[seq] += 1
         return ident
 
     def _store(
@@ -347,35 +393,9 @@ class Company:
             # kept up to date as invoices change, so reads and queries need no scan.
             record["Balance"] = old["Balance"] if old else Decimal("0.00")
             record["BalanceWithJobs"] = record["Balance"]
-        self._unindex(entity, ident, old)
+        self._ix.remove(entity, ident, old)
         self._rows[entity][ident] = record
-        self._index(entity, ident, record)
-
-    def _index(self, entity: str, ident: str, record: dict[str, Any]) -> None:
-        if entity in PERSON_ENTITIES and record.get("DisplayName"):
-            self._names[record["DisplayName"].casefold()] = (entity, ident)
-        if entity == "Invoice":
-            if record.get("DocNumber"):
-                self._docs[record["DocNumber"]] = ident
-            self._adjust_balance(record["CustomerRef"]["value"], record["Balance"])
-
-    def _unindex(self, entity: str, ident: str, old: dict[str, Any] | None) -> None:
-        if old is None:
-            return
-        if entity in PERSON_ENTITIES and old.get("DisplayName"):
-            key = old["DisplayName"].casefold()
-            if self._names.get(key) == (entity, ident):
-                del self._names[key]
-        if entity == "Invoice":
-            if self._docs.get(old.get("DocNumber", "")) == ident:
-                del self._docs[old["DocNumber"]]
-            self._adjust_balance(old["CustomerRef"]["value"], -old["Balance"])
-
-    def _adjust_balance(self, customer_id: str, delta: Decimal) -> None:
-        customer = self._rows["Customer"].get(customer_id)
-        if customer is not None:
-            customer["Balance"] = customer["Balance"] + delta
-            customer["BalanceWithJobs"] = customer["Balance"]
+        self._ix.add(entity, ident, record)
 
     def _sorted(self, entity: str) -> list[dict[str, Any]]:
         def key(row: dict[str, Any]) -> tuple[int, str]:

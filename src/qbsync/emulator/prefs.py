@@ -1,0 +1,97 @@
+"""The company's Preferences (``GET preferences``, ``select * from Preferences``).
+
+Only the settings that change what the emulator does, in QBO's shape: ``SalesFormsPrefs.
+CustomTxnNumbers`` (qbo-facts.md "Entities", Invoice: with it off QBO numbers invoices itself) and
+``CurrencyPrefs`` (home currency, multicurrency). They come from the seed's ``company`` object
+(``custom_txn_numbers``, ``home_currency``, ``multi_currency``) and can be changed at run time
+(``Emulator.set_preferences`` / ``POST /_emulator/preferences``), as a company admin would in
+QBO's settings. QBO's default for a new company: custom transaction numbers off.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+SEED_KEYS = ("custom_txn_numbers", "home_currency", "multi_currency")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"key 'company.{key}' must be true or false")
+    return value
+
+
+def _currency(value: Any, key: str = "home_currency") -> str:
+    if not isinstance(value, str) or _CURRENCY.fullmatch(value) is None:
+        raise ValueError(f"key 'company.{key}' must be an ISO 4217 code like \"USD\"")
+    return value
+
+
+@dataclass
+class Preferences:
+    custom_txn_numbers: bool = False
+    home_currency: str = "USD"
+    multi_currency: bool = False
+    sync_token: int = 0
+    create_time: str = ""
+    updated_time: str = ""
+
+    @classmethod
+    def from_seed(cls, info: dict[str, Any], stamp: str) -> Preferences:
+        return cls(
+            custom_txn_numbers=_bool(info.get("custom_txn_numbers", False), "custom_txn_numbers"),
+            home_currency=_currency(info.get("home_currency", "USD")),
+            multi_currency=_bool(info.get("multi_currency", False), "multi_currency"),
+            create_time=stamp,
+            updated_time=stamp,
+        )
+
+    def change(
+        self,
+        stamp: str,
+        *,
+        custom_txn_numbers: bool | None = None,
+        home_currency: str | None = None,
+        multi_currency: bool | None = None,
+    ) -> None:
+        """Change some settings (ValueError on a wrong type); the record's SyncToken goes up."""
+        new = Preferences(**self.to_state())
+        if custom_txn_numbers is not None:
+            new.custom_txn_numbers = _bool(custom_txn_numbers, "custom_txn_numbers")
+        if home_currency is not None:
+            new.home_currency = _currency(home_currency)
+        if multi_currency is not None:
+            new.multi_currency = _bool(multi_currency, "multi_currency")
+        self.custom_txn_numbers = new.custom_txn_numbers
+        self.home_currency = new.home_currency
+        self.multi_currency = new.multi_currency
+        self.sync_token += 1
+        self.updated_time = stamp
+
+    def row(self) -> dict[str, Any]:
+        """The Preferences object as QBO answers it."""
+        return {
+            "SalesFormsPrefs": {"CustomTxnNumbers": self.custom_txn_numbers},
+            "CurrencyPrefs": {
+                "MultiCurrencyEnabled": self.multi_currency,
+                "HomeCurrency": {"value": self.home_currency},
+            },
+            "domain": "QBO",
+            "sparse": False,
+            "Id": "1",
+            "SyncToken": str(self.sync_token),
+            "MetaData": {"CreateTime": self.create_time, "LastUpdatedTime": self.updated_time},
+        }
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "custom_txn_numbers": self.custom_txn_numbers,
+            "home_currency": self.home_currency,
+            "multi_currency": self.multi_currency,
+            "sync_token": self.sync_token,
+            "create_time": self.create_time,
+            "updated_time": self.updated_time,
+        }
