@@ -98,11 +98,6 @@ def test_the_emulator_parses_a_quoted_backslash_without_error(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the emulator keeps \\\\ as two characters (only \\' is unescaped); drop this mark when "
-    "its tokenizer unescapes every backslash pair",
-)
 @pytest.mark.parametrize("name", BACKSLASHED)
 def test_the_emulator_finds_a_record_named_with_a_backslash(
     emulator: tuple[Emulator, QboClient], name: str

@@ -91,6 +91,9 @@ _TOKEN = re.compile(
 )
 
 
+_UNESCAPE = re.compile(r"\\([\\'])")
+
+
 def _tokenize(text: str) -> list[tuple[str, Any]]:
     tokens: list[tuple[str, Any]] = []
     pos = 0
@@ -105,8 +108,10 @@ def _tokenize(text: str) -> list[tuple[str, Any]]:
         kind = m.lastgroup or ""
         raw = m.group(kind)
         if kind == "str":
-            # QBO escapes a quote inside a value as \' (qbo-facts.md); other backslashes stay.
-            tokens.append(("str", raw[1:-1].replace("\\'", "'")))
+            # QBO escapes a quote inside a value as \' (qbo-facts.md); a backslash itself as \\
+            # (unverified at Intuit: the usual rule, and the only one that lets a value end in
+            # a backslash). Any other backslash stays as it is.
+            tokens.append(("str", _UNESCAPE.sub(lambda e: e.group(1), raw[1:-1])))
         elif kind == "num":
             tokens.append(("num", Decimal(raw)))
         else:
