@@ -165,35 +165,6 @@ def test_invalid_client_secret_says_what_to_fix(
     assert s.store().load_tokens() is None
 
 
-def _paste_answer(monkeypatch: pytest.MonkeyPatch, tamper: Callable[[str], str]) -> None:
-    """The operator opens the printed URL and pastes where the browser landed."""
-    shown: list[str] = []
-    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser, **_: shown.append(url))
-    monkeypatch.setattr(auth_cmd.click, "prompt", lambda *a, **k: tamper(follow(shown[-1])))
-
-
-def test_paste_flow_for_https_redirect(
-    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
-    _paste_answer(monkeypatch, lambda landed: landed)
-    result = run("auth", "--no-browser")
-    assert result.exit_code == 0, _all_output(result)
-    assert s.store().load_tokens().realm_id == emulator.realm_id  # type: ignore[union-attr]
-
-
-def test_pasted_address_with_wrong_state_is_refused_before_any_exchange(
-    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
-    _paste_answer(monkeypatch, lambda landed: landed.replace("state=", "state=x"))
-    result = run("auth", "--no-browser")
-    assert result.exit_code == 3
-    assert "state does not match" in result.stderr
-    assert s.token_posts() == 0
-    assert s.store().load_tokens() is None
-
-
 def test_print_url_then_redirect_url_and_a_reused_code_is_never_sent(
     make_setup: Any, emulator: Any
 ) -> None:
@@ -529,17 +500,6 @@ def test_print_url_with_redirect_url_is_a_usage_error(make_setup: Any, emulator:
     assert result.exit_code == 2
     assert "--print-url" in result.stderr and "--redirect-url" in result.stderr
     assert not (s.data_dir / PENDING_FILE).exists() and s.token_posts() == 0
-
-
-def test_paste_prompt_without_a_terminal_says_how_to_log_in(make_setup: Any, emulator: Any) -> None:
-    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
-    result = run("auth", "--no-browser", input="")  # stdin at end of input, as under cron
-    assert result.exit_code == 2, _all_output(result)
-    assert (
-        "Error: no terminal to paste into: use qbsync auth --print-url, then "
-        "qbsync auth --redirect-url '<address>'"
-    ) in result.stderr
-    assert s.token_posts() == 0
 
 
 def test_paste_prompt_asks_again_after_text_that_is_not_an_address(

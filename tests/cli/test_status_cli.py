@@ -19,7 +19,7 @@ from qbsync.cli.main import cli
 from qbsync.config import Config, ExportConfig, QboConfig, SourceConfig
 from qbsync.config.endpoints import endpoints_for
 from qbsync.emulator import Emulator
-from qbsync.paths import profile_data_dir, user_config_dir
+from qbsync.paths import user_config_dir
 from qbsync.state.db import State
 from qbsync.status import build_status
 
@@ -417,18 +417,11 @@ def test_environment_override_is_shown_and_named_in_the_mismatch(
         assert state.get_meta(ISSUER_META_KEY) == emulator.base_url + "/v3"
 
 
-def test_next_steps_name_the_profile(emulator: Any) -> None:
-    path = user_config_dir() / "acme.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    emulator.add_client(CLIENT_ID, CLIENT_SECRET, ["http://localhost:45219/callback"])
-    path.write_text(
-        f'[qbo]\nenvironment = "{emulator.base_url}"\nclient_id = "{CLIENT_ID}"\n'
-        'redirect_uri = "http://localhost:45219/callback"\n\n[tokens]\nstore = "file"\n\n'
-        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
-    )
-    open_store("file", profile="acme", data_dir=profile_data_dir("acme")).save_client_secret(
-        CLIENT_SECRET
-    )
+def test_next_steps_name_the_profile(emulator: Any, emulator_config: Any) -> None:
+    emulator_config(
+        emulator, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, profile="acme",
+        redirect_uri="http://localhost:45219/callback",
+    )  # fmt: skip
     result = run("--profile", "acme", "status")
     assert result.exit_code == 3
     assert "Next step: run `qbsync --profile acme auth`" in result.stderr
