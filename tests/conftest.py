@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,61 @@ def emulator() -> Iterator[Any]:
 
     with Emulator(limits=False) as emu:
         yield emu
+
+
+TOKEN_TEMPLATE = "POST /oauth2/v1/tokens/bearer"
+
+
+@dataclass
+class EmulatorSetup:
+    """A config file for an emulator (at the profile's default path), the client registered
+    there, its secret in the token store: what `qbsync init` + an Intuit app amount to."""
+
+    emu: Any
+    config_path: Path
+    data_dir: Path
+    redirect_uri: str
+    store_kind: str
+    profile: str
+
+    def store(self) -> Any:
+        from qbsync.auth.credentials import open_store
+
+        return open_store(self.store_kind, profile=self.profile, data_dir=self.data_dir)
+
+    def token_posts(self) -> int:
+        return sum(1 for e in self.emu.requests() if e["template"] == TOKEN_TEMPLATE)
+
+
+@pytest.fixture
+def emulator_config() -> Callable[..., EmulatorSetup]:
+    """Write an emulator config (the one way tests do it): ``emulator_config(emu, client_id=...,
+    client_secret=..., redirect_uri=None, store="file", profile="default", timeout_seconds=10)``."""
+    from qbsync.hosts import free_loopback_port
+    from qbsync.paths import config_path, profile_data_dir
+
+    def write(
+        emu: Any,
+        *,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str | None = None,
+        store: str = "file",
+        profile: str = "default",
+        timeout_seconds: float | None = 10,
+    ) -> EmulatorSetup:
+        redirect = redirect_uri or f"http://localhost:{free_loopback_port()}/callback"
+        emu.add_client(client_id, client_secret, [redirect])
+        path = config_path(None, profile)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        timeout = f"timeout_seconds = {timeout_seconds}\n" if timeout_seconds else ""
+        path.write_text(
+            f'[qbo]\nenvironment = "{emu.base_url}"\nclient_id = "{client_id}"\n'
+            f'redirect_uri = "{redirect}"\n{timeout}\n[tokens]\nstore = "{store}"\n\n'
+            '[source]\ntype = "csv"\nmembers = "members.csv"\n'
+        )
+        setup = EmulatorSetup(emu, path, profile_data_dir(profile), redirect, store, profile)
+        setup.store().save_client_secret(client_secret)
+        return setup
+
+    return write

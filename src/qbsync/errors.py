@@ -10,6 +10,7 @@ names, ids and field paths, not from request or response bodies that may hold to
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -20,6 +21,37 @@ class ExitCode(IntEnum):
     AUTH_NEEDED = 3
     LOCKED = 4
     PARTIAL = 5
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class ExitCodeInfo:
+    code: ExitCode
+    meaning: str
+
+    @property
+    def name(self) -> str:
+        return self.code.name
+
+
+# The one table of exit codes: README.md, docs/auth.md, crontab.example and every command's
+# --help epilog say the same (tests/cli/test_exit_codes.py checks them against this).
+EXIT_CODES: tuple[ExitCodeInfo, ...] = (
+    ExitCodeInfo(ExitCode.OK, "done, or nothing due"),
+    ExitCodeInfo(ExitCode.UNEXPECTED, "unexpected error (or QBO could not be reached)"),
+    ExitCodeInfo(ExitCode.USAGE, "usage or configuration error"),
+    ExitCodeInfo(ExitCode.AUTH_NEEDED, "QBO authorization needed: run `qbsync auth`"),
+    ExitCodeInfo(ExitCode.LOCKED, "another qbsync run holds the lock"),
+    ExitCodeInfo(ExitCode.PARTIAL, "finished, but some records failed (listed)"),
+    ExitCodeInfo(ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+
+def exit_codes_epilog() -> str:
+    """The exit-code table as the plain lines each command's --help ends with."""
+    lines = ["Exit codes:"]
+    lines += [f"  {int(row.code):>3}  {row.meaning}" for row in EXIT_CODES]
+    return "\n".join(lines)
 
 
 class QbsyncError(Exception):
@@ -58,7 +90,7 @@ class AuthError(QbsyncError):
 
 
 class OAuthFlowError(QbsyncError):
-    """The browser/paste authorization flow failed (denied, wrong state, port in use...) (exit 3)."""
+    """The browser/paste authorization flow failed (denied, wrong state, timed out) (exit 3)."""
 
     exit_code = ExitCode.AUTH_NEEDED
 
@@ -80,6 +112,13 @@ class CredentialStoreError(QbsyncError):
     """The credential store (keyring or token file) could not be read or written (exit 1)."""
 
     exit_code = ExitCode.UNEXPECTED
+
+
+class CorruptTokenFileError(CredentialStoreError):
+    """The token file is not one qbsync wrote, or its tokens are unreadable (exit 2, like a
+    corrupt state database: the operator moves the file aside)."""
+
+    exit_code = ExitCode.USAGE
 
 
 class QboError(QbsyncError):
@@ -152,8 +191,3 @@ class SourceError(QbsyncError):
     exit_code = ExitCode.UNEXPECTED
     hint = "check that the membership platform is up and [source] in the config points at it"
 
-
-class PartialFailure(QbsyncError):
-    """The run finished, but some records failed; they were listed (exit 5)."""
-
-    exit_code = ExitCode.PARTIAL

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import stat
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,9 +17,9 @@ import requests
 from click.testing import CliRunner, Result
 
 from qbsync.auth.credentials import open_store
+from qbsync.auth.pending import PENDING_FILE
 from qbsync.cli import auth_cmd
 from qbsync.cli.main import cli
-from qbsync.hosts import free_loopback_port
 from qbsync.locks import run_lock
 from qbsync.paths import profile_data_dir, user_config_dir
 from qbsync.state.db import State
@@ -33,35 +30,20 @@ TOKEN_PATH = "POST /oauth2/v1/tokens/bearer"
 PASTE_REDIRECT = "https://example.com/qbsync/callback"
 
 
-@dataclass
-class Setup:
-    emu: Any
-    data_dir: Path
-    redirect_uri: str
-    store_kind: str
-
-    def store(self) -> Any:
-        return open_store(self.store_kind, profile="default", data_dir=self.data_dir)
-
-    def token_posts(self) -> int:
-        return sum(1 for e in self.emu.requests() if e["template"] == TOKEN_PATH)
-
-
-def make_setup(emu: Any, *, redirect_uri: str | None = None, store: str = "file") -> Setup:
+@pytest.fixture
+def make_setup(emulator_config: Any) -> Callable[..., Any]:
     """Config at the default path, the client registered with the emulator, secret stored."""
-    redirect = redirect_uri or f"http://localhost:{free_loopback_port()}/callback"
-    emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
-    config = user_config_dir() / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(
-        f'[qbo]\nenvironment = "{emu.base_url}"\nclient_id = "{CLIENT_ID}"\n'
-        f'redirect_uri = "{redirect}"\ntimeout_seconds = 10\n\n'
-        f'[tokens]\nstore = "{store}"\n\n'
-        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
-    )
-    setup = Setup(emu, profile_data_dir("default"), redirect, store)
-    setup.store().save_client_secret(CLIENT_SECRET)
-    return setup
+
+    def make(emu: Any, *, redirect_uri: str | None = None, store: str = "file") -> Any:
+        return emulator_config(
+            emu,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            redirect_uri=redirect_uri,
+            store=store,
+        )
+
+    return make
 
 
 def run(*args: str, input: str | None = None) -> Result:
@@ -114,7 +96,7 @@ def _all_output(result: Result) -> str:
 
 
 def test_loopback_flow_stores_tokens_binds_state_and_answers_the_browser(
-    emulator: Any, browser: Browser
+    make_setup: Any, emulator: Any, browser: Browser
 ) -> None:
     s = make_setup(emulator)
     result = run("-vv", "auth", "--timeout", "10")
@@ -137,7 +119,9 @@ def test_loopback_flow_stores_tokens_binds_state_and_answers_the_browser(
     assert "OAUTHLIB_INSECURE_TRANSPORT" not in os.environ  # relaxed for one call only
 
 
-def test_reauth_same_company_keeps_enabled_at(emulator: Any, browser: Browser) -> None:
+def test_reauth_same_company_keeps_enabled_at(
+    make_setup: Any, emulator: Any, browser: Browser
+) -> None:
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
     with State.open(s.data_dir / "state.sqlite3") as state:
@@ -149,7 +133,7 @@ def test_reauth_same_company_keeps_enabled_at(emulator: Any, browser: Browser) -
     assert s.store().load_tokens().refresh_token != old.refresh_token
 
 
-def test_access_denied(emulator: Any, browser: Browser) -> None:
+def test_access_denied(make_setup: Any, emulator: Any, browser: Browser) -> None:
     s = make_setup(emulator)
     emulator.deny_next_authorization()
     result = run("auth")
@@ -160,19 +144,7 @@ def test_access_denied(emulator: Any, browser: Browser) -> None:
     assert s.token_posts() == 0
 
 
-def test_port_in_use(emulator: Any, browser: Browser) -> None:
-    s = make_setup(emulator)
-    port = int(s.redirect_uri.split(":")[2].split("/")[0])
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", port))
-        busy.listen()
-        result = run("auth")
-    assert result.exit_code == 3
-    assert f"port {port}" in result.stderr and "in use" in result.stderr
-    assert browser.opened == 0  # the browser is not opened when nothing can catch the redirect
-
-
-def test_loopback_timeout(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loopback_timeout(make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     make_setup(emulator)
     monkeypatch.setattr("webbrowser.open", lambda *a, **k: True)  # operator never logs in
     result = run("auth", "--timeout", "0.2")
@@ -180,7 +152,9 @@ def test_loopback_timeout(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "within 0.2 s" in result.stderr
 
 
-def test_invalid_client_secret_says_what_to_fix(emulator: Any, browser: Browser) -> None:
+def test_invalid_client_secret_says_what_to_fix(
+    make_setup: Any, emulator: Any, browser: Browser
+) -> None:
     s = make_setup(emulator)
     s.store().save_client_secret("wrong-secret-123456")
     result = run("auth")
@@ -191,40 +165,15 @@ def test_invalid_client_secret_says_what_to_fix(emulator: Any, browser: Browser)
     assert s.store().load_tokens() is None
 
 
-def _paste_answer(monkeypatch: pytest.MonkeyPatch, tamper: Callable[[str], str]) -> None:
-    """The operator opens the printed URL and pastes where the browser landed."""
-    shown: list[str] = []
-    monkeypatch.setattr(auth_cmd, "_show_url", lambda url, no_browser, **_: shown.append(url))
-    monkeypatch.setattr(auth_cmd.click, "prompt", lambda *a, **k: tamper(follow(shown[-1])))
-
-
-def test_paste_flow_for_https_redirect(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
-    _paste_answer(monkeypatch, lambda landed: landed)
-    result = run("auth", "--no-browser")
-    assert result.exit_code == 0, _all_output(result)
-    assert s.store().load_tokens().realm_id == emulator.realm_id  # type: ignore[union-attr]
-
-
-def test_pasted_address_with_wrong_state_is_refused_before_any_exchange(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+def test_print_url_then_redirect_url_and_a_reused_code_is_never_sent(
+    make_setup: Any, emulator: Any
 ) -> None:
-    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
-    _paste_answer(monkeypatch, lambda landed: landed.replace("state=", "state=x"))
-    result = run("auth", "--no-browser")
-    assert result.exit_code == 3
-    assert "state does not match" in result.stderr
-    assert s.token_posts() == 0
-    assert s.store().load_tokens() is None
-
-
-def test_print_url_then_redirect_url_and_a_reused_code_is_never_sent(emulator: Any) -> None:
     s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     printed = run("auth", "--print-url")
     assert printed.exit_code == 0
     url = printed.stdout.strip()
     assert url.startswith(emulator.base_url + "/connect/oauth2?")
-    pending = s.data_dir / auth_cmd.PENDING_FILE
+    pending = s.data_dir / PENDING_FILE
     assert stat.S_IMODE(pending.stat().st_mode) == 0o600
     landed = follow(url)
     code = parse_qs(urlsplit(landed).query)["code"][0]
@@ -244,7 +193,7 @@ def test_print_url_then_redirect_url_and_a_reused_code_is_never_sent(emulator: A
     assert emulator.token_state(tokens.refresh_token) == "active"  # type: ignore[union-attr]
 
 
-def test_redirect_url_with_tampered_state(emulator: Any) -> None:
+def test_redirect_url_with_tampered_state(make_setup: Any, emulator: Any) -> None:
     s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     landed = follow(run("auth", "--print-url").stdout.strip())
     result = run("auth", "--redirect-url", landed.replace("state=", "state=evil"))
@@ -254,7 +203,7 @@ def test_redirect_url_with_tampered_state(emulator: Any) -> None:
 
 
 def test_another_company_is_refused_and_working_tokens_stay(
-    emulator: Any, browser: Browser
+    make_setup: Any, emulator: Any, browser: Browser
 ) -> None:
     s = make_setup(emulator)
     s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -275,7 +224,7 @@ def test_another_company_is_refused_and_working_tokens_stay(
         assert state.company_name == "Sunrise Mailbox Co (emulated)"
 
 
-def test_keyring_store(emulator: Any, browser: Browser, fake_keyring: Any) -> None:
+def test_keyring_store(make_setup: Any, emulator: Any, browser: Browser, fake_keyring: Any) -> None:
     s = make_setup(emulator, store="keyring")
     result = run("auth")
     assert result.exit_code == 0, _all_output(result)
@@ -287,31 +236,39 @@ def test_keyring_store(emulator: Any, browser: Browser, fake_keyring: Any) -> No
     assert "cron" in result.stderr
 
 
-def test_disconnect_revokes_deletes_tokens_keeps_state(emulator: Any, browser: Browser) -> None:
+def test_disconnect_revokes_deletes_tokens_keeps_state(
+    make_setup: Any, emulator: Any, browser: Browser
+) -> None:
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
     tokens = s.store().load_tokens()
-    result = run("disconnect")
+    result = run("disconnect", "--yes")
     assert result.exit_code == 0, _all_output(result)
     assert emulator.token_state(tokens.refresh_token) == "revoked"  # type: ignore[union-attr]
     assert s.store().load_tokens() is None
     with State.open(s.data_dir / "state.sqlite3") as state:
         assert state.realm_id == emulator.realm_id
-    assert "Links and export history are kept" in result.stdout
+    state_path = s.data_dir / "state.sqlite3"
+    assert (
+        f"Kept: the config, the client secret, the local state {state_path} (links, export "
+        "history)" in result.stdout
+    )
 
 
-def test_disconnect_when_revoke_fails_still_deletes_tokens(emulator: Any, browser: Browser) -> None:
+def test_disconnect_when_revoke_fails_still_deletes_tokens(
+    make_setup: Any, emulator: Any, browser: Browser
+) -> None:
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
     emulator.stop()  # Intuit unreachable
-    result = run("disconnect")
+    result = run("disconnect", "--yes")
     assert result.exit_code == 0
     assert "could not revoke" in result.stderr
     assert s.store().load_tokens() is None
 
 
 def test_disconnect_forget_deletes_state_after_confirmation(
-    emulator: Any, browser: Browser
+    make_setup: Any, emulator: Any, browser: Browser
 ) -> None:
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
@@ -325,7 +282,7 @@ def test_disconnect_forget_deletes_state_after_confirmation(
     assert s.store().load_tokens() is None
 
 
-def test_a_refused_code_is_not_sent_again(emulator: Any) -> None:
+def test_a_refused_code_is_not_sent_again(make_setup: Any, emulator: Any) -> None:
     s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     landed = follow(run("auth", "--print-url").stdout.strip())
     s.store().save_client_secret("wrong-secret-654321")  # the exchange fails
@@ -337,7 +294,7 @@ def test_a_refused_code_is_not_sent_again(emulator: Any) -> None:
     assert s.token_posts() == 1
 
 
-def _bound(s: Setup) -> tuple[str | None, Any, str | None]:
+def _bound(s: Any) -> tuple[str | None, Any, str | None]:
     with State.open(s.data_dir / "state.sqlite3") as state:
         return state.realm_id, state.enabled_at, state.company_name
 
@@ -350,7 +307,13 @@ def _bound(s: Setup) -> tuple[str | None, Any, str | None]:
     ],
 )
 def test_companyinfo_failing_after_the_exchange_keeps_tokens_and_binds_state(
-    emulator: Any, browser: Browser, status: int, exit_code: int, said: str, page: str
+    make_setup: Any,
+    emulator: Any,
+    browser: Browser,
+    status: int,
+    exit_code: int,
+    said: str,
+    page: str,
 ) -> None:
     s = make_setup(emulator)
     emulator.inject_fault("companyinfo", "error", status=status, count=5)
@@ -365,7 +328,9 @@ def test_companyinfo_failing_after_the_exchange_keeps_tokens_and_binds_state(
     assert page in browser.page()
 
 
-def test_fresh_state_and_forget_wait_for_no_running_sync(emulator: Any, browser: Browser) -> None:
+def test_fresh_state_and_forget_wait_for_no_running_sync(
+    make_setup: Any, emulator: Any, browser: Browser
+) -> None:
     s = make_setup(emulator)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     with State.open(s.data_dir / "state.sqlite3") as state:
@@ -386,7 +351,7 @@ def test_fresh_state_and_forget_wait_for_no_running_sync(emulator: Any, browser:
 
 
 def test_a_locked_state_stops_the_login_before_the_code_is_spent(
-    emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    make_setup: Any, emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("qbsync.state.db.BUSY_TIMEOUT_MS", 200)
     s = make_setup(emulator)
@@ -407,7 +372,7 @@ def test_a_locked_state_stops_the_login_before_the_code_is_spent(
 
 
 def test_an_unusable_state_is_reported_before_the_login_starts(
-    emulator: Any, browser: Browser
+    make_setup: Any, emulator: Any, browser: Browser
 ) -> None:
     s = make_setup(emulator)
     (s.data_dir / "state.sqlite3").mkdir(parents=True)
@@ -423,7 +388,7 @@ def test_an_unusable_state_is_reported_before_the_login_starts(
 
 @pytest.mark.parametrize("args", [(), ("--print-url",), ("--no-browser",)])
 def test_an_emulator_that_is_not_running_fails_fast_without_a_login(
-    emulator: Any, browser: Browser, args: tuple[str, ...]
+    make_setup: Any, emulator: Any, browser: Browser, args: tuple[str, ...]
 ) -> None:
     s = make_setup(emulator)
     base = emulator.base_url
@@ -437,14 +402,14 @@ def test_an_emulator_that_is_not_running_fails_fast_without_a_login(
     assert f"Next step: start it with `qbsync emulator serve --port {port}`" in result.stderr
     assert "no browser came back" not in result.stderr
     assert browser.opened == 0 and result.stdout == ""
-    assert not (s.data_dir / auth_cmd.PENDING_FILE).exists()
+    assert not (s.data_dir / PENDING_FILE).exists()
 
 
 # -- a stray request on the callback does not end the login -----------------------------------
 
 
 def test_a_stray_callback_is_answered_and_the_login_goes_on(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = make_setup(emulator)
     pages: list[requests.Response] = []
@@ -475,7 +440,7 @@ def test_a_stray_callback_is_answered_and_the_login_goes_on(
 
 
 def test_a_declined_login_with_the_right_state_still_ends_it(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = make_setup(emulator)
     emulator.deny_next_authorization()
@@ -510,7 +475,7 @@ def test_a_declined_login_with_the_right_state_still_ends_it(
 
 @pytest.mark.parametrize("pasted", ["not a url", "the-code-only-AB11"])
 def test_redirect_url_that_is_not_an_address_keeps_the_login_waiting(
-    emulator: Any, pasted: str
+    make_setup: Any, emulator: Any, pasted: str
 ) -> None:
     s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     landed = follow(run("auth", "--print-url").stdout.strip())
@@ -522,34 +487,23 @@ def test_redirect_url_that_is_not_an_address_keeps_the_login_waiting(
         "--print-url is still waiting"
     ) in result.stderr
     assert "state does not match" not in result.stderr
-    assert (s.data_dir / auth_cmd.PENDING_FILE).exists()
+    assert (s.data_dir / PENDING_FILE).exists()
     assert s.token_posts() == 0
     done = run("auth", "--redirect-url", landed)  # the pending login is still good
     assert done.exit_code == 0, _all_output(done)
     assert s.store().load_tokens() is not None
 
 
-def test_print_url_with_redirect_url_is_a_usage_error(emulator: Any) -> None:
+def test_print_url_with_redirect_url_is_a_usage_error(make_setup: Any, emulator: Any) -> None:
     s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     result = run("auth", "--print-url", "--redirect-url", "https://example.com/?code=a&state=b")
     assert result.exit_code == 2
     assert "--print-url" in result.stderr and "--redirect-url" in result.stderr
-    assert not (s.data_dir / auth_cmd.PENDING_FILE).exists() and s.token_posts() == 0
-
-
-def test_paste_prompt_without_a_terminal_says_how_to_log_in(emulator: Any) -> None:
-    s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
-    result = run("auth", "--no-browser", input="")  # stdin at end of input, as under cron
-    assert result.exit_code == 2, _all_output(result)
-    assert (
-        "Error: no terminal to paste into: use qbsync auth --print-url, then "
-        "qbsync auth --redirect-url '<address>'"
-    ) in result.stderr
-    assert s.token_posts() == 0
+    assert not (s.data_dir / PENDING_FILE).exists() and s.token_posts() == 0
 
 
 def test_paste_prompt_asks_again_after_text_that_is_not_an_address(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     shown: list[str] = []
@@ -569,9 +523,9 @@ def test_paste_prompt_asks_again_after_text_that_is_not_an_address(
 # -- disconnect, wording -----------------------------------------------------------------------
 
 
-def test_disconnect_when_not_connected_does_nothing(emulator: Any) -> None:
+def test_disconnect_when_not_connected_does_nothing(make_setup: Any, emulator: Any) -> None:
     s = make_setup(emulator)
-    result = run("disconnect")
+    result = run("disconnect", "--yes")
     assert result.exit_code == 0, _all_output(result)
     assert result.stdout.strip() == "Not connected (no stored tokens); nothing to do."
     assert "Disconnected" not in _all_output(result)
@@ -579,7 +533,9 @@ def test_disconnect_when_not_connected_does_nothing(emulator: Any) -> None:
     assert s.store().load_client_secret() == CLIENT_SECRET  # the app's secret stays
 
 
-def test_auth_report_shows_enabled_at_like_status(emulator: Any, browser: Browser) -> None:
+def test_auth_report_shows_enabled_at_like_status(
+    make_setup: Any, emulator: Any, browser: Browser
+) -> None:
     make_setup(emulator)
     result = run("auth")
     assert result.exit_code == 0, _all_output(result)
@@ -589,7 +545,7 @@ def test_auth_report_shows_enabled_at_like_status(emulator: Any, browser: Browse
 
 
 def test_invalid_client_names_the_secret_from_the_environment(
-    emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    make_setup: Any, emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = make_setup(emulator)
     monkeypatch.setenv("QBSYNC_CLIENT_SECRET", "env-wrong-secret-77")
@@ -604,7 +560,7 @@ def test_invalid_client_names_the_secret_from_the_environment(
 
 
 def test_auth_records_the_issuer_and_disconnect_never_sends_tokens_elsewhere(
-    emulator: Any, browser: Browser
+    make_setup: Any, emulator: Any, browser: Browser
 ) -> None:
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
@@ -616,7 +572,7 @@ def test_auth_records_the_issuer_and_disconnect_never_sends_tokens_elsewhere(
     with Emulator(limits=False) as other:
         config = user_config_dir() / "config.toml"
         config.write_text(config.read_text().replace(emulator.base_url, other.base_url))
-        result = run("disconnect")
+        result = run("disconnect", "--yes")
         assert result.exit_code == 0, _all_output(result)
         assert "issued by the emulator at" in result.stderr
         assert other.requests() == []  # the refresh token was not sent to the other server
@@ -624,7 +580,9 @@ def test_auth_records_the_issuer_and_disconnect_never_sends_tokens_elsewhere(
     assert emulator.token_state(tokens.refresh_token) == "active"  # type: ignore[union-attr]
 
 
-def test_next_steps_name_the_profile(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_next_steps_name_the_profile(
+    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = make_setup(emulator)
     (user_config_dir() / "config.toml").rename(user_config_dir() / "acme.toml")
     open_store("file", profile="acme", data_dir=profile_data_dir("acme")).save_client_secret(
@@ -643,7 +601,11 @@ def test_next_steps_name_the_profile(emulator: Any, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("from_env", [True, False])
 def test_disconnect_with_a_wrong_secret_keeps_the_tokens_and_the_grant(
-    emulator: Any, browser: Browser, monkeypatch: pytest.MonkeyPatch, from_env: bool
+    make_setup: Any,
+    emulator: Any,
+    browser: Browser,
+    monkeypatch: pytest.MonkeyPatch,
+    from_env: bool,
 ) -> None:
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
@@ -668,7 +630,7 @@ def test_disconnect_with_a_wrong_secret_keeps_the_tokens_and_the_grant(
 
 
 def test_an_unregistered_redirect_uri_fails_at_once_instead_of_timing_out(
-    emulator: Any, browser: Browser
+    make_setup: Any, emulator: Any, browser: Browser
 ) -> None:
     s = make_setup(emulator)
     config = user_config_dir() / "config.toml"
@@ -688,7 +650,7 @@ def test_an_unregistered_redirect_uri_fails_at_once_instead_of_timing_out(
 
 
 def test_loopback_timeout_hint_names_the_two_step_flow_and_error_pages(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_setup(emulator)
     monkeypatch.setattr("webbrowser.open", lambda *a, **k: True)
@@ -703,7 +665,7 @@ def test_loopback_timeout_hint_names_the_two_step_flow_and_error_pages(
     assert "paste flow with --redirect-url" not in result.stderr
 
 
-def test_disconnect_forget_without_tokens_says_what_it_did(emulator: Any) -> None:
+def test_disconnect_forget_without_tokens_says_what_it_did(make_setup: Any, emulator: Any) -> None:
     s = make_setup(emulator)
     with State.open(s.data_dir / "state.sqlite3") as state:
         state.set_meta("company_name", "x")
@@ -722,7 +684,9 @@ def test_disconnect_forget_without_tokens_says_what_it_did(emulator: Any) -> Non
     assert "Deleted" not in again.stdout
 
 
-def test_disconnect_forget_with_tokens_says_both(emulator: Any, browser: Browser) -> None:
+def test_disconnect_forget_with_tokens_says_both(
+    make_setup: Any, emulator: Any, browser: Browser
+) -> None:
     s = make_setup(emulator)
     assert run("auth").exit_code == 0
     tokens = s.store().load_tokens()
@@ -735,7 +699,7 @@ def test_disconnect_forget_with_tokens_says_both(emulator: Any, browser: Browser
 
 
 def test_no_browser_notice_comes_before_the_paste_prompt(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    make_setup: Any, emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_setup(emulator, redirect_uri=PASTE_REDIRECT)
     monkeypatch.setenv("BROWSER", "false %s")  # a browser command that fails at once

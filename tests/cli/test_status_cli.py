@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,31 +16,34 @@ from qbsync.auth.credentials import TokenSet, open_store
 from qbsync.auth.token_endpoint import token_set_from_response
 from qbsync.auth.tokens import ISSUER_META_KEY, record_issuer
 from qbsync.cli.main import cli
-from qbsync.cli.status_cmd import build_status
 from qbsync.config import Config, ExportConfig, QboConfig, SourceConfig
 from qbsync.config.endpoints import endpoints_for
 from qbsync.emulator import Emulator
-from qbsync.paths import profile_data_dir, user_config_dir
+from qbsync.paths import user_config_dir
 from qbsync.state.db import State
+from qbsync.status import build_status
 
 CLIENT_ID = "status-test-client"
 CLIENT_SECRET = "status-test-secret-4d3c2b1a"
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 
 
-def write_config(emu: Any, store: str = "file") -> Path:
-    redirect = "http://localhost:45219/callback"
-    emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
-    path = user_config_dir() / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        f'[qbo]\nenvironment = "{emu.base_url}"\nclient_id = "{CLIENT_ID}"\n'
-        f'redirect_uri = "{redirect}"\n\n[tokens]\nstore = "{store}"\n\n'
-        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
-    )
-    data_dir = profile_data_dir("default")
-    open_store(store, profile="default", data_dir=data_dir).save_client_secret(CLIENT_SECRET)
-    return data_dir
+@pytest.fixture
+def write_config(emulator_config: Any) -> Callable[..., Path]:
+    """The emulator config and secret for these tests; the profile's data folder."""
+
+    def write(emu: Any, store: str = "file") -> Path:
+        setup = emulator_config(
+            emu,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            redirect_uri="http://localhost:45219/callback",
+            store=store,
+            timeout_seconds=None,
+        )
+        return Path(setup.data_dir)
+
+    return write
 
 
 def connect(emu: Any, data_dir: Path, store: str = "file", **changes: Any) -> TokenSet:
@@ -64,7 +68,7 @@ def stored(data_dir: Path) -> TokenSet:
     return tokens
 
 
-def test_not_connected_exits_3(emulator: Any) -> None:
+def test_not_connected_exits_3(write_config: Callable[..., Path], emulator: Any) -> None:
     data_dir = write_config(emulator)
     result = run("status")
     assert result.exit_code == 3
@@ -77,7 +81,9 @@ def test_not_connected_exits_3(emulator: Any) -> None:
     assert not (data_dir / "state.sqlite3").exists()  # status only looks
 
 
-def test_connected_offline_report_makes_no_request(emulator: Any) -> None:
+def test_connected_offline_report_makes_no_request(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     tokens = connect(emulator, data_dir)
     before = len(emulator.requests())
@@ -96,7 +102,9 @@ def test_connected_offline_report_makes_no_request(emulator: Any) -> None:
     assert tokens.access_token not in result.stdout + result.stderr
 
 
-def test_json_has_stable_keys_and_iso_times(emulator: Any) -> None:
+def test_json_has_stable_keys_and_iso_times(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     tokens = connect(emulator, data_dir)
     result = run("status", "--json")
@@ -127,7 +135,7 @@ def test_json_has_stable_keys_and_iso_times(emulator: Any) -> None:
     assert "[" not in result.stdout.replace('"warnings": []', "")  # no rich markup
 
 
-def test_refresh_expiry_soon_warns(emulator: Any) -> None:
+def test_refresh_expiry_soon_warns(write_config: Callable[..., Path], emulator: Any) -> None:
     data_dir = write_config(emulator)
     connect(emulator, data_dir, refresh_expires_at=datetime.now(UTC) + timedelta(days=5))
     result = run("status")
@@ -137,7 +145,9 @@ def test_refresh_expiry_soon_warns(emulator: Any) -> None:
     assert len(doc["warnings"]) == 1
 
 
-def test_expired_refresh_token_is_not_connected(emulator: Any) -> None:
+def test_expired_refresh_token_is_not_connected(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     connect(emulator, data_dir, refresh_expires_at=datetime.now(UTC) - timedelta(days=1))
     result = run("status", "--json")
@@ -147,7 +157,9 @@ def test_expired_refresh_token_is_not_connected(emulator: Any) -> None:
     assert (doc["connected"], doc["tokens_stored"], doc["exit_code"]) == (False, True, 3)
 
 
-def test_check_refreshes_expired_access_token_and_persists_rotation(emulator: Any) -> None:
+def test_check_refreshes_expired_access_token_and_persists_rotation(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     old = connect(emulator, data_dir, access_expires_at=datetime.now(UTC) - timedelta(seconds=1))
     result = run("-vv", "status", "--check", "--json")
@@ -170,7 +182,9 @@ def test_check_refreshes_expired_access_token_and_persists_rotation(emulator: An
         assert secret not in everything
 
 
-def test_check_with_revoked_grant_exits_3_saying_run_auth(emulator: Any) -> None:
+def test_check_with_revoked_grant_exits_3_saying_run_auth(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     import requests
 
     data_dir = write_config(emulator)
@@ -189,7 +203,9 @@ def test_check_with_revoked_grant_exits_3_saying_run_auth(emulator: Any) -> None
     assert doc["connected"] is False and doc["check"]["ok"] is False
 
 
-def test_keyring_store_is_reported(emulator: Any, fake_keyring: Any) -> None:
+def test_keyring_store_is_reported(
+    write_config: Callable[..., Path], emulator: Any, fake_keyring: Any
+) -> None:
     data_dir = write_config(emulator, store="keyring")
     connect(emulator, data_dir, store="keyring")
     doc = json.loads(run("status", "--json").stdout)
@@ -226,7 +242,7 @@ def test_build_status_warnings(hard_days: int, rolling_days: int, warnings: int)
     status = build_status(
         _config(), store_kind="file", store_location="/d/tokens.json", tokens=tokens,
         meta={"realm_id": "1"}, now=NOW,
-    )  # fmt: skip
+    ).to_dict()  # fmt: skip
     assert status["tokens_stored"] is True and status["connected"] is None
     assert status["exit_code"] == 0
     assert len(status["warnings"]) == warnings
@@ -238,7 +254,7 @@ def test_build_status_realm_mismatch_warns() -> None:
     status = build_status(
         _config(), store_kind="file", store_location="x", tokens=None,
         meta={"realm_id": "2"}, now=NOW,
-    )  # fmt: skip
+    ).to_dict()  # fmt: skip
     assert status["connected"] is False
     assert status["realm_id"] == "2"
 
@@ -254,7 +270,7 @@ def test_build_status_realm_mismatch_warns() -> None:
     ],
 )  # fmt: skip
 def test_config_errors_exit_2_naming_file_and_key(
-    emulator: Any, edit: Any, key: str, unwanted: str | None
+    write_config: Callable[..., Path], emulator: Any, edit: Any, key: str, unwanted: str | None
 ) -> None:
     write_config(emulator)
     path = user_config_dir() / "config.toml"
@@ -279,7 +295,9 @@ def test_config_errors_exit_2_naming_file_and_key(
 CHECK_KEYS = {"ok", "company_name", "country", "error", "exit_code", "hint"}
 
 
-def test_offline_status_says_tokens_are_stored_not_that_they_work(emulator: Any) -> None:
+def test_offline_status_says_tokens_are_stored_not_that_they_work(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     tokens = connect(emulator, data_dir)
     result = run("status")
@@ -294,7 +312,9 @@ def test_offline_status_says_tokens_are_stored_not_that_they_work(emulator: Any)
     assert tokens.access_token not in result.stdout
 
 
-def test_check_with_qbo_unreachable_exits_1_and_keeps_the_tokens_stored(emulator: Any) -> None:
+def test_check_with_qbo_unreachable_exits_1_and_keeps_the_tokens_stored(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     tokens = connect(emulator, data_dir)
     base_url = emulator.base_url
@@ -315,7 +335,9 @@ def test_check_with_qbo_unreachable_exits_1_and_keeps_the_tokens_stored(emulator
     assert stored(data_dir) == tokens  # nothing changed in the store
 
 
-def test_check_keys_are_the_same_on_success(emulator: Any) -> None:
+def test_check_keys_are_the_same_on_success(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     connect(emulator, data_dir)
     result = run("status", "--check", "--json")
@@ -331,7 +353,9 @@ def test_check_keys_are_the_same_on_success(emulator: Any) -> None:
 
 
 @pytest.mark.parametrize("check", [False, True])
-def test_missing_client_secret_is_named_with_the_real_next_step(emulator: Any, check: bool) -> None:
+def test_missing_client_secret_is_named_with_the_real_next_step(
+    write_config: Callable[..., Path], emulator: Any, check: bool
+) -> None:
     data_dir = write_config(emulator)
     connect(emulator, data_dir)
     open_store("file", profile="default", data_dir=data_dir).delete_client_secret()
@@ -347,7 +371,9 @@ def test_missing_client_secret_is_named_with_the_real_next_step(emulator: Any, c
     assert doc["exit_code"] == 2 and "no client secret" in doc["error"]
 
 
-def test_tokens_from_another_environment_are_reported_and_never_sent(emulator: Any) -> None:
+def test_tokens_from_another_environment_are_reported_and_never_sent(
+    write_config: Callable[..., Path], emulator: Any
+) -> None:
     data_dir = write_config(emulator)
     connect(emulator, data_dir)  # issued by this emulator
     with Emulator(limits=False) as other:
@@ -373,7 +399,7 @@ def test_tokens_from_another_environment_are_reported_and_never_sent(emulator: A
 
 
 def test_environment_override_is_shown_and_named_in_the_mismatch(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
+    write_config: Callable[..., Path], emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data_dir = write_config(emulator)
     connect(emulator, data_dir)
@@ -391,18 +417,11 @@ def test_environment_override_is_shown_and_named_in_the_mismatch(
         assert state.get_meta(ISSUER_META_KEY) == emulator.base_url + "/v3"
 
 
-def test_next_steps_name_the_profile(emulator: Any) -> None:
-    path = user_config_dir() / "acme.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    emulator.add_client(CLIENT_ID, CLIENT_SECRET, ["http://localhost:45219/callback"])
-    path.write_text(
-        f'[qbo]\nenvironment = "{emulator.base_url}"\nclient_id = "{CLIENT_ID}"\n'
-        'redirect_uri = "http://localhost:45219/callback"\n\n[tokens]\nstore = "file"\n\n'
-        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
-    )
-    open_store("file", profile="acme", data_dir=profile_data_dir("acme")).save_client_secret(
-        CLIENT_SECRET
-    )
+def test_next_steps_name_the_profile(emulator: Any, emulator_config: Any) -> None:
+    emulator_config(
+        emulator, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, profile="acme",
+        redirect_uri="http://localhost:45219/callback",
+    )  # fmt: skip
     result = run("--profile", "acme", "status")
     assert result.exit_code == 3
     assert "Next step: run `qbsync --profile acme auth`" in result.stderr
@@ -410,16 +429,3 @@ def test_next_steps_name_the_profile(emulator: Any) -> None:
     report = json.loads(run("--profile", "acme", "status", "--json").stdout)
     assert report["hint"] == "run `qbsync --profile acme auth`"
     assert report["connected"] is False
-
-
-def test_help_lists_the_exit_codes_docs_auth_md_lists() -> None:
-    import re
-
-    doc = (Path(__file__).parents[2] / "docs" / "auth.md").read_text()
-    section = doc.split("## 4. `qbsync status`")[1].split("## 5.")[0]
-    table = {int(c) for c in re.findall(r"^\| (\d) \|", section, re.M)}
-    help_text = run("status", "--help").stdout
-    listed = {int(c) for c in re.findall(r"^\s+(\d)  \S", help_text, re.M)}
-    assert table == {0, 1, 2, 3, 4}
-    assert listed == table
-    assert "token lock" in help_text

@@ -16,7 +16,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,8 +32,6 @@ from qbsync.auth.tokens import token_manager_for
 from qbsync.config import load_config
 from qbsync.emulator import Emulator
 from qbsync.errors import CredentialStoreError, QboUnavailableError
-from qbsync.hosts import free_loopback_port
-from qbsync.paths import profile_data_dir, user_config_dir
 from qbsync.qbo.client import QboClient, QboSession, RetryPolicy
 from qbsync.state.db import State
 
@@ -113,23 +111,21 @@ class World:
         self.store().save_tokens(replace(self.tokens(), access_expires_at=past))
 
 
-def make_world(emu: Emulator, tmp_path: Path, redirect_uri: str | None = None) -> World:
-    redirect = redirect_uri or f"http://localhost:{free_loopback_port()}/callback"
-    emu.add_client(CLIENT_ID, CLIENT_SECRET, [redirect])
-    config = user_config_dir() / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(
-        f'[qbo]\nenvironment = "{emu.base_url}"\nclient_id = "{CLIENT_ID}"\n'
-        f'redirect_uri = "{redirect}"\ntimeout_seconds = 10\n\n[tokens]\nstore = "file"\n\n'
-        '[source]\ntype = "csv"\nmembers = "members.csv"\n'
-    )
-    world = World(emu, redirect, config, profile_data_dir("default"), tmp_path / "browser.log")
-    world.store().save_client_secret(CLIENT_SECRET)
-    return world
+@pytest.fixture
+def make_world(emulator_config: Any) -> Callable[..., World]:
+    def make(emu: Emulator, tmp_path: Path, redirect_uri: str | None = None) -> World:
+        setup = emulator_config(
+            emu, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=redirect_uri
+        )
+        return World(
+            emu, setup.redirect_uri, setup.config_path, setup.data_dir, tmp_path / "browser.log"
+        )
+
+    return make
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
+def world(make_world: Callable[..., World], tmp_path: Path) -> Iterator[World]:
     with Emulator(limits=False) as emu:
         w = make_world(emu, tmp_path)
         yield w
@@ -192,7 +188,7 @@ def _paste(world: World, tamper: Any = None) -> tuple[int, str, str]:
     return world.finish(proc)
 
 
-def test_paste_flow(tmp_path: Path) -> None:
+def test_paste_flow(make_world: Callable[..., World], tmp_path: Path) -> None:
     with Emulator(limits=False) as emu:
         world = make_world(emu, tmp_path, "https://example.com/oauth/landing")
         code, out, err = _paste(world)
@@ -203,7 +199,9 @@ def test_paste_flow(tmp_path: Path) -> None:
         assert_no_secret_leaked(world)
 
 
-def test_paste_flow_state_mismatch_exchanges_nothing(tmp_path: Path) -> None:
+def test_paste_flow_state_mismatch_exchanges_nothing(
+    make_world: Callable[..., World], tmp_path: Path
+) -> None:
     with Emulator(limits=False) as emu:
         world = make_world(emu, tmp_path, "https://example.com/oauth/landing")
         code, _, err = _paste(world, lambda url: url.replace("state=", "state=forged"))
@@ -213,22 +211,15 @@ def test_paste_flow_state_mismatch_exchanges_nothing(tmp_path: Path) -> None:
         assert world.store().load_tokens() is None
 
 
-def test_access_denied(world: World) -> None:
-    world.emu.deny_next_authorization()
-    code, _, err = world.run("auth", "--timeout", "20")
-    assert code == 3
-    assert "declined" in err
-    assert world.store().load_tokens() is None
-
-
 def test_port_in_use(world: World) -> None:
     port = int(world.redirect_uri.rsplit(":", 1)[1].split("/")[0])
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", port))
         busy.listen()
         code, _, err = world.run("auth", "--timeout", "5")
-    assert code == 3
-    assert f"port {port}" in err
+    assert code == 2  # fix 7: a configuration problem, not "run qbsync auth" (3)
+    assert f"port {port}" in err and "in use" in err
+    assert "Next step: stop the program using port" in err
     assert world.browser_records() == []
 
 
@@ -245,7 +236,9 @@ def test_a_code_is_never_sent_twice(world: World) -> None:
     assert world.emu.token_state(tokens.refresh_token) == "active"
 
 
-def test_rotation_is_persisted_across_processes(tmp_path: Path) -> None:
+def test_rotation_is_persisted_across_processes(
+    make_world: Callable[..., World], tmp_path: Path
+) -> None:
     with Emulator(limits=False, refresh_grace=30) as emu:
         world = make_world(emu, tmp_path)
         first = world.connect_without_browser()
@@ -269,7 +262,9 @@ def test_rotation_is_persisted_across_processes(tmp_path: Path) -> None:
         assert_no_secret_leaked(world)
 
 
-def test_two_processes_refreshing_at_once_both_keep_access(tmp_path: Path) -> None:
+def test_two_processes_refreshing_at_once_both_keep_access(
+    make_world: Callable[..., World], tmp_path: Path
+) -> None:
     # No grace: a process that spent a superseded refresh token would get invalid_grant.
     with Emulator(limits=False, refresh_grace=0) as emu:
         world = make_world(emu, tmp_path)
@@ -331,7 +326,7 @@ def test_revoked_grant_exits_3_with_run_auth(world: World) -> None:
 
 def test_disconnect_then_status_says_not_connected(world: World) -> None:
     tokens = world.connect_without_browser()
-    assert world.run("disconnect")[0] == 0
+    assert world.run("disconnect", "--yes")[0] == 0
     assert world.emu.token_state(tokens.refresh_token) == "revoked"
     assert world.store().load_tokens() is None
     code, out, _ = world.run("status", "--json")
@@ -346,7 +341,7 @@ def test_disconnect_with_a_wrong_secret_from_the_environment_keeps_the_grant(
 ) -> None:
     tokens = world.connect_without_browser()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qbsync", "disconnect"],
+        [sys.executable, "-m", "qbsync", "disconnect", "--yes"],
         env={**world.env(), "QBSYNC_CLIENT_SECRET": "wrong-env-secret-5150"},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -364,12 +359,14 @@ def test_disconnect_with_a_wrong_secret_from_the_environment_keeps_the_grant(
         "`qbsync init --force`, then `qbsync disconnect` again"
     ) in err
     # With the secret fixed (the variable unset), disconnect revokes the grant.
-    assert world.run("disconnect")[0] == 0
+    assert world.run("disconnect", "--yes")[0] == 0
     assert world.emu.token_state(tokens.refresh_token) == "revoked"
     assert world.store().load_tokens() is None
 
 
-def test_auth_with_an_unregistered_redirect_uri_fails_at_once(tmp_path: Path) -> None:
+def test_auth_with_an_unregistered_redirect_uri_fails_at_once(
+    make_world: Callable[..., World], tmp_path: Path
+) -> None:
     with Emulator(limits=False) as emu:
         world = make_world(emu, tmp_path)
         world.config_path.write_text(
@@ -485,6 +482,7 @@ def test_a_refresh_whose_answer_was_lost_is_recovered_by_the_next_run(world: Wor
 
 
 def test_auth_against_a_stopped_emulator_fails_fast_and_keeps_a_pending_login(
+    make_world: Callable[..., World],
     tmp_path: Path,
 ) -> None:
     with Emulator(limits=False) as emu:
@@ -506,7 +504,9 @@ def test_auth_against_a_stopped_emulator_fails_fast_and_keeps_a_pending_login(
     assert_no_secret_leaked(world)
 
 
-def test_paste_flow_with_stdin_closed_says_how_to_log_in(tmp_path: Path) -> None:
+def test_paste_flow_with_stdin_closed_says_how_to_log_in(
+    make_world: Callable[..., World], tmp_path: Path
+) -> None:
     with Emulator(limits=False) as emu:
         world = make_world(emu, tmp_path, "https://example.com/oauth/landing")
         code, _, err = world.run("auth", "--no-browser")  # stdin is /dev/null, as under cron

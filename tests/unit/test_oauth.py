@@ -412,10 +412,37 @@ def test_refresh_answered_with_something_else_is_not_run_auth(
 @responses.activate
 def test_refresh_timeout_is_unavailable_and_names_the_token_endpoint() -> None:
     responses.post(SANDBOX.token_url, body=requests.ReadTimeout("read timed out"))
-    with pytest.raises(QboUnavailableError, match=r"token endpoint.*ReadTimeout") as info:
+    with pytest.raises(
+        QboUnavailableError, match=r"token endpoint did not answer the token refresh within 30 s"
+    ) as info:
         token_endpoint.refresh_tokens(SANDBOX, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
     assert int(info.value.exit_code) == 1
     assert len(responses.calls) == 1  # never retried within the run
+
+
+EMULATOR = endpoints_for("http://127.0.0.1:4116")
+
+
+@responses.activate
+def test_fix8_a_hung_emulator_is_not_asked_whether_it_runs() -> None:
+    """A read timeout came from a server that took the request: it is running."""
+    responses.post(EMULATOR.token_url, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(QboUnavailableError) as info:
+        token_endpoint.refresh_tokens(EMULATOR, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+    assert "did not answer the token refresh" in info.value.message
+    assert "emulator serve" not in (info.value.hint or "")
+    assert "running" not in (info.value.hint or "")
+
+
+@responses.activate
+def test_fix8_a_refused_refresh_token_names_the_emulator_not_intuit() -> None:
+    responses.post(EMULATOR.token_url, status=400, json={"error": "invalid_grant"})
+    with pytest.raises(AuthError) as info:
+        token_endpoint.refresh_tokens(EMULATOR, CLIENT_ID, CLIENT_SECRET, _tokens(), now=NOW)
+    assert info.value.message.startswith(
+        "The QBO emulator at http://127.0.0.1:4116 refused the stored refresh token"
+    )
+    assert "Intuit" not in info.value.message
 
 
 @pytest.mark.parametrize(

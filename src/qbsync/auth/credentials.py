@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qbsync.auth.tokenset import TokenSet
-from qbsync.errors import ConfigError, CredentialStoreError
+from qbsync.errors import ConfigError, CorruptTokenFileError, CredentialStoreError
 from qbsync.files import atomic_write
 from qbsync.locks import file_lock
 from qbsync.paths import ensure_private_dir
@@ -191,7 +191,7 @@ class FileStore:
     def load_client_secret(self) -> str | None:
         value = self._read().get("client_secret")
         if value is not None and not isinstance(value, str):
-            raise CredentialStoreError(
+            raise CorruptTokenFileError(
                 f"{self.path}: client_secret is not a string", hint="run `qbsync init --force`"
             )
         register_secret(value)
@@ -222,7 +222,7 @@ class FileStore:
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise CredentialStoreError(
+            raise CorruptTokenFileError(
                 f"{self.path} is not a qbsync token file (invalid JSON)",
                 hint=f"move {self.path} aside, then run `qbsync init --force` and `qbsync auth`",
             )
@@ -272,7 +272,7 @@ def _parse_tokens(raw: Any, where: str) -> TokenSet:
     try:
         return TokenSet.from_dict(raw)
     except ValueError as exc:  # its messages name the field, never a value
-        raise CredentialStoreError(
+        raise CorruptTokenFileError(
             f"{where}: stored tokens are unreadable ({exc})", hint="run `qbsync auth`"
         ) from None
 

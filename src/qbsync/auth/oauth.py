@@ -20,8 +20,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from requests_oauthlib import OAuth2Session
-
 from qbsync.config.checks import DEFAULT_SCOPES
 from qbsync.config.endpoints import Endpoints
 from qbsync.errors import OAuthFlowError, UsageError
@@ -64,6 +62,8 @@ def build_authorization_url(
     endpoints: Endpoints, client_id: str, redirect_uri: str, scopes: Sequence[str]
 ) -> AuthorizationRequest:
     """The URL the operator opens; ``state`` is random and checked on the way back (CSRF)."""
+    from requests_oauthlib import OAuth2Session  # heavy (110 ms): only when a login starts
+
     state = secrets.token_urlsafe(24)
     session = OAuth2Session(
         client_id, redirect_uri=redirect_uri, scope=list(scopes or DEFAULT_SCOPES), state=state

@@ -59,6 +59,33 @@ def unreachable_hint(endpoints: Endpoints) -> str:
     )
 
 
+def emulator_answers(endpoints: Endpoints, *, timeout: float = 1.0) -> bool:
+    """Whether an emulator environment's discovery document answers (it is running)."""
+    try:
+        resp = requests.get(
+            emulator_base(endpoints) + DISCOVERY_PATH, timeout=timeout, allow_redirects=False
+        )
+    except requests.RequestException:
+        return False
+    return resp.status_code == 200
+
+
+def unavailable_hint(endpoints: Endpoints, error: QboUnavailableError) -> str | None:
+    """The next step after QBO failed or could not be reached (None: the error's own hint).
+
+    "Is the emulator running? Start it" is right only when nothing answers: a 500 or a request
+    that hung came from a running server, and starting another one would not help.
+    """
+    if endpoints.is_intuit:
+        return None if error.status is not None else unreachable_hint(endpoints)
+    if error.status is not None or emulator_answers(endpoints):
+        return (
+            f"{server_name(endpoints)} is running but failed this request; try again (check "
+            "the faults injected into it, if any)"
+        )
+    return unreachable_hint(endpoints)
+
+
 def endpoint_name(endpoints: Endpoints | None, endpoint: str) -> str:
     """``Intuit's token endpoint`` or ``the token endpoint of the QBO emulator at URL``."""
     if endpoints is None or endpoints.is_intuit:

@@ -57,7 +57,7 @@ def _token_post(
     http: requests.Session | None,
     timeout: float,
     what: str,
-    refused: Callable[[str, int], QbsyncError],
+    refused: Callable[[Endpoints, str, int], QbsyncError],
 ) -> dict[str, Any]:
     """POST to the token endpoint once (never retried: a code or a rotated token must not be
     sent twice). Returns the JSON body on 200; an OAuth error answer (``{"error": ...}``)
@@ -101,7 +101,7 @@ def _token_post(
             hint="try again later; if it persists, check `environment` in the config and the "
             "network (a proxy or captive portal?)",
         )
-    raise refused(error, resp.status_code)
+    raise refused(endpoints, error, resp.status_code)
 
 
 def secret_origin() -> str:
@@ -158,6 +158,13 @@ def _post_once(
             allow_redirects=False,
             **kwargs,
         )
+    except requests.ReadTimeout:
+        # The server took the request and did not answer: it runs, so "is it running?" or
+        # "start it" would be the wrong next step.
+        raise QboUnavailableError(
+            f"{who} did not answer {what} within {timeout:g} s",
+            hint="try again later; nothing was changed on this side",
+        ) from None
     except requests.RequestException as exc:
         raise QboUnavailableError(
             f"could not reach {who} for {what} ({type(exc).__name__})",
@@ -190,7 +197,7 @@ def token_set_from_response(
     access = str(body["access_token"])
     refresh = str(body.get("refresh_token") or (previous.refresh_token if previous else ""))
     if not refresh:
-        raise AuthError("Intuit's token response carries no refresh token")
+        raise AuthError("the token response carries no refresh token")
     register_secret(access)
     register_secret(refresh)
     access_ttl = _seconds(body.get("expires_in"), DEFAULT_ACCESS_TTL)
@@ -226,10 +233,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _code_refused(error: str, status: int) -> QbsyncError:
+def _code_refused(endpoints: Endpoints, error: str, status: int) -> QbsyncError:
     if error == "invalid_grant":
         return OAuthFlowError(
-            "Intuit refused the authorization code (invalid_grant): it expired, was already "
+            f"{_capital(server_name(endpoints))} refused the authorization code (invalid_grant): "
+            "it expired, was already "
             "used, or the redirect URI differs from the one registered for the app",
             hint="run `qbsync auth` again and finish within a few minutes",
         )
@@ -239,10 +247,15 @@ def _code_refused(error: str, status: int) -> QbsyncError:
     )
 
 
-def _refresh_refused(error: str, status: int) -> QbsyncError:
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _refresh_refused(endpoints: Endpoints, error: str, status: int) -> QbsyncError:
     if error == "invalid_grant":
         return AuthError(
-            "Intuit refused the stored refresh token (invalid_grant): the connection was "
+            f"{_capital(server_name(endpoints))} refused the stored refresh token (invalid_grant): "
+            "the connection was "
             "revoked or disconnected, or the token expired"
         )  # the next step, `qbsync auth`, is AuthError's hint: said once
     return AuthError(f"the token refresh failed ({error}, HTTP {status})")

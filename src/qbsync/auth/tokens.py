@@ -38,6 +38,7 @@ from qbsync.auth.credentials import (
     resolve_client_secret,
     token_lock,
 )
+from qbsync.auth.probe import server_name
 from qbsync.config import Config
 from qbsync.config.checks import ENVIRONMENT_ENV
 from qbsync.config.endpoints import API_PATH, PRODUCTION_API_BASE, SANDBOX_API_BASE, Endpoints
@@ -234,10 +235,11 @@ class TokenManager:
                 self.store.save_tokens(new)
             except (QbsyncError, OSError) as exc:
                 reason = exc.message if isinstance(exc, QbsyncError) else str(exc)
+                issuer = server_name(self.endpoints)
                 raise CredentialStoreError(
-                    f"Intuit issued new tokens, but they could not be saved ({reason}); the "
-                    "stored refresh token keeps working for about 24 hours (Intuit's grace "
-                    "period), so nothing is lost yet",
+                    f"{issuer[:1].upper()}{issuer[1:]} issued new tokens, but they could not be "
+                    f"saved ({reason}); the stored refresh token keeps working for about 24 "
+                    "hours (the grace period after a rotation), so nothing is lost yet",
                     hint="fix the token store (space, permissions, keyring), then run qbsync "
                     "again within a day; after that, `qbsync auth` would be needed",
                 ) from None

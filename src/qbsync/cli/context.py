@@ -1,7 +1,11 @@
-"""What every command gets from the global options: `CliContext`, as click's ``ctx.obj``."""
+"""What every command gets: `CliContext` (click's ``ctx.obj``, from the global options) and
+`open_session`, the one place that wires config -> credential store -> token manager -> QBO client
+-> state for a command and closes them again."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +16,10 @@ from qbsync.errors import QbsyncError
 
 if TYPE_CHECKING:
     from qbsync.auth.credentials import CredentialStore
+    from qbsync.auth.tokens import TokenManager
     from qbsync.config import Config
+    from qbsync.qbo.client import QboClient
+    from qbsync.state.db import State
 
 
 @dataclass
@@ -23,9 +30,13 @@ class CliContext:
     profile: str
     data_dir: Path
     verbose: int
-    # An unusable --profile / QBSYNC_PROFILE, raised by get(): inside the command, so its own
-    # error path reports it (`status --json` as its one JSON object).
+    # An unusable --profile / QBSYNC_PROFILE, raised by get(): inside the command, so that the
+    # error is reported like any other (one JSON object with --json).
     problem: QbsyncError | None = None
+    # Set by the --json option (cli/options.py): errors are then one JSON object on stdout.
+    as_json: bool = False
+    # The command printed its own JSON document (a report with "ok": false): main adds none.
+    json_printed: bool = False
 
     @classmethod
     def get(cls, ctx: click.Context | None = None) -> CliContext:
@@ -34,10 +45,20 @@ class CliContext:
         if obj is None:  # pragma: no cover - only when a command is invoked outside the group
             raise click.UsageError("qbsync commands must be run through the `qbsync` group")
         if obj.problem is not None:
-            if ctx.params.get("as_json"):  # the command promised one JSON object on stdout
-                emit_json_error(obj.problem)
             raise obj.problem
         return obj
+
+    def command_line(self, *args: str) -> str:
+        """``qbsync [--config PATH] [--profile NAME] <args>`` for this invocation."""
+        from qbsync.config import hints
+
+        return hints.command_line(self.profile, self.config_path, *args)
+
+    def localize(self, text: str | None) -> str | None:
+        """Every plain ``qbsync <command>`` in ``text`` names this invocation's profile/config."""
+        from qbsync.config import hints
+
+        return hints.localize(text, self.profile, self.config_path)
 
     def load(self) -> tuple[Config, CredentialStore]:
         """This invocation's config and the credential store it names."""
@@ -49,10 +70,48 @@ class CliContext:
         return config, store
 
 
-def emit_json_error(exc: QbsyncError) -> None:
-    """The error as the one JSON object a ``--json`` command prints (the keys `status` uses)."""
-    from qbsync.cli import render  # rich is imported only when a command renders
+@dataclass
+class Session:
+    """What a command works with; ``open_session`` builds it and closes it."""
 
-    render.emit_json(
-        {"ok": False, "error": exc.message, "exit_code": int(exc.exit_code), "hint": exc.hint}
-    )
+    obj: CliContext
+    config: Config
+    store: CredentialStore
+    state: State | None
+    tokens: TokenManager | None
+    client: QboClient | None
+
+
+@contextlib.contextmanager
+def open_session(
+    obj: CliContext, *, qbo: bool = True, state: bool = True, run_lock: bool = False
+) -> Iterator[Session]:
+    """Config and credential store always; then, in this order:
+
+    - ``run_lock``: the run lock (``LockedError``, exit 4, at once when another run holds it);
+    - ``qbo``: a TokenManager and the QboClient (``AuthError``, exit 3, when not connected);
+    - ``state``: the state database (created when missing).
+
+    Everything opened is closed on the way out, also when the command fails.
+    """
+    config, store = obj.load()
+    with contextlib.ExitStack() as stack:
+        if run_lock:
+            from qbsync.locks import run_lock as take_run_lock
+
+            stack.enter_context(take_run_lock(config.data_dir))
+        manager: TokenManager | None = None
+        client: QboClient | None = None
+        if qbo:
+            from qbsync.auth.tokens import token_manager_for
+            from qbsync.qbo.client import QboClient
+
+            manager = token_manager_for(config, store=store)
+            client = QboClient(config.qbo, manager)
+            stack.callback(client.session.close)
+        opened: State | None = None
+        if state:
+            from qbsync.state.db import State
+
+            opened = stack.enter_context(State.open(config.state_path))
+        yield Session(obj, config, store, opened, manager, client)

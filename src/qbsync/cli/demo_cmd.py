@@ -5,12 +5,14 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.panel import Panel
 
-from qbsync.demo import Step, run_demo
+from qbsync.cli.options import command
+
+if TYPE_CHECKING:
+    from qbsync.demo import Step
 
 
 def _display_argv(step: Step) -> str:
@@ -19,7 +21,7 @@ def _display_argv(step: Step) -> str:
     return "qbsync " + " ".join(shlex.quote(a) for a in args)
 
 
-@click.command("demo")
+@command("demo")
 @click.option(
     "--keep",
     type=click.Path(file_okay=False, path_type=Path),
@@ -28,6 +30,11 @@ def _display_argv(step: Step) -> str:
 )
 def demo_command(keep: Path | None) -> None:
     """Run qbsync end to end against a built-in QBO emulator (no Intuit account needed)."""
+    from rich.console import Console
+    from rich.panel import Panel
+
+    from qbsync.demo import run_demo
+
     console = Console(highlight=False, soft_wrap=True)
 
     def show(text: str) -> None:

@@ -26,7 +26,6 @@ from qbsync.auth.credentials import (
     open_store,
 )
 from qbsync.cli.context import CliContext
-from qbsync.cli.hints import command_line
 from qbsync.cli.init_prompts import (
     Asker,
     ask_client_id,
@@ -35,6 +34,7 @@ from qbsync.cli.init_prompts import (
     redirect_checker,
     source_values,
 )
+from qbsync.cli.options import command, stdin_is_terminal, yes_option
 from qbsync.config import Config, load_config, write_config
 from qbsync.config.checks import (
     DEFAULT_ENVIRONMENT,
@@ -49,7 +49,7 @@ from qbsync.config.write import DroppedValue, dropped_values, existing_values
 from qbsync.errors import ConfigError, CredentialStoreError, UsageError
 
 
-@click.command("init")
+@command("init")
 @click.option(
     "--environment",
     metavar="sandbox|production|URL",
@@ -71,7 +71,7 @@ from qbsync.errors import ConfigError, CredentialStoreError, UsageError
 @click.option(
     "--token-env", metavar="NAME", help="http: the env var holding the platform's API token."
 )
-@click.option("--yes", "-y", is_flag=True, help="Never prompt; take every value from flags/env.")
+@yes_option(help="Never prompt; take every value from flags/env.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
 def init_command(
     environment: str | None,
@@ -105,8 +105,12 @@ def init_command(
     old = existing_values(path) if path.exists() else {}
     dropped = dropped_values(path) if path.exists() else []
     old_qbo, old_source = old.get("qbo", {}), old.get("source", {})
-    ask = Asker(yes)
-    if old and not yes:
+    given = (environment, client_id, redirect_uri, token_store, source_type, members, invoices)
+    # `init --force --token-store file`: change what the options say, keep the rest as it is,
+    # without a question (cron and scripts have no terminal to answer one).
+    keep = bool(old) and not yes and any(v is not None for v in (*given, base_url, token_env))
+    ask = Asker(yes or keep, why=KEEP_WHY if keep else "--yes never prompts")
+    if old and not yes and not keep:
         click.echo(f"Starting from {path}: press Enter to keep each current value.")
     default_env = old_qbo.get("environment", DEFAULT_ENVIRONMENT)
     env = (
@@ -174,7 +178,18 @@ def init_command(
 
     _validate(values, path, obj)
     store = _open_store(values["tokens"]["store"], obj)
-    secret = ask_client_secret(ask, existing=_has_secret(store))
+    existing = _has_secret(store)
+    secret: str | None = None
+    moved = False
+    if keep and not existing and not os.environ.get(CLIENT_SECRET_ENV, "").strip():
+        # A new store: the secret moves over from the old one when that can still be read,
+        # else it is asked for (on a terminal) like any new secret.
+        secret = _secret_from(old.get("tokens", {}).get("store"), obj)
+        moved = secret is not None
+        if secret is None and stdin_is_terminal():
+            ask = Asker(False)
+    if secret is None:
+        secret = ask_client_secret(ask, existing=existing)
     from_env = bool(os.environ.get(CLIENT_SECRET_ENV, "").strip())
 
     # Secret first: if the store fails, no config is left behind that `auth` would then find
@@ -186,6 +201,8 @@ def init_command(
     note = (
         "kept the stored client secret"
         if secret is None
+        else f"moved the client secret to the {store.kind} store"
+        if moved
         else f"client secret from {CLIENT_SECRET_ENV} stored"
         if from_env
         else "client secret stored"
@@ -259,6 +276,21 @@ def _open_store(setting: str, obj: CliContext) -> CredentialStore:
         ) from None
 
 
+KEEP_WHY = (
+    "init --force with options changes only what they set, and the existing config has no "
+    "valid value for this one"
+)
+
+
+def _secret_from(setting: str | None, obj: CliContext) -> str | None:
+    """The client secret in the store an old config named, when it can be read here."""
+    try:
+        old = open_store(setting or "auto", profile=obj.profile, data_dir=obj.data_dir)
+        return old.load_client_secret()
+    except Exception:  # unreachable keyring, unreadable file: ask for it instead
+        return None
+
+
 def _has_secret(store: CredentialStore) -> bool:
     try:
         return store.load_client_secret() is not None
@@ -306,7 +338,7 @@ def _report(
         )
     if config.source.type == "csv" and config.source.members and not config.source.members.exists():
         rows.append(("Note", f"{config.source.members} does not exist yet."))
-    rows.append(("Next step", command_line(obj, "auth")))
+    rows.append(("Next step", obj.command_line("auth")))
     for label, text in rows:
         click.echo(f"{label + ':':<16}{text}")
 

@@ -19,8 +19,9 @@ from qbsync.errors import ConfigError, UsageError
 class Asker:
     """Take each value from its flag, else prompt (or, with --yes, use the default or fail)."""
 
-    def __init__(self, yes: bool) -> None:
+    def __init__(self, yes: bool, *, why: str = "--yes never prompts") -> None:
         self.yes = yes
+        self.why = why  # why a missing value is not asked for
 
     def value(
         self,
@@ -37,7 +38,7 @@ class Asker:
             return _checked(given, flag, check)
         if self.yes:
             if default is None and required:
-                raise UsageError(f"missing {flag}: --yes never prompts", hint=f"pass {flag}")
+                raise UsageError(f"missing {flag}: {self.why}", hint=f"pass {flag}")
             return default
         prompt_default = default if (default is not None or required) else ""
         answer: str = click.prompt(
@@ -211,7 +212,7 @@ def ask_client_secret(ask: Asker, *, existing: bool) -> str | None:
         if existing:
             return None
         raise UsageError(
-            f"missing client secret: --yes never prompts and {CLIENT_SECRET_ENV} is not set",
+            f"missing client secret: {ask.why} and {CLIENT_SECRET_ENV} is not set",
             hint=f"set {CLIENT_SECRET_ENV} for this command",
         )
     text = "Intuit app client secret (input hidden"

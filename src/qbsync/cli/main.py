@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import importlib
 import logging
 import os
 import sys
@@ -13,9 +13,7 @@ from typing import Any, NoReturn
 import click
 
 from qbsync import __version__
-from qbsync.cli import auth_cmd, demo_cmd, disconnect_cmd, emulator_cmd, init_cmd, status_cmd
 from qbsync.cli.context import CliContext
-from qbsync.config.hints import profile_command_line, set_hint_command
 from qbsync.errors import ConfigError, ExitCode, QbsyncError
 from qbsync.paths import (
     DEFAULT_PROFILE,
@@ -25,24 +23,28 @@ from qbsync.paths import (
     profile_data_dir,
     profile_of_config,
 )
-from qbsync.redact import RedactingFilter, RedactingFormatter, redact
 
 log = logging.getLogger("qbsync")
 
+# Every command: the module whose register(group) adds it, and its one-line help for
+# `qbsync --help`. A command's module is imported only when that command runs (or shows its own
+# help), so `qbsync --help` imports no command and none of their libraries (requests,
+# python-quickbooks, rich, keyring). tests/cli/test_docs.py checks each line against the
+# command's own help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("qbsync.cli.init_cmd", "Create the config file and store your Intuit app's client secret."),
+    "auth": ("qbsync.cli.auth_cmd", "Connect qbsync to a QuickBooks Online company (browser login, once)."),
+    "status": ("qbsync.cli.status_cmd", "Show the QBO connection: company, token store, token expiry."),
+    "disconnect": ("qbsync.cli.disconnect_cmd", "Revoke qbsync's access to the QBO company and delete the stored tokens."),
+    "emulator": ("qbsync.cli.emulator_cmd", "A local stand-in for QuickBooks Online and Intuit's OAuth server (tests, demo, CI)."),
+    "demo": ("qbsync.cli.demo_cmd", "Run qbsync end to end against a built-in QBO emulator (no Intuit account needed)."),
+}  # fmt: skip
+
 
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING
-    if verbose == 1:
-        level = logging.INFO
-    elif verbose >= 2:
-        level = logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root = logging.getLogger("qbsync")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    from qbsync.cli.logs import setup_logging  # imports redact's patterns: not for --help
+
+    setup_logging(verbose)
 
 
 # Options of the `qbsync` group that operators also type after the command.
@@ -50,13 +52,34 @@ _GROUP_OPTIONS = {"--profile": "NAME", "--config": "PATH", "-v": "", "--verbose"
 
 
 class QbsyncGroup(click.Group):
-    """A click group whose commands' QbsyncErrors map to exit codes in one place."""
+    """The one place where a command's errors become a message, a JSON error document (for
+    ``--json``) and an exit code: QbsyncErrors, click's aborts, Ctrl-C and anything unexpected."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name][0]).register(self)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from ``COMMANDS``, without importing the commands."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            # A stand-in with the registered line shortens it as click shortens the real help.
+            shown = self.commands.get(name) or click.Command(name, help=COMMANDS[name][1])
+            rows.append((name, shown.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except QbsyncError as exc:
-            fail(exc)
+            fail(ctx, exc.message, exc.hint, exc.exit_code)
         except click.NoSuchOption as exc:
             if exc.option_name in _GROUP_OPTIONS:
                 # `qbsync status --profile acme`: click would suggest some other option.
@@ -72,72 +95,102 @@ class QbsyncGroup(click.Group):
                     ctx=exc.ctx,
                 ) from None
             raise
-        except (click.exceptions.Exit, click.ClickException):
+        except click.exceptions.Exit:
             raise
+        except click.ClickException as exc:
+            _json_error(ctx, exc.format_message(), None, exc.exit_code)
+            raise  # click prints it (with the usage line) and exits 2
         except click.Abort as exc:
             # click turns Ctrl-C, end of input and a "no" at a confirmation into a bare Abort
             # ("Aborted!", exit 1, read by cron as a crash); the cause is kept as __context__.
             if isinstance(exc.__context__, KeyboardInterrupt):
                 _interrupted(ctx)
-            cancelled(end_of_input=isinstance(exc.__context__, EOFError))
+            _cancelled(ctx, end_of_input=isinstance(exc.__context__, EOFError))
         except EOFError:
-            cancelled(end_of_input=True)
+            _cancelled(ctx, end_of_input=True)
         except KeyboardInterrupt:
             _interrupted(ctx)
         except BrokenPipeError:
             # Only when stdout is not main()'s pipe-safe writer: click ends quietly (exit 1).
             raise
         except Exception as exc:  # the last line of defence: never a raw traceback with secrets
-            _unexpected(exc)
+            _unexpected(ctx, exc)
         finally:
+            from qbsync.config.hints import set_hint_command
+
             set_hint_command(None)  # set by the group callback for this invocation only
+
+
+def _obj(ctx: click.Context) -> CliContext | None:
+    return ctx.obj if isinstance(ctx.obj, CliContext) else None
+
+
+def _json_error(ctx: click.Context, message: str, hint: str | None, code: int) -> None:
+    """The error as the one JSON object a ``--json`` command promised (unless it printed its
+    own document already, e.g. a status report with ``"ok": false``)."""
+    obj = _obj(ctx)
+    if obj is None or not obj.as_json or obj.json_printed:
+        return
+    from qbsync.cli import render
+
+    render.emit_json({"ok": False, "error": message, "exit_code": int(code), "hint": hint})
+    obj.json_printed = True
+
+
+def fail(ctx: click.Context, message: str, hint: str | None, code: int) -> NoReturn:
+    """Print ``Error: ...`` (and ``Next step: ...``) and exit with ``code``.
+
+    Messages are built without secrets, but they may quote what Intuit or QBO answered: redact
+    anyway, like every other line qbsync prints. Every plain ``qbsync <command>`` in them names
+    this invocation's --profile / --config.
+    """
+    from qbsync.redact import redact
+
+    obj = _obj(ctx)
+    if obj is not None:
+        message = obj.localize(message) or message
+        hint = obj.localize(hint)
+    message, hint = redact(message), (redact(hint) if hint else None)
+    click.echo(f"Error: {message}", err=True)
+    if hint:
+        click.echo(f"Next step: {hint}", err=True)
+    _json_error(ctx, message, hint, code)
+    raise SystemExit(int(code))
 
 
 def _interrupted(ctx: click.Context) -> NoReturn:
     click.echo("Interrupted.", err=True)
-    ctx.exit(130)
+    _json_error(ctx, "interrupted", None, ExitCode.INTERRUPTED)
+    raise SystemExit(int(ExitCode.INTERRUPTED))
 
 
-def cancelled(*, end_of_input: bool) -> NoReturn:
+def _cancelled(ctx: click.Context, *, end_of_input: bool) -> NoReturn:
     """A question was answered "no" or got no answer: a clean stop, not a crash (exit 2)."""
     if end_of_input:
         if sys.stderr.isatty():  # end the unanswered prompt's line first
             click.echo("", err=True)
-        click.echo(
-            "Error: cancelled: a question got no answer (end of input); nothing was changed.",
-            err=True,
+        fail(
+            ctx,
+            "cancelled: a question got no answer (end of input); nothing was changed.",
+            "run it in a terminal, or give the answers as options (see --help)",
+            ExitCode.USAGE,
         )
-        click.echo(
-            "Next step: run it in a terminal, or give the answers as options (see --help)",
-            err=True,
-        )
-    else:
-        click.echo("Error: cancelled: nothing was changed.", err=True)
-    raise SystemExit(int(ExitCode.USAGE))
+    fail(ctx, "cancelled: nothing was changed.", None, ExitCode.USAGE)
 
 
-def fail(exc: QbsyncError) -> NoReturn:
-    """Print one line (plus the next step) for an expected error and exit with its code.
-
-    Messages are built without secrets, but they may quote what Intuit or QBO answered: redact
-    anyway, like every other line qbsync prints.
-    """
-    click.echo(f"Error: {redact(exc.message)}", err=True)
-    if exc.hint:
-        click.echo(f"Next step: {redact(exc.hint)}", err=True)
-    raise SystemExit(int(exc.exit_code))
-
-
-def _unexpected(exc: BaseException) -> NoReturn:
-    # Tracebacks can hold local variables' reprs only in debuggers; the formatted traceback holds
-    # source lines and the exception message. We print the type and message, and the traceback
-    # only when QBSYNC_DEBUG is set.
-    click.echo(f"Error: unexpected {type(exc).__name__}: {redact(str(exc))}", err=True)
+def _unexpected(ctx: click.Context, exc: BaseException) -> NoReturn:
+    # The formatted traceback holds source lines and the exception message: printed only when
+    # QBSYNC_DEBUG is set. The type and message always are.
     if os.environ.get("QBSYNC_DEBUG"):
+        from qbsync.redact import redact
+
         click.echo(redact("".join(traceback.format_exception(exc))), err=True)
-    else:
-        click.echo("Set QBSYNC_DEBUG=1 for a traceback.", err=True)
-    raise SystemExit(int(ExitCode.UNEXPECTED))
+    fail(
+        ctx,
+        f"unexpected {type(exc).__name__}: {exc}",
+        "set QBSYNC_DEBUG=1 for a traceback" if not os.environ.get("QBSYNC_DEBUG") else None,
+        ExitCode.UNEXPECTED,
+    )
 
 
 @click.group(cls=QbsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -166,6 +219,8 @@ def cli(ctx: click.Context, config_opt: Path | None, profile: str, verbose: int)
     a local QBO emulator and a demo. Member linking and invoice export are coming.
     """
     _setup_logging(verbose)
+    from qbsync.config.hints import set_hint_command
+
     set_hint_command(ctx.invoked_subcommand)
     problem = None if is_profile_name(profile) else _profile_problem(ctx, profile)
     if problem is not None:
@@ -187,13 +242,15 @@ def _other_profiles_config(ctx: click.Context, path: Path, profile: str) -> Qbsy
     profile's tokens and state. Say so, and name the command line that means acme."""
     if ctx.get_parameter_source("profile") == click.core.ParameterSource.COMMANDLINE:
         return None  # --profile was given too: the operator chose the pair
+    from qbsync.config import hints
+
     owner = profile_of_config(path)
     if owner is None or owner == profile:
         return None
     return ConfigError(
         f"{path} is the config file of profile {owner!r}, but without --profile this command "
         f"would use it with the tokens and state of profile {profile!r}",
-        hint=f"run `{profile_command_line(owner, path)}`",
+        hint=f"run `{hints.profile_command_line(owner, path)}`",
     )
 
 
@@ -210,74 +267,8 @@ def _profile_problem(ctx: click.Context, name: str) -> QbsyncError:
     )
 
 
-for _add in (
-    init_cmd.register,
-    auth_cmd.register,
-    disconnect_cmd.register,
-    status_cmd.register,
-    emulator_cmd.register,
-    demo_cmd.register,
-):
-    _add(cli)
-
-
-class _PipeSafeWriter(io.RawIOBase):
-    """stdout's (or stderr's) file descriptor, where a reader that went away (``qbsync status |
-    head -1``) is not an error: the rest of the output goes to /dev/null and the command finishes
-    with its own exit code. The redirect is the pattern the Python docs give for SIGPIPE."""
-
-    def __init__(self, fd: int) -> None:
-        super().__init__()
-        self._fd = fd
-
-    def writable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def isatty(self) -> bool:
-        return os.isatty(self._fd)
-
-    def write(self, data: Any) -> int:
-        try:
-            return os.write(self._fd, data)
-        except BrokenPipeError:
-            _to_devnull(self._fd)
-            return len(memoryview(data))
-
-
-def _to_devnull(fd: int) -> None:
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
-
-
-def _pipe_safe_streams() -> None:
-    """Put a ``_PipeSafeWriter`` under ``sys.stdout`` and ``sys.stderr`` (a real process's only:
-    with ``2>&1 | head -1`` the error lines go to the same closed pipe)."""
-    for name in ("stdout", "stderr"):
-        old = getattr(sys, name)
-        try:
-            fd = old.fileno()
-            old.flush()
-        except (AttributeError, OSError, ValueError):  # no file descriptor (tests), or closed
-            continue
-        setattr(
-            sys,
-            name,
-            io.TextIOWrapper(
-                io.BufferedWriter(_PipeSafeWriter(fd)),
-                encoding=old.encoding,
-                errors=old.errors,
-                line_buffering=bool(old.line_buffering),
-                write_through=bool(getattr(old, "write_through", False)),
-            ),
-        )
-
-
 def main(argv: list[str] | None = None) -> None:
-    _pipe_safe_streams()
+    from qbsync.cli.streams import pipe_safe_streams
+
+    pipe_safe_streams()
     cli.main(args=argv, prog_name="qbsync")

@@ -11,17 +11,19 @@ import json
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from qbsync.redact import redact
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 
 def _console(stderr: bool) -> Console:
+    from rich.console import Console  # rich costs ~60 ms to import: only when printing
+
     # highlight=False: rich would colour numbers and dates in ids; plain is easier to read.
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:  # a pipe or a log file: do not wrap lines at 80 columns
@@ -87,16 +89,23 @@ def emit_json(obj: dict[str, Any]) -> None:
     click.echo(json.dumps(_redact_values(obj), sort_keys=True, default=_json_default))
 
 
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def info(message: str) -> None:
-    stderr_console().print(escape(redact(message)), soft_wrap=True)
+    stderr_console().print(_escape(redact(message)), soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    stderr_console().print(f"[yellow]Warning:[/yellow] {escape(redact(message))}", soft_wrap=True)
+    """One line, ``warning: ...``: the same shape as the log's warnings at default verbosity."""
+    stderr_console().print(f"[yellow]warning:[/yellow] {_escape(redact(message))}", soft_wrap=True)
 
 
 def result(message: str) -> None:
-    stdout_console().print(escape(redact(message)), soft_wrap=True)
+    stdout_console().print(_escape(redact(message)), soft_wrap=True)
 
 
 def key_values(title: str | None, rows: Iterable[tuple[str, str]]) -> None:
@@ -113,9 +122,11 @@ def key_values(title: str | None, rows: Iterable[tuple[str, str]]) -> None:
         lines += [f"{label:<{width}}  {value}".rstrip() for label, value in pairs]
         click.echo("\n".join(lines))
         return
+    from rich.table import Table
+
     table = Table(title=title, show_header=False, box=None, pad_edge=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     for label, value in rows:
-        table.add_row(escape(label), escape(redact(value)))
+        table.add_row(_escape(label), _escape(redact(value)))
     console.print(table)
