@@ -191,3 +191,8 @@ class SourceError(QbsyncError):
     exit_code = ExitCode.UNEXPECTED
     hint = "check that the membership platform is up and [source] in the config points at it"
 
+
+class RecordsFailedError(QbsyncError):
+    """The run finished, but some records failed; they were listed (exit 5)."""
+
+    exit_code = ExitCode.PARTIAL

@@ -37,6 +37,8 @@ class CliContext:
     as_json: bool = False
     # The command printed its own JSON document (a report with "ok": false): main adds none.
     json_printed: bool = False
+    # -q: print nothing on success (cron mails only output).
+    quiet: bool = False
 
     @classmethod
     def get(cls, ctx: click.Context | None = None) -> CliContext:

@@ -38,17 +38,32 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "disconnect": ("qbsync.cli.disconnect_cmd", "Revoke qbsync's access to the QBO company and delete the stored tokens."),
     "emulator": ("qbsync.cli.emulator_cmd", "A local stand-in for QuickBooks Online and Intuit's OAuth server (tests, demo, CI)."),
     "demo": ("qbsync.cli.demo_cmd", "Run qbsync end to end against a built-in QBO emulator (no Intuit account needed)."),
+    "connect-members": ("qbsync.cli.members_cmd", "Connect every active member to its QBO customer by email."),
+    "link": ("qbsync.cli.links_cmd", "Link MEMBER (an id or email) to a QBO customer by hand; manual links stick."),
+    "unlink": ("qbsync.cli.links_cmd", "Remove MEMBER's link (id or email) and keep it out of automatic connection."),
+    "links": ("qbsync.cli.links_cmd", "List every member with its link status, its QBO customer and, for needs-review, the candidate customers."),
+    "export": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
+    "export-invoices": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
+    "runs": ("qbsync.cli.runs_cmd", "List recorded runs (connect-members, export) with their counts and problems."),
 }  # fmt: skip
 
 
-def _setup_logging(verbose: int) -> None:
+def _setup_logging(verbose: int, *, quiet: bool = False, log_file: Path | None = None) -> None:
     from qbsync.cli.logs import setup_logging  # imports redact's patterns: not for --help
 
-    setup_logging(verbose)
+    setup_logging(verbose, quiet=quiet, log_file=log_file)
 
 
 # Options of the `qbsync` group that operators also type after the command.
-_GROUP_OPTIONS = {"--profile": "NAME", "--config": "PATH", "-v": "", "--verbose": ""}
+_GROUP_OPTIONS = {
+    "--profile": "NAME",
+    "--config": "PATH",
+    "-v": "",
+    "--verbose": "",
+    "-q": "",
+    "--quiet": "",
+    "--log-file": "PATH",
+}
 
 
 class QbsyncGroup(click.Group):
@@ -210,15 +225,35 @@ def _unexpected(ctx: click.Context, exc: BaseException) -> NoReturn:
     help="Keep several QBO companies apart: each profile has its own config, state and tokens.",
 )
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print nothing on success (for cron: it mails only output); errors still go to stderr.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also append plain, timestamped log lines to this file.",
+)
 @click.version_option(__version__, prog_name="qbsync")
 @click.pass_context
-def cli(ctx: click.Context, config_opt: Path | None, profile: str, verbose: int) -> None:
+def cli(
+    ctx: click.Context,
+    config_opt: Path | None,
+    profile: str,
+    verbose: int,
+    quiet: bool,
+    log_file: Path | None,
+) -> None:
     """Connect a membership platform to QuickBooks Online (QBO).
 
-    Today qbsync sets up and checks the QBO connection (init, auth, status, disconnect) and ships
-    a local QBO emulator and a demo. Member linking and invoice export are coming.
+    Set up the connection (init, auth, status), connect members to QBO customers
+    (connect-members, link, unlink, links) and export their invoices on export days
+    (export --if-due, runs). A local QBO emulator and a demo come with it.
     """
-    _setup_logging(verbose)
+    _setup_logging(verbose, quiet=quiet, log_file=log_file)
     from qbsync.config.hints import set_hint_command
 
     set_hint_command(ctx.invoked_subcommand)
@@ -234,6 +269,7 @@ def cli(ctx: click.Context, config_opt: Path | None, profile: str, verbose: int)
         data_dir=profile_data_dir(profile),
         verbose=verbose,
         problem=problem,
+        quiet=quiet,
     )
 
 

@@ -8,7 +8,7 @@ a secret that slipped into a message is masked rather than shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -130,3 +130,68 @@ def key_values(title: str | None, rows: Iterable[tuple[str, str]]) -> None:
     for label, value in rows:
         table.add_row(_escape(label), _escape(redact(value)))
     console.print(table)
+
+
+def table(title: str | None, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A table on stdout: rich on a terminal, plain aligned columns into a pipe or a file."""
+    rows = [[redact(str(cell)) for cell in row] for row in rows]
+    console = stdout_console()
+    if not console.is_terminal:
+        widths = [len(h) for h in headers]
+        for row in rows:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=False)]
+        lines = [title] if title else []
+        for row in [list(headers), *rows]:
+            lines.append("  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=False)).rstrip())
+        click.echo("\n".join(lines))
+        return
+    from rich.table import Table
+
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for header in headers:
+        grid.add_column(_escape(header), overflow="fold")
+    for row in rows:
+        grid.add_row(*(_escape(cell) for cell in row))
+    console.print(grid)
+
+
+class Progress:
+    """Progress on stderr: a bar on a terminal; plain lines (about every 10%) otherwise; nothing
+    with ``quiet``. Use as a context manager; call ``advance(n, what)`` as records land."""
+
+    def __init__(self, total: int, label: str, *, quiet: bool = False) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.quiet = quiet
+        self.done = 0
+        self._bar: Any = None
+        self._task: Any = None
+        self._next_line = 0.1
+
+    def __enter__(self) -> Progress:
+        if self.quiet:
+            return self
+        console = stderr_console()
+        if console.is_terminal:
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(console=console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.label, total=self.total)
+        return self
+
+    def advance(self, n: int, what: str = "") -> None:
+        self.done += n
+        if self.quiet:
+            return
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n)
+            return
+        if self.done / self.total >= self._next_line or self.done >= self.total:
+            click.echo(f"{self.label}: {self.done}/{self.total} {what}".rstrip(), err=True)
+            while self._next_line <= self.done / self.total:
+                self._next_line += 0.1
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 SAFETY_MARGIN = timedelta(minutes=10)
 CDC_WINDOW = timedelta(days=29)  # QBO's CDC looks back at most 30 days
 ALL_CUSTOMERS = "select * from Customer where Active IN (true,false) orderby Id"
+_CUSTOMERS_WHERE = "select * from Customer where Active IN (true,false) and {where}"
 CHANGED_SINCE = (
     "select * from Customer where Active IN (true,false) and "
     "MetaData.LastUpdatedTime > '{since}' orderby Id"
@@ -43,6 +44,11 @@ class RefreshResult:
     read: int = 0
     deleted: list[str] = field(default_factory=list)
     links_dropped: list[str] = field(default_factory=list)
+
+
+def customers_where(where: str) -> str:
+    """A query for customers, inactive ones included; ``where``'s values went through quote()."""
+    return _CUSTOMERS_WHERE.format(where=where)
 
 
 def qbo_time(moment: datetime) -> str:

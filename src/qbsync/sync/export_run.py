@@ -215,7 +215,9 @@ def apply_export(
             "invoice",
             [(r.invoice_id, "refused", f"{r.field}: {r.reason}") for r in plan.refused],
         )
-    if plan.export_day is not None:
+    # The day is served once everything sent has a clear answer; with invoices still in flight it
+    # stays due, so the next daily run settles them (and serves it).
+    if plan.export_day is not None and not outcome.in_flight and not plan.settled.in_flight:
         state.exports.serve_day(plan.export_day, run_id=run_id, now=now())
     return outcome
 

@@ -24,7 +24,7 @@ from qbsync.qbo.requestids import bids_for, request_id
 from qbsync.state.db import State
 from qbsync.state.members import PendingCreate
 from qbsync.sync.contacts import contact_snapshot, name_variant, new_customer_body
-from qbsync.sync.customers import cached_customer
+from qbsync.sync.customers import cached_customer, customers_where
 from qbsync.sync.members_plan import CreateAction, MemberPlan, ReactivateAction, UpdateAction
 
 log = logging.getLogger(__name__)
@@ -109,12 +109,12 @@ def _element(error: QbsyncError) -> str | None:
 def find_by_email(client: CustomerWriter, email: str) -> list[dict[str, Any]]:
     """Customers (inactive ones included) whose PrimaryEmailAddr is exactly ``email``."""
     where = f"PrimaryEmailAddr = {quote(email)}"
-    return client.query(f"select * from Customer where Active IN (true,false) and {where}")  # noqa: S608
+    return client.query(customers_where(where))
 
 
 def find_by_name(client: CustomerWriter, name: str) -> list[dict[str, Any]]:
     where = f"DisplayName = {quote(name)}"
-    return client.query(f"select * from Customer where Active IN (true,false) and {where}")  # noqa: S608
+    return client.query(customers_where(where))
 
 
 def settle_pending_creates(
