@@ -4,7 +4,7 @@ two reads it needs (``read_meta`` offline, ``run_check`` through the QBO gateway
 Offline, only the stored tokens are known: ``connected`` is true only when ``--check`` got an
 answer from QBO with them, false when they are known to be unusable (none stored, refresh token
 expired, issued by another environment, refused by QBO), and None when nothing says either way.
-Later issues add member and invoice figures to the report.
+``figures`` carries the member and invoice figures (``qbsync.sync.figures``).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class StatusReport:
     reason: str | None = None  # the problem without its "not connected: " (the report's words)
     warnings: tuple[str, ...] = ()
     check: CheckResult | None = None
-    figures: dict[str, Any] = field(default_factory=dict)  # later: members, invoices
+    figures: dict[str, Any] = field(default_factory=dict)  # "members", "invoices"
 
     @property
     def exit_code(self) -> int:
@@ -141,6 +141,7 @@ def build_status(
     check: CheckResult | None = None,
     secret_problem: QbsyncError | None = None,
     environment_source: str = "config",
+    figures: dict[str, Any] | None = None,
 ) -> StatusReport:
     """The report for what was read (no I/O). The problem, in order: no client secret (cron could
     not refresh), no tokens, tokens unusable here, then what ``--check`` found."""
@@ -209,6 +210,7 @@ def build_status(
         reason=reason,
         warnings=tuple(warnings),
         check=check,
+        figures=dict(figures or {}),
     )
 
 

@@ -100,3 +100,19 @@ def test_run_lock_fails_fast_by_default(tmp_path: Path) -> None:
         (tmp_path / "ready.release").write_text("go")
         holder.kill()
         holder.wait()
+
+
+def test_a_held_run_lock_names_the_holders_pid_and_start(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    holder = _start_holder(tmp_path / "run.lock", ready, hold=30)
+    try:
+        with pytest.raises(LockedError) as info, run_lock(tmp_path):
+            pass
+        assert f"pid {holder.pid}" in info.value.message
+        assert "running since 20" in info.value.message
+        assert info.value.exit_code == ExitCode.LOCKED
+    finally:
+        ready.with_suffix(".release").write_text("")
+        holder.wait(10)
+    with run_lock(tmp_path):  # released by the holder: taken at once, and the note is ours now
+        assert (tmp_path / "run.lock").read_text().split()[0] == str(__import__("os").getpid())

@@ -50,6 +50,7 @@ def status_command(as_json: bool, check: bool) -> None:
         except QbsyncError as exc:
             secret_problem = exc
         env_source = ENVIRONMENT_ENV if os.environ.get(ENVIRONMENT_ENV, "").strip() else "config"
+        figures = _figures(config)
 
         def report(result: status.CheckResult | None = None) -> status.StatusReport:
             return status.build_status(
@@ -62,6 +63,7 @@ def status_command(as_json: bool, check: bool) -> None:
                 check=result,
                 secret_problem=secret_problem,
                 environment_source=env_source,
+                figures=figures,
             )
 
         built = report()
@@ -80,6 +82,35 @@ def status_command(as_json: bool, check: bool) -> None:
     if built.problem is not None:
         # The report is out; cli/main.py says the error once more and exits with its code.
         raise built.problem
+
+
+def _figures(config: Any) -> dict[str, Any]:
+    """Members and invoices from the state (no state yet: none); waiting invoices from a csv
+    source only (status stays offline: no request to the platform or QBO)."""
+    if not config.state_path.exists():
+        return {}
+    from qbsync.errors import QbsyncError
+    from qbsync.sources.base import open_source
+    from qbsync.state.db import State
+    from qbsync.sync.export_run import local_tz
+    from qbsync.sync.figures import invoice_figures, member_figures
+
+    invoices = None
+    source_problem = None
+    if config.source.type == "csv" and config.source.invoices is not None:
+        try:
+            source = open_source(config.source, tz=local_tz(config.export))
+            invoices = source.invoices(statuses=config.export.statuses, created_since=None).records
+        except QbsyncError as exc:
+            source_problem = exc.message
+    with State.open(config.state_path) as state:
+        out = {
+            "members": member_figures(state),
+            "invoices": invoice_figures(state, config, source_invoices=invoices),
+        }
+    if source_problem:
+        out["invoices"]["source_problem"] = source_problem
+    return out
 
 
 def _check(obj: CliContext) -> CheckResult:
@@ -159,6 +190,53 @@ def _render_text(obj: CliContext, report: StatusReport, now: datetime) -> None:
     render.key_values("qbsync status", rows)
     for warning in status["warnings"]:
         render.warn(warning)
+    _render_figures(obj, status)
+
+
+def _when(value: Any) -> str | None:
+    from qbsync.auth.token_endpoint import utcnow
+    from qbsync.cli import render
+
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return render.when(moment, utcnow())
+
+
+def _render_figures(obj: CliContext, status: dict[str, Any]) -> None:
+    from qbsync.cli import render
+
+    members, invoices = status.get("members"), status.get("invoices")
+    if members is not None:
+        by = members["by_status"]
+        render.key_values(
+            "Members",
+            [
+                ("linked", f"{members['linked']} (auto {by.get('auto', 0)}, created "
+                 f"{by.get('created', 0)}, manual {by.get('manual', 0)})"),
+                *[(k.replace("_", " "), str(v)) for k, v in sorted(by.items())
+                  if k not in ("auto", "created", "manual")],
+            ],
+        )  # fmt: skip
+    if invoices is not None:
+        waiting = invoices["waiting_for_next_export_day"]
+        render.key_values(
+            "Invoices",
+            [
+                ("exported", str(invoices["exported"])),
+                ("waiting for the next export day", "-" if waiting is None else str(waiting)),
+                ("failed", str(invoices["failed"])),
+                ("refused by the last export", str(invoices["refused_last_run"])),
+                ("without a clear answer", str(invoices["in_flight"])),
+                ("total differs in QBO", str(invoices["total_differences"])),
+                ("last export", _when(invoices["last_export_at"]) or "never"),
+                ("next export day", invoices["next_export_day"]
+                 + (" (due now)" if invoices["due_now"] else "")),
+            ],
+        )  # fmt: skip
+    for part in (members, invoices):
+        for problem in (part or {}).get("problems", []):
+            render.warn(f"{problem['what']}: {obj.localize(problem['fix'])}")
 
 
 def register(group: click.Group) -> None:

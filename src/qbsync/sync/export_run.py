@@ -151,6 +151,7 @@ def plan_export(
         return plan
     refs = qbo_refs(client)
     plan.custom_numbers = refs.custom_txn_numbers
+    state.set_meta("custom_txn_numbers", "true" if refs.custom_txn_numbers else "false")
     plan.to_send, plan.refused = _map_all(eligible, by_member, state, config, refs)
     return plan
 
@@ -245,6 +246,7 @@ def export_summary(plan: ExportPlan, outcome: ExportOutcome | None) -> dict[str,
         "exported": len(exported),
         "exported_total": str(sum((r.source_total for r in exported), Decimal("0"))),
         "failed": len(failed) + len(plan.refused),
+        "refused": len(plan.refused),
         "failures": [
             f"invoice {r.invoice_id}: {r.error_message} [QBO {r.error_code}]" for r in failed
         ]
