@@ -88,7 +88,7 @@ def _figures(config: Any) -> dict[str, Any]:
     """Members and invoices from the state (no state yet: none); waiting invoices from a csv
     source only (status stays offline: no request to the platform or QBO)."""
     if not config.state_path.exists():
-        return {}
+        return {"members": None, "invoices": None}
     from qbsync.errors import QbsyncError
     from qbsync.sources.base import open_source
     from qbsync.state.db import State
