@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from qbsync.cli.context import CliContext, open_session
-from qbsync.cli.options import command, dry_run_option, json_option, stdin_is_terminal, yes_option
+from qbsync.cli.options import (
+    command,
+    dry_run_option,
+    json_option,
+    quiet_option,
+    stdin_is_terminal,
+    yes_option,
+)
 
 if TYPE_CHECKING:
     from qbsync.cli.context import Session
@@ -22,6 +29,7 @@ SHOWN = 10
 
 def _export_command(name: str, hidden: bool = False) -> click.Command:
     @command(name, hidden=hidden)
+    @quiet_option
     @click.option("--if-due", is_flag=True, help="Only on an export day not yet served (for cron).")
     @click.option(
         "--as-of",

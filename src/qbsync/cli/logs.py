@@ -43,3 +43,10 @@ def setup_logging(verbose: int, *, quiet: bool = False, log_file: Path | None = 
     root.handlers[:] = handlers
     root.setLevel(min(h.level for h in handlers))
     root.propagate = False
+
+
+def quiet_stderr() -> None:
+    """-q: only errors on stderr from now on (the log file, if any, keeps everything)."""
+    for handler in logging.getLogger("qbsync").handlers:
+        if not isinstance(handler, logging.FileHandler):
+            handler.setLevel(max(handler.level, logging.ERROR))

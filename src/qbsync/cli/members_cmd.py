@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from qbsync.cli.context import CliContext, open_session
-from qbsync.cli.options import command, dry_run_option, json_option, stdin_is_terminal, yes_option
+from qbsync.cli.options import (
+    command,
+    dry_run_option,
+    json_option,
+    quiet_option,
+    stdin_is_terminal,
+    yes_option,
+)
 
 if TYPE_CHECKING:
     from qbsync.sync.connect import ConnectPlan
@@ -18,6 +25,7 @@ SHOWN = 10  # rows shown per kind of action (all of them go to --json)
 
 
 @command("connect-members")
+@quiet_option
 @dry_run_option
 @yes_option
 @click.option("--full", is_flag=True, help="Re-read every QBO customer instead of what changed.")

@@ -36,6 +36,30 @@ def json_option(func: F) -> F:
     )(func)
 
 
+def _remember_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        from qbsync.cli.context import CliContext
+        from qbsync.cli.logs import quiet_stderr
+
+        obj = ctx.find_object(CliContext)
+        if obj is not None:
+            obj.quiet = True
+        quiet_stderr()
+    return value
+
+
+def quiet_option(func: F) -> F:
+    """``-q`` after the command too (``qbsync export --if-due -q``), as ``qbsync -q export``."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_quiet,
+        help="Print nothing on success (for cron); errors still go to stderr.",
+    )(func)
+
+
 def yes_option(func: F | None = None, *, help: str = "Do not ask for confirmation.") -> Any:
     """``--yes`` / ``-y``: do not ask (``@yes_option``, or ``@yes_option(help=...)`` where a
     command's questions are more than a confirmation)."""
