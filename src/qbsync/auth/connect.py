@@ -216,7 +216,7 @@ def disconnect(config: Config, store: CredentialStore, *, forget: bool) -> Disco
         if tokens is not None:
             store.delete_tokens()
     clear_pending(config.data_dir)
-    deleted = delete_state_files(config.state_path) if forget else False
+    deleted = State.delete_files(config.state_path) if forget else False
     return Disconnected(
         tokens is not None, revoked_at, not_revoked, bool(mismatch), config.state_path, deleted
     )
@@ -228,17 +228,3 @@ def _fix_secret_then(*again: str) -> str:
     if os.environ.get(CLIENT_SECRET_ENV, "").strip():
         fix = f"unset {CLIENT_SECRET_ENV} (to use the stored secret) or {fix}"
     return f"{fix}, then `qbsync {' '.join(again)}` again"
-
-
-def delete_state_files(path: Path) -> bool:
-    """Delete the state database and its SQLite side files; whether there was one.
-
-    Belongs in state/ (a ``State`` API that deletes its own files); kept minimal here until
-    state/db.py offers one.
-    """
-    deleted = False
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{path}{suffix}").unlink()
-            deleted = True
-    return deleted

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import shlex
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -174,7 +176,7 @@ def _announce(emu: Emulator, *, time_scale: float, limits: bool) -> None:
             f" --redirect-uri {loopback[0]} --token-store file --source csv --members members.csv"
         )
         click.echo(
-            '  BROWSER="python -m qbsync.emulator.browser %s" qbsync auth'
+            f'  BROWSER="{shlex.quote(sys.executable)} -m qbsync.emulator.browser %s" qbsync auth'
             "   # no browser needed: the emulator consents at once"
         )
     click.echo("An https:// redirect URI means the paste flow (qbsync auth asks for the address).")

@@ -168,9 +168,7 @@ class QboSession(requests.Session):
                 if repeatable and attempt < self.retry.max_attempts:
                     unclear = unclear or not read
                     delay = self.retry.backoff(attempt)
-                    log.warning(
-                        "QBO %s %s: %s; retrying in %.1f s", method, _path(url), what, delay
-                    )
+                    log.warning("QBO %s %s: %s; retrying in %g s", method, _path(url), what, delay)
                     self._sleep(delay)
                     continue
                 text = (
@@ -205,7 +203,7 @@ class QboSession(requests.Session):
                         )
                     wait = min(wait, max(self.retry.max_delay, self.retry.throttle_delay))
                     log.warning(
-                        "QBO %s %s answered %s; retrying in %.1f s",
+                        "QBO %s %s answered %s; retrying in %g s",
                         method,
                         _path(url),
                         resp.status_code,

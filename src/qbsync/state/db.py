@@ -123,6 +123,16 @@ class State:
             hint=f"move {self.path} aside; a new one is created on the next run",
         )
 
+    @staticmethod
+    def delete_files(path: Path) -> bool:
+        """Delete a (closed) state database and its SQLite side files; whether there was one."""
+        deleted = False
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{path}{suffix}").unlink()
+                deleted = True
+        return deleted
+
     @property
     def schema_version(self) -> int:
         version: int = self._conn.execute("PRAGMA user_version").fetchone()[0]
