@@ -142,18 +142,7 @@ class CsvSource:
                 lines.append(line)
         if problems or head is None:
             return None, problems
-        invoice = SourceInvoice(
-            id=head.id,
-            member_id=head.member_id,
-            number=head.number,
-            created_at=head.created_at,
-            due_date=head.due_date,
-            status=head.status,
-            currency=head.currency,
-            lines=tuple(lines),
-            tax_amount=head.tax_amount,
-        )
-        return invoice, []
+        return head.with_lines(lines), []
 
 
 def _disagreements(name: str, invoice_id: str, rows: list[CsvRow]) -> list[Problem]:

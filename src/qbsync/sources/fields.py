@@ -14,7 +14,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
-from qbsync.sources.records import Address, InvoiceLine, Member, Problem, ProblemKind
+from qbsync.sources.records import Address, InvoiceLine, Member, Problem, ProblemKind, SourceInvoice
 
 MEMBER_COLUMNS = (
     "id", "email", "first_name", "last_name", "company", "phone", "address_line1",
@@ -223,6 +223,19 @@ class InvoiceHead:
     status: str
     currency: str | None
     tax_amount: Decimal | None
+
+    def with_lines(self, lines: Sequence[InvoiceLine]) -> SourceInvoice:
+        return SourceInvoice(
+            id=self.id,
+            member_id=self.member_id,
+            number=self.number,
+            created_at=self.created_at,
+            due_date=self.due_date,
+            status=self.status,
+            currency=self.currency,
+            lines=tuple(lines),
+            tax_amount=self.tax_amount,
+        )
 
 
 def invoice_head_from(

@@ -235,18 +235,7 @@ class HttpSource:
                     lines.append(line)
         if problems or head is None:
             return None, problems
-        invoice = SourceInvoice(
-            id=head.id,
-            member_id=head.member_id,
-            number=head.number,
-            created_at=head.created_at,
-            due_date=head.due_date,
-            status=head.status,
-            currency=head.currency,
-            lines=tuple(lines),
-            tax_amount=head.tax_amount,
-        )
-        return invoice, []
+        return head.with_lines(lines), []
 
     # -- paging and requests ---------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from qbsync.errors import QboError, QboStaleObjectError, QboUnclearOutcomeError,
 from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.query import quote
 from qbsync.qbo.requestids import bids_for, request_id
+from qbsync.sources.records import Member
+from qbsync.state.customers import CachedCustomer
 from qbsync.state.db import State
 from qbsync.state.members import PendingCreate
 from qbsync.sync.contacts import contact_snapshot, name_variant, new_customer_body
@@ -104,6 +106,24 @@ def _code(error: QbsyncError) -> str | None:
 
 def _element(error: QbsyncError) -> str | None:
     return getattr(error, "element", None) or None
+
+
+def record_link(
+    state: State,
+    member: Member,
+    customer: CachedCustomer,
+    how: str,
+    at: datetime | None,
+    *,
+    snapshot: dict[str, str] | None = None,
+) -> None:
+    """One member's link as it lands: the customer cached, the link, the contact fields pushed
+    (the member's, unless given), and no pending create left for it; one transaction."""
+    with state.transaction():
+        state.customers.upsert([customer])
+        state.members.link(member.id, customer.id, how, now=at)
+        state.members.set_pushed(member.id, snapshot or contact_snapshot(member), now=at)
+        state.members.clear_pending([member.id])
 
 
 def find_by_email(client: CustomerWriter, email: str) -> list[dict[str, Any]]:
@@ -213,11 +233,7 @@ def _create_batch(
         )
         if answer.entity is not None:
             customer = cached_customer(answer.entity)
-            with state.transaction():
-                state.customers.upsert([customer])
-                state.members.link(member_id, customer.id, "created", now=now())
-                state.members.set_pushed(member_id, contact_snapshot(action.member), now=now())
-                state.members.clear_pending([member_id])
+            record_link(state, action.member, customer, "created", now())
             rec.outcome.created.append(member_id)
             rows.append((member_id, "created", f"customer {customer.id} {customer.display_name}"))
             continue
@@ -254,11 +270,7 @@ def _settle_now(
         found = []
     if len(found) == 1:
         customer = cached_customer(found[0])
-        with state.transaction():
-            state.customers.upsert([customer])
-            state.members.link(member_id, customer.id, "created", now=now())
-            state.members.set_pushed(member_id, contact_snapshot(action.member), now=now())
-            state.members.clear_pending([member_id])
+        record_link(state, action.member, customer, "created", now())
         rec.outcome.created.append(member_id)
         return (member_id, "created", f"customer {customer.id} (found after an unclear answer)")
     rec.outcome.unclear.append(member_id)
@@ -288,10 +300,7 @@ def _duplicate_name(
         holders = []
     mine = [c for c in holders if email in c.emails and c.active]
     if len(mine) == 1:
-        with state.transaction():
-            state.customers.upsert(mine)
-            state.members.link(member.id, mine[0].id, "auto", now=now())
-            state.members.set_pushed(member.id, contact_snapshot(member), now=now())
+        record_link(state, member, mine[0], "auto", now())
         rec.outcome.linked.append(member.id)
         return (member.id, "linked", f"customer {mine[0].id} already had the name and the email")
     if retries is None:
@@ -337,10 +346,7 @@ def _reactivate_batch(
             rows.append(rec.fail(member_id, result))
             continue
         customer = cached_customer(result)
-        with state.transaction():
-            state.customers.upsert([customer])
-            state.members.link(member_id, customer.id, "auto", now=now())
-            state.members.set_pushed(member_id, contact_snapshot(action.member), now=now())
+        record_link(state, action.member, customer, "auto", now())
         rec.outcome.reactivated.append(member_id)
         rows.append((member_id, "reactivated", f"customer {customer.id} {customer.display_name}"))
     rec.done(rows, "reactivated")
