@@ -34,5 +34,8 @@ format: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
 
+# All benchmarks, one after the other (about 6 minutes; see benchmarks/README.md).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_gateway.py
+	$(BIN)/python benchmarks/bench_members.py
+	$(BIN)/python benchmarks/bench_export.py
