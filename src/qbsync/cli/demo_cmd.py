@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -11,8 +12,15 @@ import click
 
 from qbsync.cli.options import command
 
+_PROGRESS = re.compile(r"^[\w-]+: \d+/\d+\b")  # render.Progress's plain lines
+
 if TYPE_CHECKING:
     from qbsync.demo import Step
+
+
+def _without_progress(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if not _PROGRESS.match(ln)]
+    return "\n".join(lines).strip()
 
 
 def _display_argv(step: Step) -> str:
@@ -33,44 +41,70 @@ def demo_command(keep: Path | None) -> None:
     from rich.console import Console
     from rich.panel import Panel
 
-    from qbsync.demo import run_demo
+    from qbsync.demo import EMULATOR_FILE, run_demo
 
     console = Console(highlight=False, soft_wrap=True)
 
     def show(text: str) -> None:
-        console.print(text)
+        console.print(text, markup=False)
 
     def show_step(step: Step) -> None:
         console.print()
-        console.print(f"[bold]{step.title}[/bold]")
-        console.print(f"[cyan]$ {_display_argv(step)}[/cyan]")
+        console.print(step.title, markup=False, style="bold")
+        console.print(f"$ {_display_argv(step)}", markup=False, style="cyan")
 
     def show_result(step: Step) -> None:
         out = step.stdout.rstrip()
         if out:
             console.print(out, markup=False)
-        if step.exit_code != step.expect_exit and step.stderr.strip():
-            console.print(step.stderr.rstrip(), markup=False, style="red")
+        # Warnings and errors go to stderr: shown when the exit code says something went wrong
+        # (expected or not), without the progress lines.
+        err = _without_progress(step.stderr) if step.exit_code else ""
+        if err:
+            console.print(
+                err, markup=False, style="yellow" if step.exit_code == step.expect_exit else "red"
+            )
+        if step.note and step.exit_code == step.expect_exit:
+            console.print(f"({step.note})", markup=False, style="dim")
 
     console.print(Panel.fit("qbsync demo: a membership platform -> QuickBooks Online (emulated)"))
     result = run_demo(show=show, show_step=show_step, show_result=show_result, keep=keep)
     console.print()
-    console.print("[bold]What the emulator saw[/bold] (requests per endpoint):")
-    requests_seen = result.emulator_summary.get("requests")
+    summary = result.emulator_summary
+    console.print("[bold]What the emulated QBO company holds now[/bold]")
+    console.print(
+        f"  {summary.get('customers')} customers ({summary.get('active_customers')} active), "
+        f"{summary.get('invoices')} invoices",
+        markup=False,
+    )
+    console.print(
+        f"  {summary.get('exported_invoices')} of the {summary.get('invoices_in_csv')} invoices in "
+        f"invoices.csv exported, each exactly once, {summary.get('exported_total')} in all",
+        markup=False,
+    )
+    requests_seen = summary.get("requests")
     if isinstance(requests_seen, dict):
+        console.print(f"  {sum(requests_seen.values())} requests served:", markup=False)
         for endpoint, count in sorted(requests_seen.items()):
-            console.print(f"  {count:>3}  {endpoint}", markup=False)
+            console.print(f"    {count:>3}  {endpoint}", markup=False)
     console.print()
     console.print(
         f"[green]Demo finished:[/green] {len(result.steps)} commands ran against "
-        f"{result.emulator_summary.get('company')} at {result.base_url}."
+        f"{summary.get('company')} at {result.base_url}."
     )
     if keep is not None:
+        port = result.base_url.rsplit(":", 1)[-1]
+        data = shlex.quote(str(keep / EMULATOR_FILE))
+        env = (
+            f"QBSYNC_CONFIG={shlex.quote(str(keep / 'config.toml'))} "
+            f"QBSYNC_DATA_DIR={shlex.quote(str(keep / 'data'))}"
+        )
         console.print(
-            f"Kept in {keep}, for inspection: the demo's emulator has stopped, and the tokens in"
-            " that folder were issued by it, so they work nowhere else. To look at it offline:\n"
-            f"  QBSYNC_DATA_DIR={shlex.quote(str(keep / 'data'))} "
-            f"qbsync --config {shlex.quote(str(keep / 'config.toml'))} status",
+            f"Kept in {keep}, for inspection: the config, state, tokens, sample CSVs and, in "
+            f"{EMULATOR_FILE}, the emulator's final state. The demo's emulator has stopped and its "
+            "tokens work nowhere else; to serve that company again on the same port and use it:\n"
+            f"  qbsync emulator serve --data {data} --port {port}\n"
+            f"  {env} qbsync status --check",
             markup=False,
         )
 
