@@ -33,3 +33,17 @@ def test_other_types_need_a_default() -> None:
 
 def test_text_is_not_ascii_escaped() -> None:
     assert dumps({"DisplayName": "Zoë Ångström"}) == '{"DisplayName":"Zoë Ångström"}'
+
+
+def test_fast_and_slow_paths_write_the_same_text() -> None:
+    from decimal import Decimal
+
+    from qbsync import exactjson
+
+    value = {"a": [Decimal("0.10"), Decimal("-1E+3"), 1.5, None, True, "q\"'\\ü🦄"], "b": {"c": 3}}
+    fast = exactjson.dumps(value)
+    assert fast == '{"a":[0.10,-1E+3,1.5,null,true,"q\\"\'\\\\ü🦄"],"b":{"c":3}}'
+    # A string holding NUL (the fast path's marker) takes the value-by-value path: same text.
+    assert exactjson.dumps({"n": "x\x000\x00", "d": Decimal("2.50")}) == (
+        '{"n":"x\\u00000\\u0000","d":2.50}'
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -189,30 +189,36 @@ def _send(
         )
         return
     rows: list[tuple[str, str, str | None]] = []
-    for bid_, record in records.items():
-        answer = answers.get(bid_)
-        if answer is not None and answer.entity is not None:
-            done = _exported(state, record, answer.entity, now())
-            outcome.exported.append(done)
-            rows.append((record.invoice_id, "exported", f"QBO invoice {done.qbo_id}"))
-        elif answer is not None and not answer.unclear and answer.error is not None:
-            error = answer.error
-            code = getattr(error, "code", None)
-            state.exports.mark_failed(record.invoice_id, code=code, message=error.message)
-            outcome.failed.append(_with_error(record, error))
-            rows.append((record.invoice_id, "failed", error.message))
-        else:  # unclear: look now; if not there yet, the next run looks again before resending
-            try:
-                found = find_in_qbo(client, record)
-            except QboError:
-                found = None
-            if found is not None:
-                done = _exported(state, record, found, now())
+    unclear: list[ExportRecord] = []
+    with state.transaction():  # one commit for the batch's clear answers (they arrive together)
+        for bid_, record in records.items():
+            answer = answers.get(bid_)
+            if answer is not None and answer.entity is not None:
+                done = _exported(state, record, answer.entity, now())
                 outcome.exported.append(done)
                 rows.append((record.invoice_id, "exported", f"QBO invoice {done.qbo_id}"))
+            elif answer is not None and not answer.unclear and answer.error is not None:
+                error = answer.error
+                code = getattr(error, "code", None)
+                state.exports.mark_failed(record.invoice_id, code=code, message=error.message)
+                outcome.failed.append(_with_error(record, error))
+                rows.append((record.invoice_id, "failed", error.message))
             else:
-                outcome.in_flight.append(record.invoice_id)
-                rows.append((record.invoice_id, "in_flight", "no clear answer from QBO"))
+                unclear.append(record)
+        _record_run(state, run_id, rows)
+    rows = []
+    for record in unclear:  # look now; if not there yet, the next run looks before resending
+        try:
+            found = find_in_qbo(client, record)
+        except QboError:
+            found = None
+        if found is not None:
+            done = _exported(state, record, found, now())
+            outcome.exported.append(done)
+            rows.append((record.invoice_id, "exported", f"QBO invoice {done.qbo_id}"))
+        else:
+            outcome.in_flight.append(record.invoice_id)
+            rows.append((record.invoice_id, "in_flight", "no clear answer from QBO"))
     _record_run(state, run_id, rows)
 
 
@@ -224,19 +230,15 @@ def _exported(
     state.exports.mark_exported(
         record.invoice_id, qbo_id=str(obj["Id"]), doc_number=doc, qbo_total=total, now=at
     )
-    done = state.exports.get(record.invoice_id)
-    assert done is not None
-    return done
+    return replace(
+        record, state="exported", qbo_id=str(obj["Id"]), doc_number=doc, qbo_total=total,
+        exported_at=at,
+    )  # fmt: skip
 
 
 def _with_error(record: ExportRecord, error: QbsyncError) -> ExportRecord:
-    return ExportRecord(
-        **{
-            **record.__dict__,
-            "state": "failed",
-            "error_code": getattr(error, "code", None),
-            "error_message": error.message,
-        }
+    return replace(
+        record, state="failed", error_code=getattr(error, "code", None), error_message=error.message
     )
 
 

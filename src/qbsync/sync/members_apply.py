@@ -100,7 +100,7 @@ class _Recorder:
         return (member_id, "failed", str(failure))
 
 
-def _code(error: QbsyncError) -> str | None:
+def _code(error: QbsyncError | None) -> str | None:
     return getattr(error, "code", None)
 
 
@@ -226,29 +226,33 @@ def _create_batch(
         answers = {b: BatchAnswer(b, None, exc) for b in by_bid}
     rows: list[tuple[str, str, str | None]] = []
     retries: list[CreateAction] = []
-    for bid_, action in by_bid.items():
-        member_id = action.member.id
-        answer = answers.get(bid_) or BatchAnswer(
-            bid_, None, QboUnclearOutcomeError("QBO's batch answer left this create out")
-        )
-        if answer.entity is not None:
-            customer = cached_customer(answer.entity)
-            record_link(state, action.member, customer, "created", now())
-            rec.outcome.created.append(member_id)
-            rows.append((member_id, "created", f"customer {customer.id} {customer.display_name}"))
-            continue
-        error = answer.error
-        assert error is not None
+    later: list[tuple[CreateAction, BatchAnswer]] = []  # need a QBO lookup: outside the commit
+    with state.transaction():  # one commit for the batch's clear answers (they arrive together)
+        for bid_, action in by_bid.items():
+            answer = answers.get(bid_) or BatchAnswer(
+                bid_, None, QboUnclearOutcomeError("QBO's batch answer left this create out")
+            )
+            if answer.entity is not None:
+                customer = cached_customer(answer.entity)
+                record_link(state, action.member, customer, "created", now())
+                rec.outcome.created.append(action.member.id)
+                rows.append(
+                    (action.member.id, "created", f"customer {customer.id} {customer.display_name}")
+                )
+            elif answer.unclear or _code(answer.error) == DUPLICATE_NAME:
+                later.append((action, answer))
+            else:
+                assert answer.error is not None
+                state.members.clear_pending([action.member.id])  # refused: nothing was created
+                rows.append(rec.fail(action.member.id, answer.error))
+    for action, answer in later:
         if answer.unclear:
             rows.append(_settle_now(client, state, action, rec, now))
             continue
-        state.members.clear_pending([member_id])  # QBO refused it: nothing was created
-        if _code(error) == DUPLICATE_NAME:
-            row = _duplicate_name(client, state, action, rec, now, retries if retry else None)
-            if row is not None:
-                rows.append(row)
-            continue
-        rows.append(rec.fail(member_id, error))
+        state.members.clear_pending([action.member.id])  # QBO refused it: nothing was created
+        row = _duplicate_name(client, state, action, rec, now, retries if retry else None)
+        if row is not None:
+            rows.append(row)
     rec.done(rows, "created")
     if retries:
         _create_batch(client, state, retries, rec, now, retry=False)
