@@ -153,3 +153,40 @@ def test_an_empty_company_with_links_is_refused_and_nothing_changes(rig: Rig) ->
         )
     assert "m1" in rig.state.members.links()
     assert rig.state.customers.count() > 0  # the cache was not emptied either
+
+
+def test_the_day_after_a_big_run_its_own_writes_are_not_read_back(rig: Rig) -> None:
+    members = [Member(f"n{i}", f"new{i}@example.com", first_name=f"N{i}") for i in range(45)]
+    rig.emu.clock.advance(5)  # the company's own records are not from the read's second
+    _run(rig, members)
+    assert rig.state.customers.read_after is not None  # proved: only our own writes changed
+    rig.emu.clock.advance(60)  # later, nothing changed (a day would also expire the token)
+    before = rig.client.request_count
+    prepared = prepare_connect(
+        members, [], client=rig.client, state=rig.state, config=rig.config, full=False
+    )
+    assert rig.client.request_count - before == 2  # one query, one CDC
+    assert prepared.refresh.read <= 30  # at most the writes of the run's last second
+    assert prepared.plan.changes == 0
+
+
+def test_someone_elses_change_during_a_run_is_not_skipped(rig: Rig) -> None:
+    from qbsync.sync.customers import confirm_own_writes
+
+    _run(rig, [Member("a1", "a1@example.com", first_name="A")])
+    rig.emu.clock.advance(60)
+    _run(rig, [Member("a1", "a1@example.com", first_name="A")])  # a read: clears read_after
+    rig.emu.clock.advance(60)
+    # A bookkeeper adds a customer between the read and the run's own writes' check.
+    made = rig.emu.company.create(
+        "Customer",
+        {"DisplayName": "Walk In", "PrimaryEmailAddr": {"Address": "walkin@example.com"}},
+    )
+    ours = rig.emu.company.create("Customer", {"DisplayName": "Ours"})
+    assert not confirm_own_writes(
+        rig.client, rig.state, {ours["Id"]: ours["MetaData"]["LastUpdatedTime"]}
+    )
+    assert rig.state.customers.read_after is None
+    rig.emu.clock.advance(60)
+    _run(rig, [Member("w1", "walkin@example.com")])
+    assert rig.state.members.links()["w1"].customer_id == made["Id"]  # seen, linked, not duplicated

@@ -84,6 +84,9 @@ class QboClient:
             pacer=pacer,
         )
         self._count_at_start = self.session.request_count
+        # QBO's clock as of the last answer: watermarks for incremental reads are taken from it,
+        # so this machine's clock (and its skew) never decides what is "changed since".
+        self.server_time: datetime | None = None
         endpoints = settings.endpoints
         self.api_base = endpoints.api_base.rstrip("/")
         # python-quickbooks objects (Customer.filter(qb=client.qb)...) also go through our session.
@@ -123,7 +126,9 @@ class QboClient:
         by our own first try, a 6000 on a replayed requestid), raises ``QboUnclearOutcomeError``
         with the code kept.
         """
-        return self._parse(method, self._send(method, subpath, params, body, content_type))
+        parsed = self._parse(method, self._send(method, subpath, params, body, content_type))
+        self.server_time = _server_time(parsed) or self.server_time
+        return parsed
 
     def _send(
         self,
@@ -180,6 +185,12 @@ class QboClient:
         for page in self.query_pages(sql, page_size=page_size):
             rows.extend(page)
         return rows
+
+    def count(self, sql: str) -> int:
+        """``select count(*) from ...``: QBO's totalCount (one request, no rows)."""
+        body = self.call("POST", "query", body=sql, content_type="application/text")
+        total = (body.get("QueryResponse") or {}).get("totalCount", 0)
+        return int(total)
 
     def query_pages(
         self, sql: str, *, page_size: int = PAGE_SIZE
@@ -286,6 +297,18 @@ class QboClient:
         return batching.read_answers(
             items, body, after_unclear=getattr(resp, UNCLEAR_BEFORE, False)
         )
+
+
+def _server_time(body: Mapping[str, Any]) -> datetime | None:
+    """QBO's clock, from the ``time`` every answer carries (``2015-07-28T11:03:32.640-07:00``)."""
+    stamp = body.get("time")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _dumps(body: object) -> str:

@@ -17,6 +17,9 @@ from qbsync.state.rows import iso, money, parse_money, parse_time
 
 SYNCED_AT = "customers_synced_at"  # meta key: QBO's clock at the last complete read
 CDC_AT = "customers_cdc_at"  # meta key: when deletions were last asked for (CDC)
+# meta key: an exact "changed after this" for the next read, set when a run proved that the only
+# customers changed since the last read were its own writes (then no margin is needed).
+READ_AFTER = "customers_read_after"
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,22 @@ class CustomerCache:
             self.upsert(customers)
             self._set(SYNCED_AT, iso(synced_at))
             self._set(CDC_AT, iso(synced_at))
+            self._conn.execute("DELETE FROM meta WHERE key = ?", (READ_AFTER,))
 
     def mark_synced(self, synced_at: datetime, *, cdc: bool) -> None:
         with self._transaction():
             self._set(SYNCED_AT, iso(synced_at))
+            self._conn.execute("DELETE FROM meta WHERE key = ?", (READ_AFTER,))
             if cdc:
                 self._set(CDC_AT, iso(synced_at))
+
+    @property
+    def read_after(self) -> datetime | None:
+        return parse_time(self._get(READ_AFTER))
+
+    def set_read_after(self, moment: datetime) -> None:
+        with self._transaction():
+            self._set(READ_AFTER, iso(moment))
 
     @property
     def synced_at(self) -> datetime | None:

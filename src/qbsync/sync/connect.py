@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from qbsync.config import Config
+from qbsync.errors import QboError
 from qbsync.sources.records import Member, Problem
 from qbsync.state.db import State
-from qbsync.sync.customers import CustomerReader, RefreshResult, refresh_customers
+from qbsync.sync.customers import (
+    CustomerReader,
+    RefreshResult,
+    confirm_own_writes,
+    refresh_customers,
+)
 from qbsync.sync.members_apply import (
     CustomerWriter,
     MemberOutcome,
@@ -20,9 +27,13 @@ from qbsync.sync.members_apply import (
 )
 from qbsync.sync.members_plan import MemberPlan, plan_members
 
+log = logging.getLogger(__name__)
+
 
 class QboCustomers(CustomerReader, CustomerWriter, Protocol):
     """What connect-members needs of a QboClient."""
+
+    def count(self, sql: str) -> int: ...
 
 
 @dataclass
@@ -109,6 +120,10 @@ def apply_connect(
         progress=progress,
         now=now,
     )
+    try:
+        confirm_own_writes(client, state, outcome.written)
+    except QboError as exc:  # only a saving on the next run's reads: never fail the run for it
+        log.info("could not confirm this run's own customer writes: %s", exc.message)
     failed = {f.member_id: str(f) for f in outcome.failed}
     rows = []
     for row in prepared.plan.roster():

@@ -63,6 +63,8 @@ class MemberOutcome:
     updated: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
     unclear: list[str] = field(default_factory=list)  # creates to be looked up next run
+    # Customers this run wrote: Id -> the LastUpdatedTime QBO answered (confirm_own_writes).
+    written: dict[str, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -236,6 +238,7 @@ def _create_batch(
                 customer = cached_customer(answer.entity)
                 record_link(state, action.member, customer, "created", now())
                 rec.outcome.created.append(action.member.id)
+                rec.outcome.written[customer.id] = customer.last_updated
                 rows.append(
                     (action.member.id, "created", f"customer {customer.id} {customer.display_name}")
                 )
@@ -276,6 +279,7 @@ def _settle_now(
         customer = cached_customer(found[0])
         record_link(state, action.member, customer, "created", now())
         rec.outcome.created.append(member_id)
+        rec.outcome.written[customer.id] = customer.last_updated
         return (member_id, "created", f"customer {customer.id} (found after an unclear answer)")
     rec.outcome.unclear.append(member_id)
     return rec.fail(
@@ -352,6 +356,7 @@ def _reactivate_batch(
         customer = cached_customer(result)
         record_link(state, action.member, customer, "auto", now())
         rec.outcome.reactivated.append(member_id)
+        rec.outcome.written[customer.id] = customer.last_updated
         rows.append((member_id, "reactivated", f"customer {customer.id} {customer.display_name}"))
     rec.done(rows, "reactivated")
 
@@ -387,10 +392,12 @@ def _update_batch(
         if isinstance(result, QbsyncError):
             rows.append(rec.fail(member_id, result))
             continue
+        customer = cached_customer(result)
         with state.transaction():
-            state.customers.upsert([cached_customer(result)])
+            state.customers.upsert([customer])
             state.members.set_pushed(member_id, action.snapshot, now=now())
         rec.outcome.updated.append(member_id)
+        rec.outcome.written[customer.id] = customer.last_updated
         rows.append((member_id, "updated", ", ".join(action.changed)))
     rec.done(rows, "updated")
 
