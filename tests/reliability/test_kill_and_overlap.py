@@ -68,9 +68,10 @@ def test_sigkill_at_random_moments_never_duplicates_or_loses_an_invoice(
     assert world.run("connect-members", "--yes").code == 0
     world.write_invoices(_invoices(world, INVOICES))
     env = world.env(QBSYNC_SETTLE_GRACE_SECONDS="0")
-    kills = 0
-    finished_early = 0
-    for _ in range(24):
+    total, kills, finished_early, attempts = INVOICES, 0, 0, 0
+    while kills < 20:
+        attempts += 1
+        assert attempts <= 60, f"seed {seed}: only {kills} kills in {attempts - 1} runs"
         delay = rng.uniform(0.05, 1.5)
         proc = world.start("export", "--yes", env=env)
         time.sleep(delay)
@@ -80,19 +81,20 @@ def test_sigkill_at_random_moments_never_duplicates_or_loses_an_invoice(
         result = world.finish(proc)
         if result.code not in (-signal.SIGKILL, 0):
             raise AssertionError(f"seed {seed}: a run failed after {delay:.2f} s: {result}")
-        if result.code == 0:
+        if result.code == 0:  # it got through: new invoices keep the next runs busy
             finished_early += 1
+            total += 30
+            world.write_invoices(_invoices(world, total))
         duplicates = {m: n for m, n in world.marker_counts().items() if n > 1}
         assert not duplicates, f"seed {seed}: duplicates after a kill at {delay:.2f} s"
-    assert kills >= 20, f"seed {seed}: only {kills} runs were killed"
     final = world.run("export", "--yes", env=env)
     assert final.code == 0, f"seed {seed}: {final}"
     counts = world.marker_counts()
-    assert set(counts) == _markers(INVOICES), f"seed {seed}"
+    assert set(counts) == _markers(total), f"seed {seed}"
     assert set(counts.values()) == {1}, f"seed {seed}"
     with world.state() as state:
         states = state.exports.states()
-        assert len(states) == INVOICES and set(states.values()) == {"exported"}, f"seed {seed}"
+        assert len(states) == total and set(states.values()) == {"exported"}, f"seed {seed}"
         by_id = {r.invoice_id: r.qbo_id for r in state.exports.all()}
     in_qbo = {
         str(i["PrivateNote"]).split()[0].removeprefix("qbsync:"): i["Id"] for i in world.invoices()
@@ -129,3 +131,40 @@ def test_a_second_run_exits_4_at_once_while_the_first_holds_the_lock(world: Sync
         runs = state.runs.last(5)
         assert [r.command for r in runs] == ["export", "connect-members"]  # no run for the 2nd
         assert runs[0].outcome == "ok"
+
+
+@pytest.mark.slow
+def test_sigkill_during_connect_members_never_creates_a_customer_twice(
+    world: SyncWorld,
+) -> None:
+    seed = int(os.environ.get("QBSYNC_KILL_SEED", random.randrange(1 << 30)))
+    print(f"kill loop seed: {seed} (QBSYNC_KILL_SEED={seed} repeats it)")
+    rng = random.Random(seed)
+    count = 120
+    world.write_config(batch_size=10)
+    world.write_members(
+        [member(f"n{i}", f"new{i}@example.com", f"New{i}", f"Member{i}") for i in range(count)]
+    )
+    kills = 0
+    for _ in range(10):
+        delay = rng.uniform(0.05, 1.0)
+        proc = world.start("connect-members", "--yes")
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        result = world.finish(proc)
+        assert result.code in (-signal.SIGKILL, 0), f"seed {seed}: {result}"
+        counts = world.email_counts()
+        assert max(counts.values(), default=1) == 1, f"seed {seed}: a customer made twice"
+    final = world.run("connect-members", "--yes")
+    assert final.code == 0, f"seed {seed}: {final}"
+    counts = world.email_counts()
+    links = world.links()
+    for i in range(count):
+        assert counts[f"new{i}@example.com"] == 1, f"seed {seed}"
+        (found,) = world.customers_with(f"new{i}@example.com")
+        assert links[f"n{i}"] == found["Id"], f"seed {seed}"
+    with world.state() as state:
+        assert state.members.pending() == []
+    print(f"{kills} kills")
