@@ -167,3 +167,18 @@ def test_dry_run_changes_nothing(world: SyncWorld) -> None:
         assert state.members.links() == {}
         assert state.members.pending() == []
         assert state.runs.last(5) == []
+
+
+def test_a_manual_link_to_a_customer_merged_away_is_reported_as_failed(world: SyncWorld) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    assert qbsync("link", "m1", NORTHSIDE_ID).exit_code == 0
+    world.emu.merge_customers(NORTHSIDE_ID, EMILY_ID)
+    result = qbsync("connect-members", "--yes")
+    assert result.exit_code == 5, result.output
+    assert "member m1" in result.output and "no longer has" in result.output
+    assert _links(world)["m1"] == (NORTHSIDE_ID, "manual")  # kept for the operator to decide
+    listed = json.loads(qbsync("links", "--status", "manual", "--json").output)["members"]
+    assert [r["member"] for r in listed] == ["m1"]
+    with world.state() as state:
+        run = state.runs.last(1)[0]
+        assert run.command == "connect-members" and run.outcome == "partial"
