@@ -123,6 +123,7 @@ def _export(
     try:
         newcomers = members_to_connect(invoices.records, members.records, state, config)
         if newcomers and not dry_run:  # new sign-ups: one connect attempt, connect-members' rules
+            _confirm_connect(obj, len(newcomers), yes=yes)
             prepared = prepare_connect(
                 newcomers, [], client=client, state=state, config=config, full=False
             )
@@ -174,6 +175,27 @@ def _export(
             f"{failed} invoice(s) failed (listed above); the others were exported",
             hint="fix what each line says; failed invoices are sent again by the next export",
         )
+
+
+def _confirm_connect(obj: CliContext, count: int, *, yes: bool) -> None:
+    """Connecting new members may create QBO customers: asked before, like the export itself."""
+    if yes:
+        return
+    from qbsync.errors import UsageError
+
+    if not stdin_is_terminal():
+        raise UsageError(
+            f"export first connects {count} new member(s) to QBO customers (creating them when "
+            "needed) and asks before changing QBO, but there is no terminal to answer; nothing "
+            "was changed",
+            hint=f"run `{obj.command_line('export', '--if-due')}` from cron, or add --yes",
+        )
+    click.confirm(
+        f"{count} member(s) with invoices to export are not connected yet; connect them to QBO "
+        "customers first (creating customers when needed)?",
+        abort=True,
+        err=True,
+    )
 
 
 def _confirm(obj: CliContext, plan: ExportPlan, *, yes: bool) -> None:

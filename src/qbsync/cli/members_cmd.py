@@ -62,10 +62,14 @@ def connect_members(dry_run: bool, yes: bool, full: bool, as_json: bool) -> None
         plan = prepared.plan
         if not as_json and not obj.quiet:
             _show_plan(prepared)
-        if dry_run or plan.changes == 0:
-            _finish_without_changes(obj, prepared, dry_run=dry_run, as_json=as_json)
+        if dry_run:
+            _finish_dry_run(obj, prepared, as_json=as_json)
             return
-        _confirm(obj, plan, yes=yes)
+        if plan.changes:
+            _confirm(obj, plan, yes=yes)
+        # Even with nothing to send, the run is recorded (it closes a killed run as
+        # interrupted) and so are the verdicts, the links settled from an earlier run, stale
+        # links and contact baselines.
         _apply(obj, session, prepared, as_json=as_json, apply=apply_connect)
 
 
@@ -126,6 +130,9 @@ def _apply(
             }
         )
         obj.json_printed = True
+    elif plan.changes == 0 and not prepared.settled and not summary["failed"]:
+        if not obj.quiet:
+            render.result("Nothing to change in QBO.")
     elif not obj.quiet or summary["failed"]:
         _show_summary(summary)
     if summary["failed"]:
@@ -135,21 +142,15 @@ def _apply(
         )
 
 
-def _finish_without_changes(
-    obj: CliContext, prepared: ConnectPlan, *, dry_run: bool, as_json: bool
-) -> None:
+def _finish_dry_run(obj: CliContext, prepared: ConnectPlan, *, as_json: bool) -> None:
     from qbsync.cli import render
 
     if as_json:
-        render.emit_json({"ok": True, "dry_run": dry_run, **_document(prepared)})
+        render.emit_json({"ok": True, "dry_run": True, **_document(prepared)})
         obj.json_printed = True
         return
-    if obj.quiet:
-        return
-    if dry_run:
+    if not obj.quiet:
         render.result("Dry run: nothing was changed.")
-    else:
-        render.result("Nothing to change in QBO.")
 
 
 def _document(prepared: ConnectPlan) -> dict[str, Any]:

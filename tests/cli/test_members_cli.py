@@ -1,0 +1,184 @@
+"""`qbsync link`, `unlink`, `links` and connect-members' refusals, in process (CliRunner)
+against the emulator: the state database and the emulator's company are checked after each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from e2e.sync_helpers import SyncWorld, make_sync_world, member
+from qbsync.cli.main import cli
+from qbsync.emulator import Emulator
+
+EMILY_ID, NORTHSIDE_ID, GARY_ID = "1", "2", "3"  # the seed's customers; Gary Holt is inactive
+MEMBERS = [
+    member("m1", "emily.platt@example.com", "Emily", "Platt"),
+    member("m2", "nia.obi@example.com", "Nia", "Obi"),
+    member("m3", "twins@example.com", "Tom", "Twin"),
+]
+
+
+@pytest.fixture
+def world(home: Any, emulator_config: Any) -> Iterator[SyncWorld]:
+    with Emulator(limits=False) as emu:
+        w = make_sync_world(emulator_config, emu)
+        for name in ("Twin A", "Twin B"):
+            emu.company.create(
+                "Customer",
+                {"DisplayName": name, "PrimaryEmailAddr": {"Address": "twins@example.com"}},
+            )
+        w.write_members(MEMBERS)
+        yield w
+
+
+def qbsync(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def _twins(world: SyncWorld) -> list[str]:
+    return [c["Id"] for c in world.customers_with("twins@example.com")]
+
+
+def _links(world: SyncWorld) -> dict[str, tuple[str, str]]:
+    with world.state() as state:
+        return {m: (link.customer_id, link.how) for m, link in state.members.links().items()}
+
+
+def test_a_manual_link_sticks_across_connect_members(world: SyncWorld) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    assert _links(world)["m1"] == (EMILY_ID, "auto")
+    result = qbsync("link", "emily.platt@example.com", NORTHSIDE_ID)
+    assert result.exit_code == 0, result.output
+    assert "by hand" in result.output
+    assert _links(world)["m1"] == (NORTHSIDE_ID, "manual")
+    again = qbsync("connect-members", "--yes", "--full")
+    assert again.exit_code == 0, again.output
+    assert _links(world)["m1"] == (NORTHSIDE_ID, "manual")
+    listed = json.loads(qbsync("links", "--status", "manual", "--json").output)["members"]
+    assert [(r["member"], r["customer_id"]) for r in listed] == [("m1", NORTHSIDE_ID)]
+    assert listed[0]["customer_name"] == "Northside Books"
+
+
+def test_link_without_an_id_lists_candidates_as_json(world: SyncWorld) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    result = qbsync("link", "m3", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["member"] == "m3"
+    assert sorted(c["id"] for c in doc["candidates"]) == sorted(_twins(world))
+    assert all(c["emails"] == ["twins@example.com"] and c["active"] for c in doc["candidates"])
+    searched = json.loads(qbsync("link", "m3", "--search", "Northside", "--json").output)
+    assert [c["id"] for c in searched["candidates"]] == [NORTHSIDE_ID]
+    assert "m3" not in _links(world)  # listing picks nothing
+    # Without a terminal to pick on, it says which command to run instead.
+    table = qbsync("link", "m3")
+    assert table.exit_code == 2
+    assert "m3" not in _links(world)
+
+
+@pytest.mark.parametrize("customer_id", [GARY_ID, "9999"])
+def test_link_to_an_inactive_or_missing_customer_is_refused(
+    world: SyncWorld, customer_id: str
+) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    before = _links(world)
+    result = qbsync("link", "m1", customer_id)
+    assert result.exit_code == 2, result.output
+    assert ("inactive" if customer_id == GARY_ID else "no customer 9999") in result.output
+    assert _links(world) == before
+    assert world.emu.company.read("Customer", GARY_ID)["Active"] is False
+
+
+def test_unlink_keeps_the_member_out_of_connect_members(world: SyncWorld) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    result = qbsync("unlink", "m1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["was_linked_to"] == EMILY_ID
+    assert "m1" not in _links(world)
+    customers = len(world.customers())
+    assert qbsync("connect-members", "--yes", "--full").exit_code == 0
+    assert "m1" not in _links(world)
+    assert len(world.customers()) == customers
+    listed = json.loads(qbsync("links", "--status", "unlinked", "--json").output)["members"]
+    assert [r["member"] for r in listed] == ["m1"]
+    # Linking by hand again ends the unlink.
+    assert qbsync("link", "m1", EMILY_ID).exit_code == 0
+    assert _links(world)["m1"] == (EMILY_ID, "manual")
+    assert json.loads(qbsync("links", "--status", "unlinked", "--json").output)["members"] == []
+
+
+def test_links_filters_by_status(world: SyncWorld) -> None:
+    world.write_members(
+        [*MEMBERS, member("m4", ""), member("m5", "gone@example.com", status="left")]
+    )
+    assert qbsync("connect-members", "--yes").exit_code == 0
+
+    def status(name: str) -> list[str]:
+        result = qbsync("links", "--status", name, "--json")
+        assert result.exit_code == 0, result.output
+        return [r["member"] for r in json.loads(result.output)["members"]]
+
+    assert status("auto") == ["m1"]
+    assert status("created") == ["m2"]
+    assert status("needs-review") == ["m3"]
+    assert status("no-email") == ["m4"]
+    assert status("inactive") == ["m5"]
+    table = qbsync("links")
+    assert table.exit_code == 0
+    for mid in ("m1", "m2", "m3", "m4", "m5"):
+        assert mid in table.output
+
+
+def test_a_new_member_without_email_is_listed_even_when_nothing_goes_to_qbo(
+    world: SyncWorld,
+) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    world.write_members([*MEMBERS, member("m7", "")])
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    listed = json.loads(qbsync("links", "--status", "no-email", "--json").output)["members"]
+    assert [r["member"] for r in listed] == ["m7"]
+
+
+def test_without_a_terminal_and_without_yes_nothing_changes(world: SyncWorld) -> None:
+    customers = world.customers()
+    result = qbsync("connect-members")
+    assert result.exit_code == 2, result.output
+    assert "--yes" in result.output
+    assert world.customers() == customers
+    assert world.emu.request_count("/v3/company/*/batch") == 0
+    with world.state() as state:
+        assert state.members.links() == {}
+        assert state.runs.last(5) == []
+
+
+def test_dry_run_changes_nothing(world: SyncWorld) -> None:
+    customers = world.customers()
+    result = qbsync("connect-members", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["dry_run"] is True and doc["plan"]["link"] == 1 and doc["plan"]["create"] == 1
+    assert world.customers() == customers
+    assert world.emu.request_count("/v3/company/*/batch") == 0
+    with world.state() as state:
+        assert state.members.links() == {}
+        assert state.members.pending() == []
+        assert state.runs.last(5) == []
+
+
+def test_a_manual_link_to_a_customer_merged_away_is_reported_as_failed(world: SyncWorld) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    assert qbsync("link", "m1", NORTHSIDE_ID).exit_code == 0
+    world.emu.merge_customers(NORTHSIDE_ID, EMILY_ID)
+    result = qbsync("connect-members", "--yes")
+    assert result.exit_code == 5, result.output
+    assert "member m1" in result.output and "no longer has" in result.output
+    assert _links(world)["m1"] == (NORTHSIDE_ID, "manual")  # kept for the operator to decide
+    listed = json.loads(qbsync("links", "--status", "manual", "--json").output)["members"]
+    assert [r["member"] for r in listed] == ["m1"]
+    with world.state() as state:
+        run = state.runs.last(1)[0]
+        assert run.command == "connect-members" and run.outcome == "partial"
