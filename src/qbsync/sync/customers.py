@@ -164,7 +164,8 @@ def confirm_own_writes(client: Any, state: State, written: Mapping[str, str]) ->
     since_window = f"MetaData.LastUpdatedTime > '{qbo_time(window)}'"
     if client.count(COUNT_WHERE.format(where=since_window)) != recent + before:
         return False
-    state.customers.set_read_after(max(m for m in ours if m is not None))
+    # From the last own write's second on: another change in that same second is not missed.
+    state.customers.set_read_after(max(m for m in ours if m is not None) - timedelta(seconds=1))
     return True
 
 
