@@ -145,6 +145,12 @@ def test_an_in_flight_row_from_a_killed_run_is_settled_by_its_marker(rig: Rig) -
         ]
     )
     made = rig.emu.company.create("Invoice", dict(item.mapped.body))
+    dry = plan_export(
+        [invoice], MEMBERS, [], client=rig.client, state=rig.state, config=rig.config,
+        today=date.today(), export_day=None, settle=False,
+    )  # fmt: skip
+    assert dry.to_send == [] and [s.reason_code for s in dry.skipped] == ["in_flight"]
+    assert rig.state.exports.get("k1").state == "exporting"  # type: ignore[union-attr]
     plan2, _ = _export(rig, [invoice])
     assert plan2.settled.settled == ["k1"] and plan2.to_send == []
     record = rig.state.exports.get("k1")

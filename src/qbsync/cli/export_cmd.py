@@ -137,6 +137,7 @@ def _export(
             config=config,
             today=today,
             export_day=day,
+            settle=not dry_run,
         )
         if not as_json and not obj.quiet:
             _show_plan(plan)

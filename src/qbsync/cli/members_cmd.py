@@ -58,6 +58,7 @@ def connect_members(dry_run: bool, yes: bool, full: bool, as_json: bool) -> None
             state=session.state,
             config=config,
             full=full,
+            settle=not dry_run,
         )
         plan = prepared.plan
         if not as_json and not obj.quiet:

@@ -84,11 +84,13 @@ def prepare_connect(
     config: Config,
     full: bool,
     now: datetime | None = None,
+    settle: bool = True,
 ) -> ConnectPlan:
     """Everything before the first change: refresh the customer cache, settle creates an earlier
-    run left unclear, and plan. Raises EmptyCompanyError when QBO looks like the wrong company."""
+    run left unclear (not with ``settle=False``: a dry run links nothing), and plan. Raises
+    EmptyCompanyError when QBO looks like the wrong company."""
     refresh = refresh_customers(client, state, full=full, now=now)
-    settled = settle_pending_creates(client, state, now=now)
+    settled = settle_pending_creates(client, state, now=now) if settle else []
     plan = plan_members(
         members,
         state.customers.all(),

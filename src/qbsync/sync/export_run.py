@@ -113,6 +113,7 @@ def plan_export(
     today: date,
     export_day: date | None,
     now: datetime | None = None,
+    settle: bool = True,
 ) -> ExportPlan:
     enabled_at = state.enabled_at
     if enabled_at is None:
@@ -120,7 +121,8 @@ def plan_export(
             "this profile has never been connected to QBO, so nothing is eligible yet",
             hint="run `qbsync auth`",
         )
-    settled = settle_in_flight(client, state, now=now)
+    # A dry run settles nothing: invoices still in flight are listed as such.
+    settled = settle_in_flight(client, state, now=now) if settle else ExportOutcome()
     plan = ExportPlan(today, export_day, settled, problems=list(problems))
     by_member = {m.id: m for m in members}
     links = {m: link.customer_id for m, link in state.members.links().items()}
