@@ -36,7 +36,7 @@ def test_paced_batches_stay_under_the_batch_limit(
     connect_client: Callable[..., QboClient],
 ) -> None:
     # QBO's batch limit is 120/min since 2025 (40 before); the emulator may still enforce 40.
-    # Pace with the default margin (110 for 120) scaled to whatever the emulator enforces.
+    # Pace with the default margin (115 for 120) scaled to whatever the emulator enforces.
     enforced = BATCH_PER_MINUTE.max_requests
     per_minute = min(PaceLimits().batches_per_minute, enforced * 11 // 12)
     pacer = RatePacer(PaceLimits(batches_per_minute=per_minute, time_scale=SCALE))

@@ -43,7 +43,7 @@ def test_fast_and_slow_paths_write_the_same_text() -> None:
     value = {"a": [Decimal("0.10"), Decimal("-1E+3"), 1.5, None, True, "q\"'\\ü🦄"], "b": {"c": 3}}
     fast = exactjson.dumps(value)
     assert fast == '{"a":[0.10,-1E+3,1.5,null,true,"q\\"\'\\\\ü🦄"],"b":{"c":3}}'
-    # A string holding NUL (the fast path's marker) takes the value-by-value path: same text.
+    # A string that looks like a marker (NUL, digits) is left alone: markers carry a nonce.
     assert exactjson.dumps({"n": "x\x000\x00", "d": Decimal("2.50")}) == (
         '{"n":"x\\u00000\\u0000","d":2.50}'
     )
