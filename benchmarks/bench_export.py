@@ -155,44 +155,14 @@ def naive_export(
     profile: str | None,
 ) -> dict[str, Any]:
     """What a user writes with python-quickbooks: read the items once, then one save per invoice."""
-    import requests
-    from quickbooks import QuickBooks
     from quickbooks.exceptions import QuickbooksException
     from quickbooks.objects.base import Ref
     from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail
     from quickbooks.objects.invoice import Invoice
     from quickbooks.objects.item import Item
 
-    class BearerSession(requests.Session):
-        access_token = token
-        sent = 0
-
-        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            BearerSession.sent += 1
-            kwargs.setdefault("timeout", 60)  # python-quickbooks sends none
-            return super().request(method, url, *args, **kwargs)
-
-    qb = QuickBooks(company_id=realm_id, minorversion=75)
-    qb.session = BearerSession()
-    qb.sandbox = True
-    qb.sandbox_api_url_v3 = base_url + "/v3"
-    pause = 60.0 / 480 / time_scale  # "stay under 500 a minute"
-    throttled = 0
-
-    def call(fn: Any) -> Any:  # the retry every python-quickbooks user ends up adding
-        nonlocal throttled
-        while True:
-            try:
-                answer = fn()
-                time.sleep(pause)
-                return answer
-            except QuickbooksException as exc:
-                if exc.error_code == 3001 or "ThrottleExceeded" in str(exc):
-                    throttled += 1
-                    time.sleep(60.0 / time_scale)  # Intuit: wait 60 s after a 429
-                    continue
-                time.sleep(pause)
-                raise
+    naive = kit.NaiveClient(base_url, realm_id, token, time_scale)
+    qb, call = naive.qb, naive.call
 
     base = datetime.fromisoformat(base_iso)
     source = [make_invoice(n, members, base) for n in indices]
@@ -221,8 +191,8 @@ def naive_export(
                 errors[str(exc.error_code)] += 1
                 continue
             created += 1
-    out["client_requests"] = BearerSession.sent
-    out["throttled_429"] = throttled
+    out["client_requests"] = naive.sent
+    out["throttled_429"] = naive.throttled
     out["outcome"] = {"exported": created, "failed": dict(errors)}
     return out
 

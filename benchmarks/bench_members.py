@@ -180,42 +180,12 @@ def naive_run(
     profile: str | None,
 ) -> dict[str, Any]:
     """What a user writes with python-quickbooks: one query per member, one create per miss."""
-    import requests
-    from quickbooks import QuickBooks
     from quickbooks.exceptions import QuickbooksException
     from quickbooks.objects.base import EmailAddress, PhoneNumber
     from quickbooks.objects.customer import Customer
 
-    class BearerSession(requests.Session):
-        access_token = token
-        sent = 0
-
-        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            BearerSession.sent += 1
-            kwargs.setdefault("timeout", 60)  # python-quickbooks sends none
-            return super().request(method, url, *args, **kwargs)
-
-    qb = QuickBooks(company_id=realm_id, minorversion=75)
-    qb.session = BearerSession()
-    qb.sandbox = True
-    qb.sandbox_api_url_v3 = base_url + "/v3"
-    pause = 60.0 / 480 / time_scale  # "stay under 500 a minute"
-    throttled = 0
-
-    def call(fn: Any) -> Any:  # the retry every python-quickbooks user ends up adding
-        nonlocal throttled
-        while True:
-            try:
-                answer = fn()
-                time.sleep(pause)
-                return answer
-            except QuickbooksException as exc:
-                if exc.error_code == 3001 or "ThrottleExceeded" in str(exc):
-                    throttled += 1
-                    time.sleep(60.0 / time_scale)  # Intuit: wait 60 s after a 429
-                    continue
-                time.sleep(pause)
-                raise
+    naive = kit.NaiveClient(base_url, realm_id, token, time_scale)
+    qb, call = naive.qb, naive.call
 
     people = [make_member(i) for i in indices]
     links: dict[str, str] = {}
@@ -242,8 +212,8 @@ def naive_run(
                 continue
             links[member.id] = saved.Id
             created += 1
-    out["client_requests"] = BearerSession.sent
-    out["throttled_429"] = throttled
+    out["client_requests"] = naive.sent
+    out["throttled_429"] = naive.throttled
     out["outcome"] = {"linked": len(links) - created, "created": created, "failed": dict(errors)}
     return out
 

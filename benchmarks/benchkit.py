@@ -281,3 +281,48 @@ def print_profiles(results: dict[str, Any]) -> None:
     for name, run in results.items():
         if isinstance(run, dict) and run.get("profile"):
             print(f"\n=== profile: {name} ===\n{run['profile']}", file=sys.stderr)
+
+
+class NaiveClient:
+    """The python-quickbooks client a user would write: the library's objects over a session
+    carrying the bearer token (python-quickbooks sends no timeout: one is added), a pause to stay
+    under 500 requests a minute, and the retry every such script ends up with (60 s after a 429).
+    ``call(fn)`` runs one request through that retry; ``sent`` and ``throttled`` count."""
+
+    def __init__(self, base_url: str, realm_id: str, token: str, time_scale: float) -> None:
+        from quickbooks import QuickBooks
+
+        counts = self
+
+        class BearerSession(requests.Session):
+            access_token = token
+
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                counts.sent += 1
+                kwargs.setdefault("timeout", 60)
+                return super().request(method, url, *args, **kwargs)
+
+        self.sent = 0
+        self.throttled = 0
+        self.time_scale = time_scale
+        self.pause = 60.0 / 480 / time_scale  # "stay under 500 a minute"
+        self.qb = QuickBooks(company_id=realm_id, minorversion=75)
+        self.qb.session = BearerSession()
+        self.qb.sandbox = True
+        self.qb.sandbox_api_url_v3 = base_url + "/v3"
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        from quickbooks.exceptions import QuickbooksException
+
+        while True:
+            try:
+                answer = fn()
+                time.sleep(self.pause)
+                return answer
+            except QuickbooksException as exc:
+                if exc.error_code == 3001 or "ThrottleExceeded" in str(exc):
+                    self.throttled += 1
+                    time.sleep(60.0 / self.time_scale)  # Intuit: wait 60 s after a 429
+                    continue
+                time.sleep(self.pause)
+                raise

@@ -203,6 +203,18 @@ class MemberStore:
                 (member_id, json.dumps(dict(fields), sort_keys=True), at),
             )
 
+    def set_pushed_many(
+        self, rows: Iterable[tuple[str, Mapping[str, str]]], *, now: datetime | None = None
+    ) -> None:
+        at = iso(now or datetime.now(UTC))
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT INTO pushed_contacts (member_id, fields, pushed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (member_id) DO UPDATE SET fields = excluded.fields, "
+                "pushed_at = excluded.pushed_at",
+                [(m, json.dumps(dict(f), sort_keys=True), at) for m, f in rows],
+            )
+
     # -- creates with no recorded answer -------------------------------------------------------
 
     def add_pending(self, creates: Iterable[PendingCreate]) -> None:

@@ -121,11 +121,25 @@ def record_link(
 ) -> None:
     """One member's link as it lands: the customer cached, the link, the contact fields pushed
     (the member's, unless given), and no pending create left for it; one transaction."""
+    record_links(state, [(member, customer, snapshot)], how, at)
+
+
+def record_links(
+    state: State,
+    rows: Sequence[tuple[Member, CachedCustomer, dict[str, str] | None]],
+    how: str,
+    at: datetime | None,
+) -> None:
+    """``record_link`` for a whole batch: a few statements, one transaction."""
+    if not rows:
+        return
     with state.transaction():
-        state.customers.upsert([customer])
-        state.members.link(member.id, customer.id, how, now=at)
-        state.members.set_pushed(member.id, snapshot or contact_snapshot(member), now=at)
-        state.members.clear_pending([member.id])
+        state.customers.upsert(customer for _, customer, _ in rows)
+        state.members.link_many(((m.id, c.id, how) for m, c, _ in rows), now=at)
+        state.members.set_pushed_many(
+            ((m.id, snap or contact_snapshot(m)) for m, _, snap in rows), now=at
+        )
+        state.members.clear_pending(m.id for m, _, _ in rows)
 
 
 def find_by_email(client: CustomerWriter, email: str) -> list[dict[str, Any]]:
@@ -176,15 +190,16 @@ def apply_member_plan(
     rec = _Recorder(state, run_id, progress)
     if plan.stale_links:
         state.members.drop_links(plan.stale_links)
-    for member_id, snapshot in plan.baselines.items():
-        state.members.set_pushed(member_id, snapshot, now=now())
+    if plan.baselines:
+        state.members.set_pushed_many(plan.baselines.items(), now=now())
     if plan.links:
         with state.transaction():
-            for action in plan.links:
-                state.members.link(action.member.id, action.customer_id, "auto", now=now())
-                state.members.set_pushed(
-                    action.member.id, contact_snapshot(action.member), now=now()
-                )
+            state.members.link_many(
+                ((a.member.id, a.customer_id, "auto") for a in plan.links), now=now()
+            )
+            state.members.set_pushed_many(
+                ((a.member.id, contact_snapshot(a.member)) for a in plan.links), now=now()
+            )
         rec.outcome.linked.extend(a.member.id for a in plan.links)
         rec.done([(a.member.id, "linked", a.reason) for a in plan.links], "linked")
     for chunk in _chunks(plan.creates, batch_size):
@@ -229,6 +244,7 @@ def _create_batch(
     rows: list[tuple[str, str, str | None]] = []
     retries: list[CreateAction] = []
     later: list[tuple[CreateAction, BatchAnswer]] = []  # need a QBO lookup: outside the commit
+    made: list[tuple[Member, CachedCustomer, dict[str, str] | None]] = []
     with state.transaction():  # one commit for the batch's clear answers (they arrive together)
         for bid_, action in by_bid.items():
             answer = answers.get(bid_) or BatchAnswer(
@@ -236,7 +252,7 @@ def _create_batch(
             )
             if answer.entity is not None:
                 customer = cached_customer(answer.entity)
-                record_link(state, action.member, customer, "created", now())
+                made.append((action.member, customer, None))
                 rec.outcome.created.append(action.member.id)
                 rec.outcome.written[customer.id] = customer.last_updated
                 rows.append(
@@ -248,6 +264,7 @@ def _create_batch(
                 assert answer.error is not None
                 state.members.clear_pending([action.member.id])  # refused: nothing was created
                 rows.append(rec.fail(action.member.id, answer.error))
+        record_links(state, made, "created", now())
     for action, answer in later:
         if answer.unclear:
             rows.append(_settle_now(client, state, action, rec, now))
