@@ -10,6 +10,7 @@ for customers deleted or merged away, which a LastUpdatedTime query never shows
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -157,6 +158,8 @@ def confirm_own_writes(client: Any, state: State, written: Mapping[str, str]) ->
             before += 1
         else:
             after += 1
+    last = max(m for m in ours if m is not None)
+    _wait_past(client, last)  # a change in the last write's second would share its stamp
     since_read = f"MetaData.LastUpdatedTime > '{qbo_time(read)}'"
     recent = client.count(COUNT_WHERE.format(where=since_read))
     if recent != len(written) + after:
@@ -164,9 +167,19 @@ def confirm_own_writes(client: Any, state: State, written: Mapping[str, str]) ->
     since_window = f"MetaData.LastUpdatedTime > '{qbo_time(window)}'"
     if client.count(COUNT_WHERE.format(where=since_window)) != recent + before:
         return False
-    # From the last own write's second on: another change in that same second is not missed.
-    state.customers.set_read_after(max(m for m in ours if m is not None) - timedelta(seconds=1))
+    counted = getattr(client, "server_time", None)
+    # Counted in a later second than the last write: nothing else changed up to then, so the
+    # next read starts after that write. Else from its second on (a change may share it).
+    exact = isinstance(counted, datetime) and _second(counted) > last
+    state.customers.set_read_after(last if exact else last - timedelta(seconds=1))
     return True
+
+
+def _wait_past(client: Any, last: datetime) -> None:
+    """Sleep into the second after ``last`` by QBO's clock (at most a second, once a run)."""
+    server = getattr(client, "server_time", None)
+    if isinstance(server, datetime) and _second(server) <= last:
+        time.sleep(1.0 - server.microsecond / 1_000_000 + 0.05)
 
 
 def _second(moment: datetime) -> datetime:
