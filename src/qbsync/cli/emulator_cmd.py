@@ -133,7 +133,10 @@ def serve_command(
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # SIGINT too: a shell starts background jobs with SIGINT ignored, and Python then never
+    # raises KeyboardInterrupt; Ctrl-C (or `kill -INT`) must stop the emulator anyway.
     previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_int = signal.signal(signal.SIGINT, on_signal)
     try:
         _announce(emu, time_scale=time_scale, limits=not no_limits)
         while not stop.wait(0.5):  # a timed wait keeps Ctrl-C (KeyboardInterrupt) responsive
@@ -142,6 +145,7 @@ def serve_command(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         emu.stop()
     click.echo("Emulator stopped.", err=True)
 
