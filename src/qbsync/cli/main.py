@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,8 +21,6 @@ from qbsync.paths import (
     profile_data_dir,
     profile_of_config,
 )
-
-log = logging.getLogger("qbsync")
 
 # Every command: the module whose register(group) adds it, and its one-line help for
 # `qbsync --help`. A command's module is imported only when that command runs (or shows its own
@@ -197,6 +193,8 @@ def _unexpected(ctx: click.Context, exc: BaseException) -> NoReturn:
     # The formatted traceback holds source lines and the exception message: printed only when
     # QBSYNC_DEBUG is set. The type and message always are.
     if os.environ.get("QBSYNC_DEBUG"):
+        import traceback
+
         from qbsync.redact import redact
 
         click.echo(redact("".join(traceback.format_exception(exc))), err=True)
