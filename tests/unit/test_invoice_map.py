@@ -571,3 +571,15 @@ def test_mapping_is_pure() -> None:
     invoice = _invoice(tax_amount=Decimal("1.00"))
     assert _mapped(invoice) == _mapped(invoice)
     assert invoice.lines[0].unit_price == Decimal("25.00")
+
+
+def test_a_memo_carries_only_its_own_marker() -> None:
+    from qbsync.sync.export_apply import carries_marker
+
+    assert carries_marker("qbsync:A #1", "qbsync:A #1")
+    assert carries_marker("qbsync:A #1\npaid by check", "qbsync:A #1")
+    assert carries_marker("qbsync:A #1 (paid)", "qbsync:A #1")
+    assert not carries_marker("qbsync:A #12", "qbsync:A #1")
+    assert not carries_marker("qbsync:A #1 #5", "qbsync:A #1")
+    assert not carries_marker("qbsync:A #1-b", "qbsync:A #1")
+    assert not carries_marker("note: qbsync:A #1", "qbsync:A #1")

@@ -72,6 +72,19 @@ def _total(obj: Mapping[str, Any]) -> Decimal | None:
         return None
 
 
+def carries_marker(note: str, marker: str) -> bool:
+    """The memo is the marker, or starts with it and then something a person added (a space, a
+    newline, punctuation): never another invoice's (``qbsync:A #1`` is not ``qbsync:A #12`` nor
+    ``qbsync:A #1 #5``)."""
+    note = note.strip()
+    if not note.startswith(marker):
+        return False
+    rest = note[len(marker) :]
+    return not rest or (
+        not rest[0].isalnum() and not rest.startswith(" #") and rest[0] not in "-_."
+    )
+
+
 def find_in_qbo(client: InvoiceWriter, record: ExportRecord) -> dict[str, Any] | None:
     """The QBO invoice an ``exporting`` record became, if any: by DocNumber when one was sent,
     else by customer and date; always confirmed by the PrivateNote marker."""
@@ -83,7 +96,7 @@ def find_in_qbo(client: InvoiceWriter, record: ExportRecord) -> dict[str, Any] |
             f"and TxnDate = {quote(record.txn_date)}"
         )
     for invoice in client.query(sql):
-        if str(invoice.get("PrivateNote") or "").startswith(record.marker):
+        if carries_marker(str(invoice.get("PrivateNote") or ""), record.marker):
             return invoice
     return None
 
