@@ -195,3 +195,72 @@ def test_someone_elses_change_during_a_run_is_not_skipped(rig: Rig) -> None:
     rig.emu.clock.advance(60)
     _run(rig, [Member("w1", "walkin@example.com")])
     assert rig.state.members.links()["w1"].customer_id == made["Id"]  # seen, linked, not duplicated
+
+
+def test_exports_connect_attempt_still_sees_members_sharing_an_email(rig: Rig) -> None:
+    both = [Member("mA", "shared@example.com"), Member("mB", "SHARED@example.com")]
+    rig.emu.company.create(
+        "Customer", {"DisplayName": "Shared", "PrimaryEmailAddr": {"Address": "shared@example.com"}}
+    )
+    _run(rig, both)
+    assert rig.state.members.links() == {}
+    # export gives mA (it has an invoice) one connect attempt: planned among every member.
+    prepared = prepare_connect(
+        both, [], client=rig.client, state=rig.state, config=rig.config, full=False, only=["mA"]
+    )
+    assert not prepared.plan.links and [v.status for v in prepared.plan.verdicts] == [
+        "needs_review"
+    ]
+
+
+def test_an_inactive_customer_linked_to_another_member_is_not_reactivated_for_a_second(
+    rig: Rig,
+) -> None:
+    _run(rig, [Member("mA", "one@example.com", first_name="One")])
+    customer_id = rig.state.members.links()["mA"].customer_id
+    current = rig.emu.company.read("Customer", customer_id)
+    rig.emu.company.update(
+        "Customer",
+        {"Id": customer_id, "SyncToken": current["SyncToken"], "sparse": True, "Active": False},
+    )
+    rig.emu.clock.advance(5)
+    _run(rig, [Member("mA", "one@example.com", first_name="One"), Member("mB", "one@example.com")])
+    assert "mB" not in rig.state.members.links()
+    assert rig.state.members.roster()["mB"].status == "needs_review"
+    assert rig.emu.company.read("Customer", customer_id)["Active"] is False
+
+
+def test_a_manual_link_or_unlink_is_not_undone_by_an_earlier_unclear_create(rig: Rig) -> None:
+    from datetime import UTC, datetime
+
+    from qbsync.state.members import PendingCreate
+
+    for member_id, email in (("k1", "kim@example.com"), ("k2", "lee@example.com")):
+        rig.emu.company.create(
+            "Customer", {"DisplayName": member_id, "PrimaryEmailAddr": {"Address": email}}
+        )
+        rig.state.members.add_pending(
+            [PendingCreate(member_id, email, "cus-x", "b1", datetime.now(UTC))]
+        )
+    other = rig.emu.company.create("Customer", {"DisplayName": "Chosen by hand"})
+    rig.state.members.link("k1", other["Id"], "manual")
+    rig.state.members.unlink("k2")
+    _run(rig, [Member("k1", "kim@example.com"), Member("k2", "lee@example.com")])
+    links = rig.state.members.links()
+    assert links["k1"].customer_id == other["Id"] and links["k1"].how == "manual"
+    assert "k2" not in links and rig.state.members.unlinked() == {"k2"}
+
+
+def test_unlink_names_a_real_member_or_refuses(rig: Rig) -> None:
+    import pytest
+
+    from qbsync.errors import UsageError
+    from qbsync.sync.manual import resolve_member_id
+
+    rig.state.members.link("m1", "1", "manual")  # linked by hand before any connect-members
+    assert resolve_member_id(rig.config, rig.state, "m1") == "m1"
+    (rig.config.source.members).write_text("id,email\nm2,kim@example.com\n")  # type: ignore[union-attr]
+    assert resolve_member_id(rig.config, rig.state, "KIM@example.com ") == "m2"
+    with pytest.raises(UsageError) as info:
+        resolve_member_id(rig.config, rig.state, "nobody@example.com")
+    assert "nobody@example.com" in info.value.message

@@ -183,3 +183,24 @@ def test_custom_numbers_off_qbo_numbers_it(rig: Rig) -> None:
     (qbo,) = rig.invoices()
     assert qbo["DocNumber"] != "PLAT-0002"
     assert rig.state.exports.get("q1").doc_number == qbo["DocNumber"]  # type: ignore[union-attr]
+
+
+def test_a_failed_invoice_is_sent_again_with_a_new_requestid_and_exported(rig: Rig) -> None:
+    _connect(rig)
+    customer_id = rig.state.members.links()["m1"].customer_id
+    current = rig.emu.company.read("Customer", customer_id)
+    rig.emu.company.update(  # made inactive in QBO; qbsync's cache does not know yet
+        "Customer",
+        {"Id": customer_id, "SyncToken": current["SyncToken"], "sparse": True, "Active": False},
+    )
+    _export(rig, [_invoice("r1")])
+    failed = rig.state.exports.get("r1")
+    assert failed is not None and failed.state == "failed" and failed.error_code == "610"
+    current = rig.emu.company.read("Customer", customer_id)
+    rig.emu.company.update(
+        "Customer",
+        {"Id": customer_id, "SyncToken": current["SyncToken"], "sparse": True, "Active": True},
+    )
+    _export(rig, [_invoice("r1")])  # a replayed requestid would answer the old 610 again
+    assert rig.state.exports.get("r1").state == "exported"  # type: ignore[union-attr]
+    assert len(rig.invoices()) == 1

@@ -157,3 +157,15 @@ def test_a_run_left_running_by_a_dead_process_is_closed_as_interrupted(state: St
     assert runs[current].outcome == "running" and runs[current].pid is not None
     state.runs.record(current, "invoice", [("i1", "exported", None), ("i2", "failed", "6000 x")])
     assert [o.record_id for o in state.runs.outcomes(current, only=["failed"])] == ["i2"]
+
+
+def test_a_day_served_ahead_by_as_of_blocks_only_that_day(state: State) -> None:
+    from qbsync.config import ExportConfig
+    from qbsync.sync.export_run import due
+
+    state.bind_realm("1", now=datetime(2026, 11, 1, tzinfo=UTC), company_name=None)
+    export = ExportConfig(timezone="UTC")
+    state.exports.serve_day(date(2027, 3, 5), run_id=1, now=NOW)  # `export --as-of 2027-03-05`
+    assert due(state, export, as_of=date(2026, 12, 10)).day == date(2026, 12, 10)
+    assert due(state, export, as_of=date(2027, 3, 5)).day is None
+    assert state.exports.last_served_day(date(2026, 12, 31)) is None

@@ -125,7 +125,13 @@ def _export(
         if newcomers and not dry_run:  # new sign-ups: one connect attempt, connect-members' rules
             _confirm_connect(obj, len(newcomers), yes=yes)
             prepared = prepare_connect(
-                newcomers, [], client=client, state=state, config=config, full=False
+                members.records,
+                [],
+                client=client,
+                state=state,
+                config=config,
+                full=False,
+                only=[m.id for m in newcomers],
             )
             apply_connect(prepared, client=client, state=state, config=config, run_id=run_id)
         plan = plan_export(

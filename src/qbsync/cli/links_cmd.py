@@ -99,12 +99,12 @@ def unlink(member: str, as_json: bool) -> None:
     connect-members leaves the member alone until you link it again with `qbsync link`.
     """
     from qbsync.cli import render
+    from qbsync.sync.manual import resolve_member_id
 
     obj = CliContext.get()
     with open_session(obj, qbo=False, run_lock=True) as session:
         assert session.state is not None
-        rows = session.state.members.find(member)
-        member_id = rows[0].member_id if len(rows) == 1 else member.strip()
+        member_id = resolve_member_id(session.config, session.state, member)
         old = session.state.members.unlink(member_id)
     if as_json:
         render.emit_json(

@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from qbsync.errors import QboInvalidRequestError
 
@@ -86,3 +87,10 @@ def _checked(keys: Iterable[str]) -> list[str]:
         if not isinstance(key, str) or not key:
             raise QboInvalidRequestError(f"record keys are non-empty strings, not {key!r}")
     return keys
+
+
+def attempt_key(run_id: int | None, at: datetime) -> str:
+    """A key that makes a requestid this attempt's (the run and the moment). QBO answers a
+    repeated requestid with its first answer, so a retry after a refusal needs a new one; what
+    protects against duplicates on a retry after an UNCLEAR outcome is looking in QBO first."""
+    return f"\x00attempt {run_id} {at.isoformat()}"

@@ -152,8 +152,11 @@ class ExportLog:
 
     # -- export days ---------------------------------------------------------------------------
 
-    def last_served_day(self) -> date | None:
-        row = self._conn.execute("SELECT MAX(day) FROM export_days").fetchone()
+    def last_served_day(self, on_or_before: date | None = None) -> date | None:
+        limit = (on_or_before or date.max).isoformat()
+        row = self._conn.execute(
+            "SELECT MAX(day) FROM export_days WHERE day <= ?", (limit,)
+        ).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
     def serve_day(self, day: date, *, run_id: int | None, now: datetime | None = None) -> None:

@@ -84,6 +84,8 @@ class MemberStore:
                 (member_id, customer_id, how, at),
             )
             self._conn.execute("DELETE FROM unlinked WHERE member_id = ?", (member_id,))
+            # Linked now: a create an earlier run left unclear must not relink it later.
+            self._conn.execute("DELETE FROM pending_creates WHERE member_id = ?", (member_id,))
             self._conn.execute(
                 "UPDATE members SET status = 'linked', detail = NULL, candidates = NULL "
                 "WHERE member_id = ?",
@@ -104,6 +106,7 @@ class MemberStore:
             old = self.link_of(member_id)
             self._conn.execute("DELETE FROM links WHERE member_id = ?", (member_id,))
             self._conn.execute("DELETE FROM pushed_contacts WHERE member_id = ?", (member_id,))
+            self._conn.execute("DELETE FROM pending_creates WHERE member_id = ?", (member_id,))
             self._conn.execute(
                 "INSERT INTO unlinked (member_id, unlinked_at) VALUES (?, ?) "
                 "ON CONFLICT (member_id) DO UPDATE SET unlinked_at = excluded.unlinked_at",

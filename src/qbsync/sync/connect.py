@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ from qbsync.sync.members_apply import (
     apply_member_plan,
     settle_pending_creates,
 )
-from qbsync.sync.members_plan import MemberPlan, plan_members
+from qbsync.sync.members_plan import MemberPlan, only_for, plan_members
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def prepare_connect(
     full: bool,
     now: datetime | None = None,
     settle: bool = True,
+    only: Collection[str] | None = None,
 ) -> ConnectPlan:
     """Everything before the first change: refresh the customer cache, settle creates an earlier
     run left unclear (not with ``settle=False``: a dry run links nothing), and plan. Raises
@@ -99,6 +100,8 @@ def prepare_connect(
         pushed=state.members.pushed(),
         config=config.members,
     )
+    if only is not None:  # export's connect attempt for new sign-ups: planned among everyone
+        plan = only_for(plan, only)
     return ConnectPlan(members, problems, refresh, settled, plan)
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from qbsync.errors import QboError, QboUnclearOutcomeError, QbsyncError
 from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.query import quote
-from qbsync.qbo.requestids import bids_for, request_id
+from qbsync.qbo.requestids import attempt_key, bids_for, request_id
 from qbsync.state.db import State
 from qbsync.state.exports import ExportRecord
 from qbsync.sync.invoice_map import Mapped
@@ -165,7 +165,10 @@ def _send(
 ) -> None:
     keys = [item.mapped.invoice_id for item in chunk]
     bids = bids_for(keys)
-    rid = request_id("invoice-create", keys)
+    # The requestid names this attempt (run and moment), not only the invoices: QBO answers a
+    # repeated requestid with the first answer, so a retry of a failed invoice with the same one
+    # would get the old fault back. Nothing is ever re-sent without looking in QBO first.
+    rid = request_id("invoice-create", [*keys, attempt_key(run_id, now())])
     records = {
         bids[item.mapped.invoice_id]: ExportRecord(
             invoice_id=item.mapped.invoice_id,

@@ -58,7 +58,7 @@ def due(
     enabled = state.enabled_at
     enabled_on = today_in(export_tz(export), enabled) if enabled else None
     day = due_export_day(
-        today, state.exports.last_served_day(), export.days, export.month_end, enabled_on
+        today, state.exports.last_served_day(today), export.days, export.month_end, enabled_on
     )
     return Due(today, day, next_export_day(today, export.days, export.month_end))
 
@@ -220,7 +220,10 @@ def apply_export(
         )
     # The day is served once everything sent has a clear answer; with invoices still in flight it
     # stays due, so the next daily run settles them (and serves it).
-    if plan.export_day is not None and not outcome.in_flight and not plan.settled.in_flight:
+    # A day served ahead of time by `--as-of` blocks only that day: `due` looks at days served on
+    # or before the date it evaluates.
+    settled = not outcome.in_flight and not plan.settled.in_flight
+    if plan.export_day is not None and settled:
         state.exports.serve_day(plan.export_day, run_id=run_id, now=now())
     return outcome
 
@@ -282,9 +285,14 @@ def members_to_connect(
         inv.member_id
         for inv in invoices
         if inv.status in statuses
-        and inv.created_at >= enabled_at
+        and _aware(inv.created_at, config.export) >= enabled_at
         and exported.get(inv.id) != "exported"
         and inv.member_id not in links
         and inv.member_id not in unlinked
     }
     return [m for m in members if m.id in wanted and m.active]
+
+
+def _aware(moment: datetime, export: ExportConfig) -> datetime:
+    """A plugin's naive time, read in the export time zone (the sources' own rule)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=local_tz(export))

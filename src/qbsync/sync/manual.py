@@ -42,6 +42,14 @@ def find_member(config: Config, state: State, text: str) -> Member:
     return found[0]
 
 
+def resolve_member_id(config: Config, state: State, text: str) -> str:
+    """A member id for ``text`` (an id or an email): a linked member's id as typed, else the one
+    member the source or the last roster knows by that id or email; UsageError otherwise."""
+    if text.strip() in state.members.links():
+        return text.strip()
+    return find_member(config, state, text).id
+
+
 def search_customers(
     client: QboClient, state: State, member: Member, search: str | None
 ) -> list[CachedCustomer]:

@@ -20,7 +20,7 @@ from qbsync.config import MembersConfig
 from qbsync.errors import QboError, QboStaleObjectError, QboUnclearOutcomeError, QbsyncError
 from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.query import quote
-from qbsync.qbo.requestids import bids_for, request_id
+from qbsync.qbo.requestids import attempt_key, bids_for, request_id
 from qbsync.sources.records import Member
 from qbsync.state.customers import CachedCustomer
 from qbsync.state.db import State
@@ -159,7 +159,11 @@ def settle_pending_creates(
     """Creates left unclear by an earlier run: link the customer QBO made, or forget the create
     (the member is planned again). Member ids linked."""
     linked: list[str] = []
+    links, unlinked = state.members.links(), state.members.unlinked()
     for pending in state.members.pending():
+        if pending.member_id in unlinked or pending.member_id in links:
+            state.members.clear_pending([pending.member_id])  # the operator decided meanwhile
+            continue
         found = [c for c in find_by_email(client, pending.email) if c.get("Active", True)]
         if len(found) == 1:
             customer = cached_customer(found[0])
@@ -227,7 +231,9 @@ def _create_batch(
 ) -> None:
     keys = [f"{a.member.id}\x00{a.display_name}" for a in actions]
     bids = bids_for(keys)
-    rid = request_id("customer-create", keys)
+    # This attempt's requestid (a retry after a refusal must not get the old fault replayed);
+    # an unclear create is looked up by email before it is ever sent again.
+    rid = request_id("customer-create", [*keys, attempt_key(rec.run_id, now())])
     by_bid = {bids[k]: a for k, a in zip(keys, actions, strict=True)}
     items = [BatchItem(b, "create", "Customer", a.body) for b, a in by_bid.items()]
     state.members.add_pending(
@@ -359,14 +365,16 @@ def _reactivate_batch(
         if action.restore_name:
             body["DisplayName"] = action.restore_name
         bodies[action.member.id] = body
-    results = _send_updates(client, bodies, "customer-reactivate")
+    results = _send_updates(client, bodies, "customer-reactivate", attempt_key(rec.run_id, now()))
     rows: list[tuple[str, str, str | None]] = []
     for action in actions:
         member_id = action.member.id
         result = results[member_id]
         if isinstance(result, QbsyncError) and _code(result) == DUPLICATE_NAME:
             retry = {k: v for k, v in bodies[member_id].items() if k != "DisplayName"}
-            result = _send_updates(client, {member_id: retry}, "customer-reactivate")[member_id]
+            result = _send_updates(
+                client, {member_id: retry}, "customer-reactivate", attempt_key(rec.run_id, now())
+            )[member_id]
         if isinstance(result, QbsyncError):
             rows.append(rec.fail(member_id, result))
             continue
@@ -394,7 +402,7 @@ def _update_batch(
             "sparse": True,
             **action.fields,
         }
-    results = _send_updates(client, bodies, "customer-update")
+    results = _send_updates(client, bodies, "customer-update", attempt_key(rec.run_id, now()))
     rows: list[tuple[str, str, str | None]] = []
     for action in actions:
         member_id = action.member.id
@@ -403,7 +411,9 @@ def _update_batch(
             try:
                 fresh = client.get("Customer", action.customer_id)
                 body = {**bodies[member_id], "SyncToken": str(fresh.get("SyncToken", "0"))}
-                result = _send_updates(client, {member_id: body}, "customer-update")[member_id]
+                result = _send_updates(
+                    client, {member_id: body}, "customer-update", attempt_key(rec.run_id, now())
+                )[member_id]
             except QbsyncError as exc:
                 result = exc
         if isinstance(result, QbsyncError):
@@ -420,7 +430,7 @@ def _update_batch(
 
 
 def _send_updates(
-    client: CustomerWriter, bodies: Mapping[str, dict[str, Any]], kind: str
+    client: CustomerWriter, bodies: Mapping[str, dict[str, Any]], kind: str, attempt: str
 ) -> dict[str, dict[str, Any] | QbsyncError]:
     """Sparse Customer updates in one batch; per member the customer QBO holds now, or the error.
     An update is safe to send again (same fields, same SyncToken), so an unclear one is an error
@@ -431,7 +441,7 @@ def _send_updates(
     member_of = {bids[k]: m for k, m in zip(keys, bodies, strict=True)}
     items = [BatchItem(b, "update", "Customer", bodies[m]) for b, m in member_of.items()]
     try:
-        answers = client.batch(items, request_id(kind, keys))
+        answers = client.batch(items, request_id(kind, [*keys, attempt]))
     except QboError as exc:
         return {m: exc for m in bodies}
     out: dict[str, dict[str, Any] | QbsyncError] = {}

@@ -18,6 +18,7 @@ from qbsync.sources.records import Member
 from qbsync.state.customers import CachedCustomer
 from qbsync.state.members import Link, MemberRow
 from qbsync.sync.contacts import (
+    EMAIL_MAX,
     changed_keys,
     contact_snapshot,
     customer_fields,
@@ -214,6 +215,21 @@ def plan_members(
     return plan
 
 
+def only_for(plan: MemberPlan, member_ids: Collection[str]) -> MemberPlan:
+    """The part of ``plan`` about ``member_ids`` (planned over every member, so that a rule
+    between members, such as a shared email, still holds)."""
+    keep = set(member_ids)
+    return MemberPlan(
+        links=[a for a in plan.links if a.member.id in keep],
+        creates=[a for a in plan.creates if a.member.id in keep],
+        reactivations=[a for a in plan.reactivations if a.member.id in keep],
+        updates=[a for a in plan.updates if a.member.id in keep],
+        verdicts=[v for v in plan.verdicts if v.member.id in keep],
+        stale_links=[m for m in plan.stale_links if m in keep],
+        baselines={m: s for m, s in plan.baselines.items() if m in keep},
+    )
+
+
 def _plan_linked(
     plan: MemberPlan,
     member: Member,
@@ -238,7 +254,11 @@ def _plan_linked(
     if "email" in keys and len(customer.emails) > 1 and "PrimaryEmailAddr" in fields:
         old = before.get("email", "").strip().lower()
         kept = [e for e in customer.emails if e != old]
-        fields["PrimaryEmailAddr"] = {"Address": ", ".join([snapshot["email"], *kept])[:100]}
+        addresses = [snapshot["email"]]
+        for other in kept:  # whole addresses only, within QBO's 100 characters
+            if len(", ".join([*addresses, other])) <= EMAIL_MAX:
+                addresses.append(other)
+        fields["PrimaryEmailAddr"] = {"Address": ", ".join(addresses)}
     if config.update_display_name and {"first_name", "last_name", "company"} & set(keys):
         fields["DisplayName"] = display_name(member, config.display_name)
     plan.updates.append(UpdateAction(member, customer.id, fields, tuple(keys), snapshot))
@@ -287,6 +307,18 @@ def _plan_match(
         return
     if len(matches) == 1:
         customer = matches[0]
+        holders = linked_customers.get(customer.id, [])
+        if holders:
+            plan.verdicts.append(
+                Verdict(
+                    member,
+                    "needs_review",
+                    f"customer {customer.id} has {email} but is linked to member "
+                    f"{', '.join(holders)} (and inactive)",
+                    (customer.id,),
+                )
+            )
+            return
         if not config.reactivate_inactive:
             plan.verdicts.append(
                 Verdict(
