@@ -264,3 +264,19 @@ def test_unlink_names_a_real_member_or_refuses(rig: Rig) -> None:
     with pytest.raises(UsageError) as info:
         resolve_member_id(rig.config, rig.state, "nobody@example.com")
     assert "nobody@example.com" in info.value.message
+
+
+def test_a_capped_cdc_answer_falls_back_to_a_full_read(rig: Rig) -> None:
+    from qbsync.sync.customers import CDC_MAX, refresh_customers
+
+    _run(rig, [Member("m1", "emily.platt@example.com")])
+    real = rig.client.cdc
+
+    def capped(entities, changed_since):  # type: ignore[no-untyped-def]
+        answer = real(entities, changed_since)
+        answer["Customer"] = [{"Id": str(i), "status": "Updated"} for i in range(CDC_MAX)]
+        return answer
+
+    rig.client.cdc = capped  # type: ignore[method-assign]
+    result = refresh_customers(rig.client, rig.state, full=False)
+    assert result.mode == "full" and result.read == len(rig.customers())

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SAFETY_MARGIN = timedelta(minutes=10)
 CDC_WINDOW = timedelta(days=29)  # QBO's CDC looks back at most 30 days
+CDC_MAX = 1000  # and answers at most 1000 objects (qbo-facts.md "Change data capture")
 ALL_CUSTOMERS = "select * from Customer where Active IN (true,false) orderby Id"
 _CUSTOMERS_WHERE = "select * from Customer where Active IN (true,false) and {where}"
 COUNT_WHERE = "select count(*) from Customer where Active IN (true,false) and {where}"
@@ -115,7 +116,12 @@ def refresh_customers(
     for page in client.query_pages(CHANGED_SINCE.format(since=qbo_time(after))):
         read_at = read_at or _qbo_clock(client, started)
         changed.extend(cached_customer(obj) for obj in page)
-    cdc = client.cdc(["Customer"], cdc_at - SAFETY_MARGIN)
+    cdc = client.cdc(["Customer"], state.customers.read_after or (cdc_at - SAFETY_MARGIN))
+    if len(cdc.get("Customer", [])) >= CDC_MAX:
+        # QBO's CDC answers at most 1000 objects: a deletion may be among those it left out.
+        # A full read is the only complete answer (links to customers gone show up in the plan).
+        log.warning("more than %d customers changed since the last read: reading all", CDC_MAX)
+        return refresh_customers(client, state, full=True, now=now)
     deleted = [
         str(obj["Id"])
         for obj in cdc.get("Customer", [])
