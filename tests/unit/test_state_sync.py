@@ -169,3 +169,16 @@ def test_a_day_served_ahead_by_as_of_blocks_only_that_day(state: State) -> None:
     assert due(state, export, as_of=date(2026, 12, 10)).day == date(2026, 12, 10)
     assert due(state, export, as_of=date(2027, 3, 5)).day is None
     assert state.exports.last_served_day(date(2026, 12, 31)) is None
+
+
+def test_link_many_is_link_for_each(state: State) -> None:
+    state.members.save_roster([MemberRow("m1", "a@x.io", "A", True, "needs_review")], now=NOW)
+    state.members.unlink("m2", now=NOW)
+    state.members.add_pending([PendingCreate("m1", "a@x.io", "r", "b", NOW)])
+    state.members.link_many([("m1", "5", "auto"), ("m2", "6", "created")], now=NOW)
+    links = state.members.links()
+    assert (links["m1"].customer_id, links["m1"].how, links["m2"].how) == ("5", "auto", "created")
+    assert state.members.unlinked() == set() and state.members.pending() == []
+    assert state.members.roster()["m1"].status == "linked"
+    with pytest.raises(ValueError):
+        state.members.link_many([("m3", "7", "guess")])

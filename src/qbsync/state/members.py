@@ -95,9 +95,26 @@ class MemberStore:
     def link_many(
         self, links: Iterable[tuple[str, str, str]], *, now: datetime | None = None
     ) -> None:
+        """``link`` for many (member id, customer id, how) at once: one statement per table."""
+        rows = list(links)
+        if any(how not in LINK_KINDS for _, _, how in rows):
+            raise ValueError("unknown link kind")
+        at = iso(now or datetime.now(UTC))
+        ids = [(member_id,) for member_id, _, _ in rows]
         with self._transaction():
-            for member_id, customer_id, how in links:
-                self.link(member_id, customer_id, how, now=now)
+            self._conn.executemany(
+                "INSERT INTO links (member_id, customer_id, how, linked_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (member_id) DO UPDATE SET customer_id = excluded.customer_id, "
+                "how = excluded.how, linked_at = excluded.linked_at",
+                [(m, c, how, at) for m, c, how in rows],
+            )
+            for statement in (
+                "DELETE FROM unlinked WHERE member_id = ?",
+                "DELETE FROM pending_creates WHERE member_id = ?",
+                "UPDATE members SET status = 'linked', detail = NULL, candidates = NULL "
+                "WHERE member_id = ?",
+            ):
+                self._conn.executemany(statement, ids)
 
     def unlink(self, member_id: str, *, now: datetime | None = None) -> Link | None:
         """Remove the link and keep the member out of automatic connection; the old link."""
