@@ -155,7 +155,9 @@ def _has_value(value: Any) -> bool:
     return bool(value)
 
 
-def new_customer_body(member: Member, name: str) -> dict[str, Any]:
-    body = customer_fields(contact_snapshot(member))
+def new_customer_body(
+    member: Member, name: str, snapshot: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    body = customer_fields(snapshot or contact_snapshot(member))
     body["DisplayName"] = name
     return body

@@ -156,9 +156,9 @@ def confirm_own_writes(client: Any, state: State, written: Mapping[str, str]) ->
     if any(moment is None or moment <= read for moment in ours):
         return False  # an answer without a usable LastUpdatedTime, or clocks disagree
     before = after = 0  # customers the read saw changed in its window: before / from its second
-    for customer in state.customers.all().values():
-        moment = parse_qbo_time(customer.last_updated)
-        if customer.id in written or moment is None or moment <= window:
+    for customer_id, stamp in state.customers.stamps():
+        moment = parse_qbo_time(stamp)
+        if customer_id in written or moment is None or moment <= window:
             continue
         if moment <= read:
             before += 1

@@ -258,7 +258,7 @@ def _create_batch(
             )
             if answer.entity is not None:
                 customer = cached_customer(answer.entity)
-                made.append((action.member, customer, None))
+                made.append((action.member, customer, action.snapshot))
                 rec.outcome.created.append(action.member.id)
                 rec.outcome.written[customer.id] = customer.last_updated
                 rows.append(

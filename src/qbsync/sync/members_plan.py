@@ -46,6 +46,7 @@ class CreateAction:
     display_name: str
     body: dict[str, Any]
     reason: str
+    snapshot: dict[str, str] | None = None  # the contact fields the body was made from
 
 
 @dataclass(frozen=True)
@@ -350,8 +351,15 @@ def _plan_match(
         return
     name = display_name(member, config.display_name)
     taken.add(name.lower())
+    snapshot = contact_snapshot(member)
     plan.creates.append(
-        CreateAction(member, name, new_customer_body(member, name), f"no QBO customer has {email}")
+        CreateAction(
+            member,
+            name,
+            new_customer_body(member, name, snapshot),
+            f"no QBO customer has {email}",
+            snapshot,
+        )
     )
 
 
