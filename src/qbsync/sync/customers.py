@@ -116,7 +116,11 @@ def refresh_customers(
     for page in client.query_pages(CHANGED_SINCE.format(since=qbo_time(after))):
         read_at = read_at or _qbo_clock(client, started)
         changed.extend(cached_customer(obj) for obj in page)
-    cdc = client.cdc(["Customer"], state.customers.read_after or (cdc_at - SAFETY_MARGIN))
+    confirmed = state.customers.read_after
+    # After a confirmed run, from the second after its last write (CDC's changedSince may count
+    # that second in, which can be over a thousand of the run's own writes).
+    since = confirmed + timedelta(seconds=1) if confirmed else cdc_at - SAFETY_MARGIN
+    cdc = client.cdc(["Customer"], since)
     if len(cdc.get("Customer", [])) >= CDC_MAX:
         # QBO's CDC answers at most 1000 objects: a deletion may be among those it left out.
         # A full read is the only complete answer (links to customers gone show up in the plan).
