@@ -135,12 +135,12 @@ class ExportLog:
         qbo_total: Decimal | None,
         now: datetime | None = None,
     ) -> None:
-        with self._transaction():
-            self._conn.execute(
-                "UPDATE exports SET state = 'exported', qbo_id = ?, doc_number = ?, qbo_total = ?, "
-                "error_code = NULL, error_message = NULL, exported_at = ? WHERE invoice_id = ?",
-                (qbo_id, doc_number, money(qbo_total), iso(now or datetime.now(UTC)), invoice_id),
-            )
+        # One statement: atomic by itself, and part of the caller's transaction when in one.
+        self._conn.execute(
+            "UPDATE exports SET state = 'exported', qbo_id = ?, doc_number = ?, qbo_total = ?, "
+            "error_code = NULL, error_message = NULL, exported_at = ? WHERE invoice_id = ?",
+            (qbo_id, doc_number, money(qbo_total), iso(now or datetime.now(UTC)), invoice_id),
+        )
 
     def mark_failed(self, invoice_id: str, *, code: str | None, message: str) -> None:
         with self._transaction():

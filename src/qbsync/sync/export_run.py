@@ -168,9 +168,10 @@ def _map_all(
     tz = export_tz(config.export)
     to_send: list[ToSend] = []
     refused: list[Refused] = []
+    customers = state.customers.all()  # once, not a query per invoice
     for item in eligible:
         invoice = item.invoice
-        cached = state.customers.get(item.customer_id)
+        cached = customers.get(item.customer_id)
         customer = CustomerInfo(
             id=item.customer_id,
             active=cached.active if cached else True,
