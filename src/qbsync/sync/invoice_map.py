@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from typing import Any
 
 from qbsync.config import ExportConfig
@@ -76,11 +76,15 @@ def marker(invoice: SourceInvoice) -> str:
     return f"qbsync:{invoice.id} #{invoice.number}"
 
 
+# 60 digits: the exact product of any amounts a source sends; quantize never overflows.
+_EXACT = Context(prec=60)
+
+
 def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
     """Qty x UnitPrice rounded half-up to cents, as QBO checks it (128.35 x 14.50 = 1861.08)."""
-    with localcontext() as ctx:
-        ctx.prec = 60  # exact product for any amount a source sends; quantize never overflows
-        return (quantity * unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+    return _EXACT.multiply(quantity, unit_price).quantize(
+        CENT, rounding=ROUND_HALF_UP, context=_EXACT
+    )
 
 
 def source_total(invoice: SourceInvoice) -> Decimal:
