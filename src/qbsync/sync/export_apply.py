@@ -246,9 +246,11 @@ def _exported(
     state.exports.mark_exported(
         record.invoice_id, qbo_id=str(obj["Id"]), doc_number=doc, qbo_total=total, now=at
     )
-    return replace(
-        record, state="exported", qbo_id=str(obj["Id"]), doc_number=doc, qbo_total=total,
-        exported_at=at,
+    r = record  # positional: dataclasses.replace costs ~25 us, ten thousand times an export
+    return ExportRecord(
+        r.invoice_id, r.member_id, r.customer_id, "exported", r.number, doc, r.txn_date,
+        r.marker, r.request_id, r.bid, r.source_total, r.fingerprint, str(obj["Id"]), total,
+        None, None, r.attempted_at, at, r.run_id,
     )  # fmt: skip
 
 
