@@ -283,17 +283,7 @@ def _plan_match(
         return
     if len(active) == 1:
         customer = active[0]
-        holders = linked_customers.get(customer.id, [])
-        if holders:
-            plan.verdicts.append(
-                Verdict(
-                    member,
-                    "needs_review",
-                    f"customer {customer.id} has {email} but is linked to member "
-                    f"{', '.join(holders)}",
-                    (customer.id,),
-                )
-            )
+        if _linked_elsewhere(plan, member, customer, email, linked_customers):
             return
         why = "email matches" if len(matches) == 1 else "email matches the only active one"
         plan.links.append(LinkAction(member, customer.id, f"{why} ({customer.display_name})"))
@@ -308,17 +298,7 @@ def _plan_match(
         return
     if len(matches) == 1:
         customer = matches[0]
-        holders = linked_customers.get(customer.id, [])
-        if holders:
-            plan.verdicts.append(
-                Verdict(
-                    member,
-                    "needs_review",
-                    f"customer {customer.id} has {email} but is linked to member "
-                    f"{', '.join(holders)} (and inactive)",
-                    (customer.id,),
-                )
-            )
+        if _linked_elsewhere(plan, member, customer, email, linked_customers):
             return
         if not config.reactivate_inactive:
             plan.verdicts.append(
@@ -361,6 +341,30 @@ def _plan_match(
             snapshot,
         )
     )
+
+
+def _linked_elsewhere(
+    plan: MemberPlan,
+    member: Member,
+    customer: CachedCustomer,
+    email: str,
+    linked_customers: Mapping[str, list[str]],
+) -> bool:
+    """The customer with the member's email is another member's: needs review (two members on
+    one customer is for the operator to decide)."""
+    holders = linked_customers.get(customer.id, [])
+    if holders:
+        state = "" if customer.active else " (and inactive)"
+        plan.verdicts.append(
+            Verdict(
+                member,
+                "needs_review",
+                f"customer {customer.id} has {email} but is linked to member "
+                f"{', '.join(holders)}{state}",
+                (customer.id,),
+            )
+        )
+    return bool(holders)
 
 
 def _id_order(value: str) -> tuple[int, str]:
