@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
@@ -45,8 +45,6 @@ class CustomerReader(Protocol):
 class RefreshResult:
     mode: str  # "full" | "incremental"
     read: int = 0
-    deleted: list[str] = field(default_factory=list)
-    links_dropped: list[str] = field(default_factory=list)
 
 
 def customers_where(where: str) -> str:
@@ -134,11 +132,11 @@ def refresh_customers(
     with state.transaction():
         state.customers.upsert(c for c in changed if c.id not in deleted)
         state.customers.delete(deleted)
-        dropped = state.members.drop_links_to(deleted)
+        state.members.drop_links_to(deleted)
         state.customers.mark_synced(read_at or started, cdc=True)
     if deleted:
         log.info("QBO deleted or merged away customers %s", ", ".join(deleted))
-    return RefreshResult("incremental", read=len(changed), deleted=deleted, links_dropped=dropped)
+    return RefreshResult("incremental", read=len(changed))
 
 
 def confirm_own_writes(client: Any, state: State, written: Mapping[str, str]) -> bool:

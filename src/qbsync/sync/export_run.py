@@ -95,7 +95,6 @@ class ExportPlan:
     refused: list[Refused] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     changed_since_export: list[str] = field(default_factory=list)
-    custom_numbers: bool | None = None
 
     @property
     def total(self) -> Decimal:
@@ -152,7 +151,6 @@ def plan_export(
     if not eligible:
         return plan
     refs = qbo_refs(client)
-    plan.custom_numbers = refs.custom_txn_numbers
     state.set_meta("custom_txn_numbers", "true" if refs.custom_txn_numbers else "false")
     plan.to_send, plan.refused = _map_all(eligible, by_member, state, config, refs)
     return plan

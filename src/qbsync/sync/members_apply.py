@@ -62,7 +62,6 @@ class MemberOutcome:
     reactivated: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     failed: list[Failure] = field(default_factory=list)
-    unclear: list[str] = field(default_factory=list)  # creates to be looked up next run
     # Customers this run wrote: Id -> the LastUpdatedTime QBO answered (confirm_own_writes).
     written: dict[str, str] = field(default_factory=dict)
 
@@ -304,7 +303,6 @@ def _settle_now(
         rec.outcome.created.append(member_id)
         rec.outcome.written[customer.id] = customer.last_updated
         return (member_id, "created", f"customer {customer.id} (found after an unclear answer)")
-    rec.outcome.unclear.append(member_id)
     return rec.fail(
         member_id,
         "QBO gave no clear answer to the create and the customer is not in QBO yet; the next "
