@@ -75,22 +75,7 @@ class MemberStore:
         """Link (or relink) a member; a manual link also ends an `unlink`."""
         if how not in LINK_KINDS:
             raise ValueError(f"unknown link kind {how!r}")
-        at = iso(now or datetime.now(UTC))
-        with self._transaction():
-            self._conn.execute(
-                "INSERT INTO links (member_id, customer_id, how, linked_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (member_id) DO UPDATE SET customer_id = excluded.customer_id, "
-                "how = excluded.how, linked_at = excluded.linked_at",
-                (member_id, customer_id, how, at),
-            )
-            self._conn.execute("DELETE FROM unlinked WHERE member_id = ?", (member_id,))
-            # Linked now: a create an earlier run left unclear must not relink it later.
-            self._conn.execute("DELETE FROM pending_creates WHERE member_id = ?", (member_id,))
-            self._conn.execute(
-                "UPDATE members SET status = 'linked', detail = NULL, candidates = NULL "
-                "WHERE member_id = ?",
-                (member_id,),
-            )
+        self.link_many([(member_id, customer_id, how)], now=now)
 
     def link_many(
         self, links: Iterable[tuple[str, str, str]], *, now: datetime | None = None
@@ -133,12 +118,14 @@ class MemberStore:
 
     def drop_links(self, member_ids: Iterable[str]) -> None:
         """Forget automatic links (their customer is gone); the members are matched again."""
+        ids = [(member_id,) for member_id in member_ids]
         with self._transaction():
-            for member_id in member_ids:
-                self._conn.execute(
-                    "DELETE FROM links WHERE member_id = ? AND how != 'manual'", (member_id,)
-                )
-                self._conn.execute("DELETE FROM pushed_contacts WHERE member_id = ?", (member_id,))
+            self._conn.executemany("DELETE FROM links WHERE member_id = ? AND how != 'manual'", ids)
+            self._conn.executemany(
+                "DELETE FROM pushed_contacts WHERE member_id = ? AND member_id NOT IN "
+                "(SELECT member_id FROM links)",
+                ids,
+            )
 
     def unlinked(self) -> set[str]:
         return {r[0] for r in self._conn.execute("SELECT member_id FROM unlinked")}
@@ -146,20 +133,10 @@ class MemberStore:
     def drop_links_to(self, customer_ids: Iterable[str]) -> list[str]:
         """Customers deleted or merged away in QBO: their automatic links go (the members are
         connected again next run); manual links stay and show up as problems. Member ids dropped."""
-        dropped: list[str] = []
-        with self._transaction():
-            for customer_id in customer_ids:
-                rows = self._conn.execute(
-                    "SELECT member_id FROM links WHERE customer_id = ? AND how != 'manual'",
-                    (customer_id,),
-                ).fetchall()
-                dropped.extend(r[0] for r in rows)
-                self._conn.execute(
-                    "DELETE FROM links WHERE customer_id = ? AND how != 'manual'", (customer_id,)
-                )
-            for member_id in dropped:
-                self._conn.execute("DELETE FROM pushed_contacts WHERE member_id = ?", (member_id,))
-        return dropped
+        gone = set(customer_ids)
+        dropped = [m for m, link in self.links().items() if link.customer_id in gone]
+        self.drop_links(dropped)
+        return [m for m in dropped if self.link_of(m) is None]
 
     # -- the roster: each member's last verdict -----------------------------------------------
 
@@ -214,14 +191,7 @@ class MemberStore:
     def set_pushed(
         self, member_id: str, fields: Mapping[str, str], *, now: datetime | None = None
     ) -> None:
-        at = iso(now or datetime.now(UTC))
-        with self._transaction():
-            self._conn.execute(
-                "INSERT INTO pushed_contacts (member_id, fields, pushed_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (member_id) DO UPDATE SET fields = excluded.fields, "
-                "pushed_at = excluded.pushed_at",
-                (member_id, json.dumps(dict(fields), sort_keys=True), at),
-            )
+        self.set_pushed_many([(member_id, fields)], now=now)
 
     def set_pushed_many(
         self, rows: Iterable[tuple[str, Mapping[str, str]]], *, now: datetime | None = None
