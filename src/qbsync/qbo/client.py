@@ -39,7 +39,14 @@ from qbsync.qbo import batch as batching
 from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.faults import parse_response
 from qbsync.qbo.pacing import RatePacer
-from qbsync.qbo.query import PAGE_SIZE, check_page_size, page_of, paged_statement, quote
+from qbsync.qbo.query import (
+    PAGE_SIZE,
+    check_page_size,
+    page_of,
+    paged_statement,
+    parse_qbo_time,
+    quote,
+)
 from qbsync.qbo.session import UNCLEAR_BEFORE, QboSession, RetryPolicy, is_read
 
 if TYPE_CHECKING:
@@ -127,7 +134,7 @@ class QboClient:
         with the code kept.
         """
         parsed = self._parse(method, self._send(method, subpath, params, body, content_type))
-        self.server_time = _server_time(parsed) or self.server_time
+        self.server_time = parse_qbo_time(parsed.get("time")) or self.server_time
         return parsed
 
     def _send(
@@ -297,18 +304,6 @@ class QboClient:
         return batching.read_answers(
             items, body, after_unclear=getattr(resp, UNCLEAR_BEFORE, False)
         )
-
-
-def _server_time(body: Mapping[str, Any]) -> datetime | None:
-    """QBO's clock, from the ``time`` every answer carries (``2015-07-28T11:03:32.640-07:00``)."""
-    stamp = body.get("time")
-    if not isinstance(stamp, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def _dumps(body: object) -> str:

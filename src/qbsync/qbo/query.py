@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import datetime
 
 from qbsync.errors import QboInvalidRequestError
 
@@ -65,3 +66,15 @@ def page_of(statement: str, start: int, page_size: int) -> str:
 def check_page_size(page_size: int) -> None:
     if not isinstance(page_size, int) or not 0 < page_size <= PAGE_SIZE:
         raise QboInvalidRequestError(f"page_size must be 1 to {PAGE_SIZE}, not {page_size!r}")
+
+
+def parse_qbo_time(text: object) -> datetime | None:
+    """A QBO time (``2015-07-28T11:03:32.640-07:00``, an answer's ``time`` or a record's
+    ``MetaData.LastUpdatedTime``) as an aware datetime; None when it is not one."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

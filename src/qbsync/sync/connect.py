@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -133,11 +133,9 @@ def apply_connect(
     rows = []
     for row in prepared.plan.roster():
         if row.member_id in failed:
-            row = type(row)(
-                row.member_id, row.email, row.name, row.active, "failed", failed[row.member_id]
-            )
+            row = replace(row, status="failed", detail=failed[row.member_id])
         elif row.status == "pending_create":
-            row = type(row)(row.member_id, row.email, row.name, row.active, "linked")
+            row = replace(row, status="linked", detail=None)
         rows.append(row)
     state.members.save_roster(rows, now=now())
     return ConnectResult(prepared, outcome)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from qbsync.qbo.query import parse_qbo_time
 from qbsync.state.customers import CachedCustomer
 from qbsync.state.db import State
 from qbsync.sync.contacts import split_emails
@@ -79,14 +80,6 @@ def cached_customer(obj: Mapping[str, Any]) -> CachedCustomer:
 def _qbo_clock(client: CustomerReader, fallback: datetime) -> datetime:
     server = getattr(client, "server_time", None)
     return server if isinstance(server, datetime) else fallback
-
-
-def parse_qbo_time(text: str) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
 
 
 def refresh_customers(

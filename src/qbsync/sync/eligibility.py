@@ -71,7 +71,7 @@ def classify(
     duplicate in QBO).
     """
     wanted = {status.strip().lower() for status in statuses}
-    floor = _aware(enabled_at, tz)
+    floor = aware(enabled_at, tz)
     known = known_members if isinstance(known_members, set | frozenset) else set(known_members)
     eligible: list[Eligible] = []
     skipped: list[Skipped] = []
@@ -110,7 +110,7 @@ def _skip_reason(
             "in_flight",
             "an earlier export of it did not finish; it is settled against QBO before exporting again",
         )
-    if _aware(invoice.created_at, tz) < floor:
+    if aware(invoice.created_at, tz) < floor:
         return (
             "before_enabled",
             f"created {invoice.created_at.isoformat()}, before exports were enabled "
@@ -144,7 +144,8 @@ def _skip_reason(
     return "member_not_connected", f"member {member} {why}"
 
 
-def _aware(moment: datetime, tz: tzinfo | None) -> datetime:
+def aware(moment: datetime, tz: tzinfo | None) -> datetime:
+    """``moment``, a naive one read in ``tz`` (None: this machine's zone), as the sources do."""
     if moment.tzinfo is not None and moment.utcoffset() is not None:
         return moment
     return moment.replace(tzinfo=tz) if tz is not None else moment.astimezone()

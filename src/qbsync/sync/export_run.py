@@ -14,7 +14,7 @@ from qbsync.config import Config, ExportConfig
 from qbsync.errors import AuthError
 from qbsync.sources.records import Member, Problem, SourceInvoice
 from qbsync.state.db import State
-from qbsync.sync.eligibility import Eligible, Skipped, classify
+from qbsync.sync.eligibility import Eligible, Skipped, aware, classify
 from qbsync.sync.export_apply import (
     ExportOutcome,
     InvoiceWriter,
@@ -284,14 +284,9 @@ def members_to_connect(
         inv.member_id
         for inv in invoices
         if inv.status in statuses
-        and _aware(inv.created_at, config.export) >= enabled_at
+        and aware(inv.created_at, export_tz(config.export)) >= enabled_at
         and exported.get(inv.id) != "exported"
         and inv.member_id not in links
         and inv.member_id not in unlinked
     }
     return [m for m in members if m.id in wanted and m.active]
-
-
-def _aware(moment: datetime, export: ExportConfig) -> datetime:
-    """A plugin's naive time, read in the export time zone (the sources' own rule)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=local_tz(export))
