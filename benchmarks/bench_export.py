@@ -19,7 +19,6 @@ scale). ``QBSYNC_SETTLE_GRACE_SECONDS=0``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -411,24 +410,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_naive:
             runs["naive"] = run_naive(args, tmp, seed, base)
             print(f"  naive: {runs['naive']['outcome']}", file=sys.stderr)
-    results = {
-        "benchmark": "export",
-        "python": sys.version.split()[0],
-        "cpus": os.cpu_count(),
-        "time_scale": args.time_scale,
-        "invoices": args.invoices,
-        "members": args.members,
-        "customers": args.customers,
-        "seconds_total": round(time.monotonic() - started, 1),
-        "runs": runs,
-    }
-    kit.print_profiles(runs)
-    print(report(results, args))
-    if args.json:
-        for run in runs.values():
-            run.pop("profile", None)
-        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    return 0
+    return kit.publish(
+        "export",
+        args,
+        runs,
+        started,
+        report,
+        invoices=args.invoices,
+        members=args.members,
+        customers=args.customers,
+    )
 
 
 if __name__ == "__main__":

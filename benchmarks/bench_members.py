@@ -24,9 +24,7 @@ then look as they would in a daily cron job); that is setup, like seeding, and n
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import random
 import sys
 import tempfile
@@ -442,24 +440,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_naive:
             runs["naive"] = run_naive(args, tmp, seed)
             _progress("naive", runs["naive"], args)
-    results = {
-        "benchmark": "members",
-        "python": sys.version.split()[0],
-        "cpus": os.cpu_count(),
-        "time_scale": args.time_scale,
-        "members": args.members,
-        "customers": args.customers,
-        "signups": args.signups,
-        "seconds_total": round(time.monotonic() - started, 1),
-        "runs": runs,
-    }
-    kit.print_profiles(runs)
-    print(report(results, args))
-    if args.json:
-        for run in runs.values():
-            run.pop("profile", None)
-        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
-    return 0
+    return kit.publish(
+        "members",
+        args,
+        runs,
+        started,
+        report,
+        members=args.members,
+        customers=args.customers,
+        signups=args.signups,
+    )
 
 
 if __name__ == "__main__":

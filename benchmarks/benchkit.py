@@ -326,3 +326,31 @@ class NaiveClient:
                     continue
                 time.sleep(self.pause)
                 raise
+
+
+def publish(
+    benchmark: str,
+    args: Any,
+    runs: dict[str, Any],
+    started: float,
+    report: Callable[[dict[str, Any], Any], str],
+    **sizes: Any,
+) -> int:
+    """The results document: profiles to stderr, the side-by-side report to stdout, and the
+    JSON file (without profiles) when ``--json`` asks for one."""
+    results = {
+        "benchmark": benchmark,
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "time_scale": args.time_scale,
+        **sizes,
+        "seconds_total": round(time.monotonic() - started, 1),
+        "runs": runs,
+    }
+    print_profiles(runs)
+    print(report(results, args))
+    if args.json:
+        for run in runs.values():
+            run.pop("profile", None)
+        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
