@@ -3,7 +3,7 @@ invoices (the plan); then the batches."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
@@ -14,6 +14,7 @@ from qbsync.config import Config, ExportConfig
 from qbsync.errors import AuthError
 from qbsync.sources.records import Member, Problem, SourceInvoice
 from qbsync.state.db import State
+from qbsync.state.exports import ExportRecord
 from qbsync.sync.eligibility import Eligible, Skipped, aware, classify
 from qbsync.sync.export_apply import (
     ExportOutcome,
@@ -61,6 +62,19 @@ def due(
         today, state.exports.last_served_day(today), export.days, export.month_end, enabled_on
     )
     return Due(today, day, next_export_day(today, export.days, export.month_end))
+
+
+def changed_since_export(
+    invoices: Sequence[SourceInvoice], records: Mapping[str, ExportRecord]
+) -> list[str]:
+    """Exported invoices that read differently at the source now (never sent again)."""
+    return [
+        invoice.id
+        for invoice in invoices
+        if (done := records.get(invoice.id)) is not None
+        and done.state == "exported"
+        and done.fingerprint != invoice.fingerprint()
+    ]
 
 
 def qbo_refs(client: QboInvoices) -> QboRefs:
@@ -140,14 +154,7 @@ def plan_export(
         known_members=by_member.keys(),
     )
     plan.skipped = [s for s in skipped if s.reason_code != "already_exported"]
-    for invoice in invoices:
-        done = records.get(invoice.id)
-        if (
-            done is not None
-            and done.state == "exported"
-            and done.fingerprint != invoice.fingerprint()
-        ):
-            plan.changed_since_export.append(invoice.id)
+    plan.changed_since_export = changed_since_export(invoices, records)
     if not eligible:
         return plan
     refs = qbo_refs(client)

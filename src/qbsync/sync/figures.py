@@ -15,7 +15,7 @@ from qbsync.config import Config
 from qbsync.sources.records import SourceInvoice
 from qbsync.state.db import State
 from qbsync.sync.eligibility import classify
-from qbsync.sync.export_run import export_tz
+from qbsync.sync.export_run import changed_since_export, export_tz
 from qbsync.sync.schedule import due_export_day, next_export_day, today_in
 
 CUSTOM_NUMBERS_META = "custom_txn_numbers"  # what the last export read from QBO's preferences
@@ -104,13 +104,7 @@ def invoice_figures(
             known_members={i.member_id for i in source_invoices},
         )
         waiting = len(eligible)
-        changed = [
-            i.id
-            for i in source_invoices
-            if (r := by_id.get(i.id)) is not None
-            and r.state == "exported"
-            and r.fingerprint != i.fingerprint()
-        ]
+        changed = changed_since_export(source_invoices, by_id)
     problems: list[Problem] = []
     refused = int(summary.get("refused", 0) or 0)
     if refused:

@@ -353,13 +353,7 @@ def _reactivate_batch(
 ) -> None:
     bodies: dict[str, dict[str, Any]] = {}
     for action in actions:
-        cached = state.customers.get(action.customer_id)
-        body: dict[str, Any] = {
-            "Id": action.customer_id,
-            "SyncToken": cached.sync_token if cached else "0",
-            "sparse": True,
-            "Active": True,
-        }
+        body = _sparse(state, action.customer_id, {"Active": True})
         if action.restore_name:
             body["DisplayName"] = action.restore_name
         bodies[action.member.id] = body
@@ -393,13 +387,7 @@ def _update_batch(
 ) -> None:
     bodies: dict[str, dict[str, Any]] = {}
     for action in actions:
-        cached = state.customers.get(action.customer_id)
-        bodies[action.member.id] = {
-            "Id": action.customer_id,
-            "SyncToken": cached.sync_token if cached else "0",
-            "sparse": True,
-            **action.fields,
-        }
+        bodies[action.member.id] = _sparse(state, action.customer_id, action.fields)
     results = _send_updates(client, bodies, "customer-update", attempt_key(rec.run_id, now()))
     rows: list[tuple[str, str, str | None]] = []
     for action in actions:
@@ -425,6 +413,17 @@ def _update_batch(
         rec.outcome.written[customer.id] = customer.last_updated
         rows.append((member_id, "updated", ", ".join(action.changed)))
     rec.done(rows, "updated")
+
+
+def _sparse(state: State, customer_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A sparse Customer update of ``fields`` with the SyncToken the cache last saw."""
+    cached = state.customers.get(customer_id)
+    return {
+        "Id": customer_id,
+        "SyncToken": cached.sync_token if cached else "0",
+        "sparse": True,
+        **fields,
+    }
 
 
 def _send_updates(
