@@ -141,6 +141,9 @@ def test_a_new_member_without_email_is_listed_even_when_nothing_goes_to_qbo(
     assert qbsync("connect-members", "--yes").exit_code == 0
     listed = json.loads(qbsync("links", "--status", "no-email", "--json").output)["members"]
     assert [r["member"] for r in listed] == ["m7"]
+    with world.state() as state:  # the roster row itself, and a run recorded for it
+        assert state.members.roster()["m7"].status == "no_email"
+        assert [r.command for r in state.runs.last(2)] == ["connect-members"] * 2
 
 
 def test_without_a_terminal_and_without_yes_nothing_changes(world: SyncWorld) -> None:

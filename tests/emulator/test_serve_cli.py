@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from qbsync.cli.main import cli
 
-TIMEOUT = 30  # generous: CI machines are shared and slow; a real hang still fails
+TIMEOUT = 10
 
 
 class Served:
