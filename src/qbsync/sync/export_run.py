@@ -80,10 +80,8 @@ def changed_since_export(
 def qbo_refs(client: QboInvoices) -> QboRefs:
     """Item and tax-code names -> Ids, home currency and numbering, read once per run."""
     prefs = client.preferences()
-    items = {
-        str(i.get("Name", "")).lower(): str(i["Id"])
-        for i in client.query("select * from Item where Active IN (true,false)")
-        if i.get("Active", True) not in (False, "false")
+    items = {  # a plain query answers active items only (qbo-facts.md "Query")
+        str(i.get("Name", "")).lower(): str(i["Id"]) for i in client.query("select * from Item")
     }
     tax_codes = {
         str(t.get("Name", "")).lower(): str(t["Id"]) for t in client.query("select * from TaxCode")
