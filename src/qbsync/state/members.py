@@ -134,6 +134,8 @@ class MemberStore:
         """Customers deleted or merged away in QBO: their automatic links go (the members are
         connected again next run); manual links stay and show up as problems. Member ids dropped."""
         gone = set(customer_ids)
+        if not gone:
+            return []
         dropped = [m for m, link in self.links().items() if link.customer_id in gone]
         self.drop_links(dropped)
         return [m for m in dropped if self.link_of(m) is None]
