@@ -29,7 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from qbsync.errors import QboUnavailableError, QboUnclearOutcomeError
+from qbsync.errors import TID_LABEL, QboUnavailableError, QboUnclearOutcomeError
+from qbsync.qbo.faults import intuit_tid
 from qbsync.qbo.pacing import RatePacer
 
 if TYPE_CHECKING:
@@ -218,10 +219,11 @@ class QboSession(requests.Session):
                         )
                     wait = min(wait, max(self.retry.max_delay, self.retry.throttle_delay))
                     log.warning(
-                        "QBO %s %s answered %s; retrying in %g s",
+                        "QBO %s %s answered %s%s; retrying in %g s",
                         method,
                         _path(url),
                         resp.status_code,
+                        _tid_note(resp),
                         wait,
                     )
                     self._sleep(wait)
@@ -237,3 +239,8 @@ def is_read(method: str, url: str) -> bool:
 
 def _path(url: str) -> str:
     return urlsplit(url).path
+
+
+def _tid_note(resp: requests.Response) -> str:
+    tid = intuit_tid(resp)
+    return f" ({TID_LABEL} {tid})" if tid else ""
