@@ -148,3 +148,21 @@ def test_a_trickling_source_page_ends_within_the_bound(
     assert took < BOUND + SLACK, took
     assert f"{trickle.url}/members" in error.message and "timeout_seconds" in error.message
     assert trickle.closed_by_client.wait(3), "the connection was left open"
+
+
+def test_a_gzip_answer_is_still_decoded_when_read_against_the_deadline() -> None:
+    import gzip
+
+    import requests
+    import responses
+
+    from qbsync.bounded import read_body
+
+    body = b'{"QueryResponse": {"Customer": [' + b'{"Id": "1"},' * 1000 + b'{"Id": "2"}]}}'
+    with responses.RequestsMock() as rsps:
+        rsps.get(
+            "http://127.0.0.1:9/x", body=gzip.compress(body), headers={"Content-Encoding": "gzip"}
+        )
+        resp = requests.get("http://127.0.0.1:9/x", stream=True, timeout=5)
+        assert read_body(resp, deadline=time.monotonic() + 5) == body
+    assert len(resp.json()["QueryResponse"]["Customer"]) == 1001
