@@ -10,8 +10,20 @@ names, ids and field paths, not from request or response bodies that may hold to
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
+
+# How an error's message names Intuit's transaction id (the `intuit_tid` response header), which
+# Intuit's support asks for; state/runs.py finds it in recorded messages by this label.
+TID_LABEL = "Intuit transaction id"
+_TID_IN_TEXT = re.compile(re.escape(TID_LABEL) + r" ([A-Za-z0-9._-]{1,100})")
+
+
+def tid_in(text: str | None) -> str | None:
+    """The Intuit transaction id a message names, if any."""
+    found = _TID_IN_TEXT.search(text or "")
+    return found.group(1) if found else None
 
 
 class ExitCode(IntEnum):
@@ -59,6 +71,9 @@ class QbsyncError(Exception):
 
     exit_code: ExitCode = ExitCode.UNEXPECTED
     hint: str | None = None
+    # Intuit's transaction id of the QBO answer behind this error (qbo/faults.py sets it; an
+    # AuthError from a 401 has one too), None when there was no answer.
+    intuit_tid: str | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -124,7 +139,8 @@ class CorruptTokenFileError(CredentialStoreError):
 class QboError(QbsyncError):
     """QBO answered with a fault, or could not be reached (exit 1 unless a subclass says otherwise).
 
-    ``code`` is QBO's error code as a string ("6240", "5010", "3001"...), ``status`` the HTTP status.
+    ``code`` is QBO's error code as a string ("6240", "5010", "3001"...), ``status`` the HTTP status,
+    ``intuit_tid`` Intuit's transaction id of the answer (the message names it too).
     """
 
     exit_code = ExitCode.UNEXPECTED
@@ -138,12 +154,14 @@ class QboError(QbsyncError):
         detail: str | None = None,
         element: str | None = None,
         hint: str | None = None,
+        intuit_tid: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.code = code
         self.status = status
         self.detail = detail
         self.element = element
+        self.intuit_tid = intuit_tid
 
 
 class QboValidationError(QboError):

@@ -58,7 +58,7 @@ def test_minimal_config_gets_documented_defaults(tmp_path: Path) -> None:
     assert config.qbo.client_id == "ABc123"
     assert config.qbo.scopes == DEFAULT_SCOPES
     assert config.qbo.minor_version == 75
-    assert config.qbo.timeout_seconds == 60.0
+    assert config.qbo.timeout_seconds == 120.0
     assert config.export.days == DEFAULT_EXPORT_DAYS
     assert config.token_store == "auto"
     assert config.qbo.endpoints.name == "sandbox"

@@ -520,6 +520,71 @@ def test_a_hung_server_times_out_and_gives_up(platform: str, token: str) -> None
         type="http", base_url=platform + "/slow", token_env="MEMBERS_API_TOKEN", timeout_seconds=0.2
     )
     sleeps = Sleeps()
-    with pytest.raises(SourceError, match=r"no answer within 0.2 s .* after 2 tries"):
+    with pytest.raises(SourceError, match=r"no whole answer within 0.2 s .* after 2 tries"):
         HttpSource(config, tz=TZ, sleep=sleeps, max_tries=2).members()
     assert len(_Platform.seen) == 2 and sleeps == [1.0]
+
+
+# -- caps: a page's size, a listing's time (the whole-request bound: tests/reliability) --------
+
+
+def test_a_page_over_the_size_cap_stops_with_the_url_and_the_cap(
+    mocked: responses.RequestsMock, token: str
+) -> None:
+    big = [{"id": f"m{i}", "email": f"m{i}@example.com", "first_name": "x" * 50} for i in range(50)]
+    _page(mocked, "/members", big, None, page="1")
+    with pytest.raises(SourceError) as info:
+        _source(max_page_bytes=1000).members()
+    assert f"{BASE}/members?page=1" in info.value.message
+    assert "over 1000 bytes" in info.value.message
+    assert len(mocked.calls) == 1  # not retried: the same page would come again
+
+
+def test_a_page_announced_over_the_cap_is_not_read(token: str) -> None:
+    with responses.RequestsMock() as rsps:
+        rsps.add(
+            responses.GET,
+            f"{BASE}/members",
+            body=b'{"data": [], "next_page": null}',
+            headers={"Content-Length": "400000000"},
+            auto_calculate_content_length=False,
+        )
+        with pytest.raises(SourceError, match="over 1000000 bytes"):
+            _source(max_page_bytes=1_000_000).members()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_listing_is_bounded_in_time_not_only_in_pages(token: str) -> None:
+    clock = Clock()
+    pages: list[str] = []
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        page = int(parse_page(request.url or ""))
+        pages.append(str(page))
+        clock.now += 400.0  # each page takes 400 s of the platform's time
+        return 200, {}, json.dumps({"data": [], "next_page": page + 1})
+
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.GET, f"{BASE}/members", callback=answer)
+        config = SourceConfig(
+            type="http", base_url=BASE, token_env="MEMBERS_API_TOKEN", timeout_seconds=600
+        )
+        source = HttpSource(config, tz=TZ, sleep=Sleeps(), max_listing_seconds=1000, clock=clock)
+        with pytest.raises(SourceError) as info:
+            source.members()
+    assert pages == ["1", "2", "3"]  # 1200 s after three pages: no fourth
+    assert f"{BASE}/members" in info.value.message
+    assert "more than 1000 s (3 pages read)" in info.value.message
+
+
+def parse_page(url: str) -> str:
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(url).query)["page"][0]

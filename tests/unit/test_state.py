@@ -14,7 +14,7 @@ import pytest
 from qbsync.errors import StateError
 from qbsync.state import db as state_module
 from qbsync.state.db import State
-from qbsync.state.migrations import SCHEMA_VERSION, split_sql
+from qbsync.state.migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def _mode(path: Path) -> int:
 def test_new_database_is_private_wal_and_migrated(db: Path) -> None:
     with State.open(db) as state:
         state.set_meta("k", "v")  # a write creates the -wal file
-        assert state.schema_version == SCHEMA_VERSION == 2
+        assert state.schema_version == SCHEMA_VERSION == len(MIGRATIONS)
         assert _mode(db) == 0o600
         assert _mode(db.parent) == 0o700
         for suffix in ("-wal", "-shm"):

@@ -26,7 +26,9 @@ DEFAULT_SCOPES = (ACCOUNTING_SCOPE, PAYMENT_SCOPE)
 DEFAULT_ENVIRONMENT = "sandbox"
 DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
 DEFAULT_MINOR_VERSION = 75  # 1-74 were retired on 2025-08-01 (docs/qbo-facts.md)
-DEFAULT_TIMEOUT_SECONDS = 60.0
+# Each whole QBO request, headers and body. QBO itself gives up on a request after 120 s
+# (qbo-facts.md "Limits"): a shorter bound would cut answers QBO is still working on.
+DEFAULT_TIMEOUT_SECONDS = 120.0
 DEFAULT_EXPORT_DAYS = (5, 10, 15, 20, 25, 30)
 TOKEN_STORES = ("auto", "keyring", "file")
 SOURCE_TYPES = ("csv", "http")

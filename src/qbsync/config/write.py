@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from qbsync.config.checks import (
+    DEFAULT_TIMEOUT_SECONDS,
     ENV_NAME,
     KNOWN_KEYS,
     SOURCE_TYPES,
@@ -58,7 +59,11 @@ def _existing_from(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     keep("qbo", "redirect_uri", lambda: check.string(qbo, "qbo", "redirect_uri", default=None))
     keep("qbo", "scopes", lambda: list(check.scopes(qbo)))
     keep("qbo", "minor_version", lambda: check.integer(qbo, "qbo", "minor_version", 0, low=75))
-    keep("qbo", "timeout_seconds", lambda: check.number(qbo, "qbo", "timeout_seconds", 60.0))
+    keep(
+        "qbo",
+        "timeout_seconds",
+        lambda: check.number(qbo, "qbo", "timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+    )
     keep("tokens", "store", lambda: _valid_choice(check, table("tokens"), "tokens", "store"))
     keep("source", "type", lambda: _valid_choice(check, source, "source", "type"))
     keep("source", "members", lambda: _valid_path(check, source, "members"))

@@ -177,6 +177,7 @@ def as_unclear(error: QboError) -> QboUnclearOutcomeError:
         status=error.status,
         detail=error.detail,
         element=error.element,
+        intuit_tid=error.intuit_tid,
     )
     unclear.__cause__ = error
     return unclear

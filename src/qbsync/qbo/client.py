@@ -37,7 +37,7 @@ from qbsync.errors import (
 )
 from qbsync.qbo import batch as batching
 from qbsync.qbo.batch import BatchAnswer, BatchItem
-from qbsync.qbo.faults import parse_response
+from qbsync.qbo.faults import intuit_tid, parse_response, with_tid
 from qbsync.qbo.pacing import RatePacer
 from qbsync.qbo.query import (
     PAGE_SIZE,
@@ -301,9 +301,14 @@ class QboClient:
         payload = batching.request_body(items, request_id)
         resp = self._send("POST", "batch", {"requestid": request_id}, payload)
         body = self._parse("POST", resp)
-        return batching.read_answers(
+        answers = batching.read_answers(
             items, body, after_unclear=getattr(resp, UNCLEAR_BEFORE, False)
         )
+        tid = intuit_tid(resp)  # one per batch: each item's error names it, for Intuit's support
+        for answer in answers.values():
+            if answer.error is not None:
+                with_tid(answer.error, tid)
+        return answers
 
 
 def _dumps(body: object) -> str:

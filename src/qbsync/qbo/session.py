@@ -29,7 +29,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from qbsync.errors import QboUnavailableError, QboUnclearOutcomeError
+from qbsync.bounded import BodyError, BodyTimeout, read_body
+from qbsync.errors import TID_LABEL, QboUnavailableError, QboUnclearOutcomeError
+from qbsync.qbo.faults import intuit_tid
 from qbsync.qbo.pacing import RatePacer
 
 if TYPE_CHECKING:
@@ -151,6 +153,7 @@ class QboSession(requests.Session):
             kwargs.update(zip(names, args, strict=False))
         method = method.upper()
         kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+        kwargs.pop("stream", None)  # always streamed, then read whole (below)
         params = kwargs.get("params")
         params = dict(params) if isinstance(params, Mapping) else {}
         if not _has_param(url, params, "minorversion"):
@@ -176,24 +179,42 @@ class QboSession(requests.Session):
             kwargs["allow_redirects"] = False
             with self._count_lock:
                 self.request_count += 1
+            failure = ""
+            tid: str | None = None
             try:
-                resp = super().request(method, url, **kwargs)
+                # Streamed, then read against the deadline: requests' timeout bounds each socket
+                # read only, and an answer trickling a byte at a time never trips it.
+                resp = super().request(method, url, stream=True, **kwargs)
+                tid = intuit_tid(resp)
+                read_body(resp, deadline=started + self.timeout)
             except _TRANSPORT_ERRORS as exc:
-                what = type(exc).__name__
+                failure = type(exc).__name__
+            except BodyTimeout:
+                failure = f"no whole answer within {self.timeout:g} s ([qbo] timeout_seconds)"
+            except BodyError as exc:
+                failure = f"the answer broke off: {exc}"
+            if failure:
+                where = f"{method} {_path(url)}" + (f", {TID_LABEL} {tid}" if tid else "")
                 if repeatable and attempt < self.retry.max_attempts:
                     unclear = unclear or not read
                     delay = self.retry.backoff(attempt)
-                    log.warning("QBO %s %s: %s; retrying in %g s", method, _path(url), what, delay)
+                    log.warning("QBO %s: %s; retrying in %g s", where, failure, delay)
                     self._sleep(delay)
                     continue
                 text = (
-                    f"QBO could not be reached ({what} on {method} {_path(url)}"
+                    f"QBO could not be reached ({failure} on {where}"
                     + ("" if repeatable else "; not retried, as it could create a record twice")
                     + ")"
                 )
-                if read:
-                    raise QboUnavailableError(text) from None
-                raise QboUnclearOutcomeError(text + "; QBO may or may not have done it") from None
+                error = (
+                    QboUnavailableError(text, intuit_tid=tid)
+                    if read
+                    else QboUnclearOutcomeError(
+                        text + "; QBO may or may not have done it", intuit_tid=tid
+                    )
+                )
+                log.info("%s", error.message)
+                raise error from None
             log.debug(
                 "QBO %s %s -> %s in %.0f ms",
                 method,
@@ -218,10 +239,11 @@ class QboSession(requests.Session):
                         )
                     wait = min(wait, max(self.retry.max_delay, self.retry.throttle_delay))
                     log.warning(
-                        "QBO %s %s answered %s; retrying in %g s",
+                        "QBO %s %s answered %s%s; retrying in %g s",
                         method,
                         _path(url),
                         resp.status_code,
+                        _tid_note(resp),
                         wait,
                     )
                     self._sleep(wait)
@@ -237,3 +259,8 @@ def is_read(method: str, url: str) -> bool:
 
 def _path(url: str) -> str:
     return urlsplit(url).path
+
+
+def _tid_note(resp: requests.Response) -> str:
+    tid = intuit_tid(resp)
+    return f" ({TID_LABEL} {tid})" if tid else ""

@@ -2,10 +2,13 @@
 
 ``GET {base_url}/members?page=N`` and ``GET {base_url}/invoices?status=S&created_since=T&page=N``
 answer ``{"data": [...], "next_page": N | null}``. Every request carries the bearer token from
-the variable ``[source] token_env`` names and the ``[source] timeout_seconds`` timeout, and is
-retried on 429, 5xx and connection failures with exponential backoff (Retry-After honoured). A
-redirect is followed only within the base URL's scheme, host and port: the token never leaves
-for another host. Numbers are read as ``Decimal`` (JSON floats included), never as float.
+the variable ``[source] token_env`` names; ``[source] timeout_seconds`` bounds each whole request
+(headers and body: an answer trickling a byte at a time is cut, bounded.py), and is retried on
+429, 5xx and connection failures with exponential backoff (Retry-After honoured). A page is at
+most ``MAX_PAGE_BYTES`` (a 400 MB page once took 860 MB of memory) and a listing (every page of
+``/members``, or of one invoice status) at most ``MAX_LISTING_SECONDS``. A redirect is followed
+only within the base URL's scheme, host and port: the token never leaves for another host.
+Numbers are read as ``Decimal`` (JSON floats included), never as float.
 
 Messages name the method, the URL without its user-info, and the HTTP status: never the token,
 and never the response body (which may echo the request).
@@ -14,7 +17,6 @@ and never the response body (which may echo the request).
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, tzinfo
@@ -24,9 +26,9 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
+from qbsync.bounded import BodyBroken, BodyTimeout, BodyTooLarge, read_body
 from qbsync.config.source import SourceConfig
 from qbsync.errors import ConfigError, SourceError
-from qbsync.redact import register_secret
 from qbsync.sources.fields import (
     ADDRESS_KEYS,
     Issue,
@@ -36,6 +38,13 @@ from qbsync.sources.fields import (
     member_from,
     out_of_filter,
     problems_from,
+)
+from qbsync.sources.http_transport import (
+    MAX_RETRY_AFTER,
+    TRANSPORT_ERRORS,
+    BearerAuth,
+    bearer_token,
+    retry_after,
 )
 from qbsync.sources.records import (
     InvoiceLine,
@@ -47,28 +56,9 @@ from qbsync.sources.records import (
 
 MAX_TRIES = 5
 MAX_PAGES = 100_000
+MAX_PAGE_BYTES = 64 * 1024 * 1024  # ~60,000 members of 1 KB: pages are far smaller in practice
+MAX_LISTING_SECONDS = 30 * 60.0  # the page guard alone allowed 80 minutes
 MAX_REDIRECTS = 5
-MAX_RETRY_AFTER = 300.0  # seconds; a longer Retry-After is cut to this
-_TRANSPORT_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-)
-
-
-class BearerAuth(requests.auth.AuthBase):
-    """Sets ``Authorization: Bearer ...``. Passed as ``auth=`` so requests never swaps in ~/.netrc."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        return request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(***)"
 
 
 class HttpSource:
@@ -87,6 +77,9 @@ class HttpSource:
         base_delay: float = 1.0,
         max_delay: float = 60.0,
         max_pages: int = MAX_PAGES,
+        max_page_bytes: int = MAX_PAGE_BYTES,
+        max_listing_seconds: float = MAX_LISTING_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if config.options:
             raise ConfigError(
@@ -108,7 +101,10 @@ class HttpSource:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.max_pages = max_pages
-        self._auth = BearerAuth(_token(config.token_env)) if config.token_env else None
+        self.max_page_bytes = max_page_bytes
+        self.max_listing_seconds = max_listing_seconds
+        self.clock = clock
+        self._auth = BearerAuth(bearer_token(config.token_env)) if config.token_env else None
         parts = urlsplit(self.base_url)
         self._origin = (parts.scheme, parts.hostname, parts.port)
         # For messages: the base URL without user-info (user:password@ is never shown).
@@ -242,7 +238,14 @@ class HttpSource:
     def _items(self, path: str, params: dict[str, str], label: str) -> Iterator[tuple[str, Any]]:
         """(where, item) for every item of every page, following ``next_page``."""
         page = 1
+        ends = self.clock() + self.max_listing_seconds
         for _ in range(self.max_pages):
+            if page > 1 and self.clock() > ends:
+                raise SourceError(
+                    f"GET {self._shown(path, params)}: the listing took more than "
+                    f"{self.max_listing_seconds:g} s ({page - 1} pages read); stopped",
+                    hint="the platform answers too slowly; try again later",
+                )
             body = self._get_json(path, {**params, "page": str(page)})
             data = body.get("data") if isinstance(body, dict) else None
             shown = self._shown(path, {**params, "page": str(page)})
@@ -273,15 +276,22 @@ class HttpSource:
             wait = self._backoff(attempt)
             try:
                 response = self._get(f"{self.base_url}{path}", params, shown)
-            except requests.Timeout:
-                failure = f"no answer within {self.timeout:g} s ([source] timeout_seconds)"
-            except _TRANSPORT_ERRORS as exc:
+            except (requests.Timeout, BodyTimeout):
+                failure = f"no whole answer within {self.timeout:g} s ([source] timeout_seconds)"
+            except TRANSPORT_ERRORS as exc:
                 failure = f"could not connect ({type(exc).__name__})"
+            except BodyTooLarge:
+                raise SourceError(
+                    f"GET {shown}: the page is over {self.max_page_bytes} bytes; stopped",
+                    hint="ask the platform for smaller pages",
+                ) from None
+            except BodyBroken as exc:
+                failure = f"the answer broke off ({exc})"
             else:
                 status = response.status_code
                 if status == 429 or 500 <= status <= 599:
                     failure = f"HTTP {status}"
-                    after = _retry_after(response.headers.get("Retry-After"))
+                    after = retry_after(response.headers.get("Retry-After"))
                     if after is not None:
                         wait = min(after, MAX_RETRY_AFTER)
                 else:
@@ -294,9 +304,8 @@ class HttpSource:
         )
 
     def _get(self, url: str, params: dict[str, str], shown: str) -> requests.Response:
-        response = self.session.get(
-            url, params=params, auth=self._auth, timeout=self.timeout, allow_redirects=False
-        )
+        deadline = self.clock() + self.timeout  # the whole request, redirects included
+        response = self._send(url, params, deadline)
         for _ in range(MAX_REDIRECTS):
             if not response.is_redirect:
                 return response
@@ -309,11 +318,22 @@ class HttpSource:
                     "stays with the platform",
                     hint="set [source] base_url to the URL the platform answers on",
                 )
-            response = self.session.get(
-                target, auth=self._auth, timeout=self.timeout, allow_redirects=False
-            )
+            response = self._send(target, None, deadline)
         if response.is_redirect:
             raise SourceError(f"GET {shown}: more than {MAX_REDIRECTS} redirects; stopped")
+        return response
+
+    def _send(self, url: str, params: dict[str, str] | None, deadline: float) -> requests.Response:
+        """One GET, its body read whole by ``deadline`` and within the page cap (bounded.py)."""
+        response = self.session.get(
+            url,
+            params=params,
+            auth=self._auth,
+            timeout=self.timeout,
+            allow_redirects=False,
+            stream=True,
+        )
+        read_body(response, deadline=deadline, max_bytes=self.max_page_bytes, clock=self.clock)
         return response
 
     def _json(self, response: requests.Response, shown: str) -> Any:
@@ -346,28 +366,6 @@ class HttpSource:
     def _shown(self, path: str, params: Mapping[str, str]) -> str:
         query = f"?{urlencode(params)}" if params else ""
         return f"{self._shown_base}{path}{query}"
-
-
-def _token(variable: str) -> str:
-    token = os.environ.get(variable, "").strip()
-    if not token:
-        raise ConfigError(
-            f"the environment variable {variable} ([source] token_env) is not set or empty",
-            hint=f"export {variable}=<the platform's API token> before running qbsync",
-        )
-    register_secret(token)
-    return token
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds (the HTTP-date form is not used by APIs we know; ignored)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
 
 
 def _id_text(values: Mapping[str, Any], key: str) -> str:

@@ -117,6 +117,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX run_records_run ON run_records (run_id, outcome);
     """,
+    # v3 (faults-gateway): Intuit's transaction id of the QBO answer behind a record's outcome,
+    # which Intuit's support asks for (`qbsync runs` shows it).
+    """
+    ALTER TABLE run_records ADD COLUMN intuit_tid TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

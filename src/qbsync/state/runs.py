@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from qbsync.errors import StateError
+from qbsync.errors import StateError, tid_in
 from qbsync.state.rows import iso, parse_time
 
 INTERRUPTED = "interrupted"
@@ -38,6 +38,11 @@ class RecordOutcome:
     )
     detail: str | None
     at: datetime
+    intuit_tid: str | None = None  # of the QBO answer behind it, for Intuit's support
+
+
+# (record id, outcome, detail), or with Intuit's transaction id as a fourth value
+OutcomeRow = tuple[str, str, str | None] | tuple[str, str, str | None, str | None]
 
 
 class RunLog:
@@ -80,31 +85,47 @@ class RunLog:
         self,
         run_id: int,
         kind: str,
-        outcomes: Iterable[tuple[str, str, str | None]],
+        outcomes: Iterable[OutcomeRow],
         *,
         now: datetime | None = None,
     ) -> None:
-        """(record id, outcome, detail) rows for this run; call it as each batch lands."""
+        """(record id, outcome, detail[, intuit tid]) rows for this run; call it as each batch
+        lands. Without a tid, the one the detail names is kept (a QBO error's message names
+        it: qbo/faults.py)."""
         at = iso(now or datetime.now(UTC))
+        rows = []
+        for row in outcomes:
+            detail = row[2]
+            tid = (row[3] if len(row) > 3 else None) or tid_in(detail)
+            rows.append((run_id, kind, row[0], row[1], detail, at, tid))
         with self._transaction():
             self._conn.executemany(
-                "INSERT INTO run_records (run_id, kind, record_id, outcome, detail, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, kind, rid, outcome, detail, at) for rid, outcome, detail in outcomes],
+                "INSERT INTO run_records (run_id, kind, record_id, outcome, detail, at, intuit_tid)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
             )
 
     def outcomes(self, run_id: int, *, only: Iterable[str] | None = None) -> list[RecordOutcome]:
         rows = self._conn.execute(
-            "SELECT run_id, kind, record_id, outcome, detail, at FROM run_records "
+            "SELECT run_id, kind, record_id, outcome, detail, at, intuit_tid FROM run_records "
             "WHERE run_id = ? ORDER BY rowid",
             (run_id,),
         ).fetchall()
         wanted = set(only) if only is not None else None
         return [
-            RecordOutcome(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]))
+            RecordOutcome(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]), r[6])
             for r in rows
             if wanted is None or r[3] in wanted
         ]
+
+    def intuit_tids(self, run_id: int) -> list[str]:
+        """Intuit's transaction ids recorded with this run's outcomes, first seen first."""
+        rows = self._conn.execute(
+            "SELECT intuit_tid FROM run_records WHERE run_id = ? AND intuit_tid IS NOT NULL "
+            "ORDER BY rowid",
+            (run_id,),
+        ).fetchall()
+        return list(dict.fromkeys(str(r[0]) for r in rows))
 
     def last(self, n: int = 10, *, command: str | None = None) -> list[RunRecord]:
         """The ``n`` most recent runs (of ``command`` when given), newest first."""
