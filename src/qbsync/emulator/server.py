@@ -182,7 +182,7 @@ class Emulator:
         port: int = 0,
         limits: bool = True,
         time_scale: float = 1.0,
-        throttle_format: str = "json",
+        throttle_format: str = "xml",  # every captured 429 is XML (qbo-facts.md)
         access_token_ttl: float = 3600,
         refresh_grace: float = 86400,
         code_ttl: float = 300,
