@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from qbsync.emulator import cdc, lookup, rules, voids
+from qbsync.emulator import cdc, lookup, rules, versions, voids
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     NAME_LIST,
@@ -28,7 +28,6 @@ from qbsync.emulator.entities import (
     is_blank,
     not_found,
     parse_offset,
-    required_missing,
     unsupported,
 )
 from qbsync.emulator.indexes import Indexes
@@ -257,7 +256,7 @@ class Company:
             record = self._apply(entity, merged, previous)
             token = str(int(previous["SyncToken"]) + 1)
             create_time = previous["MetaData"]["CreateTime"]
-            if _same(self._stored_form(entity, record, previous), previous):
+            if versions.unchanged(self._stored_form(entity, record, previous), previous):
                 # An update that changes nothing keeps SyncToken and LastUpdatedTime, as real
                 # QBO does (docs/emulator-rules.md "Entities and common behaviour").
                 return self.render(previous)
@@ -351,29 +350,7 @@ class Company:
         return clean({k: v for k, v in data.items() if WRITABLE[entity].get(k) != "ro"})
 
     def _current(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
-        ident = data.get("Id")
-        if is_blank(ident):
-            raise required_missing("Id")
-        # A string, or a number Jackson would read as one; a list or object is no Id.
-        if isinstance(ident, bool) or not isinstance(ident, str | int):
-            raise invalid_property("Id", "a string is expected")
-        previous = self._rows[entity].get(str(ident))
-        if previous is None:
-            raise not_found(entity, str(ident))
-        token = data.get("SyncToken")
-        if is_blank(token) or isinstance(token, bool):
-            raise required_missing("SyncToken")
-        if not isinstance(token, str | int):
-            raise invalid_property("SyncToken", "a string is expected")
-        if str(token) != previous["SyncToken"]:
-            raise Fault(
-                "5010",
-                "Stale Object Error",
-                "Stale Object Error : You and another user were working on this at the same "
-                "time. They finished before you did, so your work was not saved.",
-                "SyncToken",
-            )
-        return previous
+        return versions.current(self._rows[entity], entity, data)
 
     def _apply(
         self, entity: str, record: dict[str, Any], previous: dict[str, Any] | None
@@ -440,14 +417,3 @@ class Company:
             return (int(ident), "") if ident.isdigit() else (1 << 62, ident)
 
         return sorted(self._rows[entity].values(), key=key)
-
-
-_META_KEYS = ("Id", "SyncToken", "MetaData")
-
-
-def _same(candidate: dict[str, Any], stored: dict[str, Any]) -> bool:
-    """Whether an update stores nothing new: every field equal (numbers by value, so 25.0 is
-    25.00), Id, SyncToken and MetaData aside."""
-    return {k: v for k, v in candidate.items() if k not in _META_KEYS} == {
-        k: v for k, v in stored.items() if k not in _META_KEYS
-    }
