@@ -145,7 +145,9 @@ def test_faults_map_to_library_exceptions(qb: QuickBooks, emulator: Any) -> None
         Customer.where("Notes = 'x'", qb=qb)
     assert bad_query.value.error_code == 4001
     stale = Customer.get("2", qb=qb)
-    Customer.get("2", qb=qb).save(qb=qb)
+    changed = Customer.get("2", qb=qb)
+    changed.Notes = "changed by someone else"  # a save that changes nothing keeps the SyncToken
+    changed.save(qb=qb)
     with pytest.raises(QuickbooksException) as conflict:
         stale.save(qb=qb)
     assert conflict.value.error_code == 5010

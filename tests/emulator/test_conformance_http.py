@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -231,14 +232,36 @@ def test_unknown_paths_and_methods(emu: Emulator) -> None:
 # -- rate limits ------------------------------------------------------------------------------
 
 
+def xml_fault(response: requests.Response) -> dict[str, str]:
+    """The Fault of an XML answer: its type, and its Error's code, Message and Detail."""
+    ns = {"i": "http://schema.intuit.com/finance/v3"}
+    root = ElementTree.fromstring(response.content)
+    fault = root.find("i:Fault", ns)
+    assert fault is not None, response.text
+    error = fault.find("i:Error", ns)
+    assert error is not None, response.text
+    return {
+        "type": fault.get("type", ""),
+        "code": error.get("code", ""),
+        "Message": error.findtext("i:Message", "", ns),
+        "Detail": error.findtext("i:Detail", "", ns),
+    }
+
+
 def throttled(response: requests.Response) -> None:
+    """A 429 ThrottleExceeded, in the default XML (every captured 429 is XML) or in JSON."""
     assert response.status_code == 429
-    body = response.json()
-    [error] = body["Fault"]["Error"]
+    if response.headers["Content-Type"].startswith("application/xml"):
+        error = xml_fault(response)
+        kind = error["type"]
+    else:
+        body = response.json()
+        [error] = body["Fault"]["Error"]
+        kind = body["Fault"]["type"]
     assert error["code"] == "3001"
     assert error["Message"] == "message=ThrottleExceeded; errorCode=003001; statusCode=429"
     assert error["Detail"] == "The request limit was reached.  Try again later"
-    assert body["Fault"]["type"] == "SERVICE"
+    assert kind == "SERVICE"
 
 
 def test_ten_requests_per_second() -> None:
@@ -263,11 +286,12 @@ def test_windows_slide_rather_than_reset_on_a_boundary() -> None:
         assert company_info(emu, token, session=session).status_code == 200
 
 
-def test_throttle_body_can_be_the_captured_xml() -> None:
+def test_throttle_body_is_the_captured_xml_by_default() -> None:
+    # qbo-facts.md "Captured shapes": every captured throttle body is XML.
     from quickbooks.exceptions import QuickbooksException
     from quickbooks.objects.company_info import CompanyInfo
 
-    with Emulator(throttle_format="xml") as emu:
+    with Emulator() as emu:
         token = emu.issue_access_token()
         for _ in range(10):
             company_info(emu, token)
@@ -377,15 +401,96 @@ def test_limits_off() -> None:
 # -- faults -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "expected"), [(None, 500), (503, 503)])
-def test_error_fault(emu: Emulator, status: int | None, expected: int) -> None:
+def test_error_fault_500_is_the_captured_lowercase_3100(emu: Emulator) -> None:
+    # python-quickbooks issue 106 (2018): a real outage, HTTP 500 with this body, field for field.
     token = emu.issue_access_token()
-    emu.inject_fault("*/companyinfo/*", "error", status=status)
+    emu.inject_fault("*/companyinfo/*", "error")
     response = company_info(emu, token)
-    assert response.status_code == expected
-    assert response.json()["Fault"]["Error"][0]["code"] == "10000"
+    assert response.status_code == 500
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["fault"] == {
+        "error": [
+            {
+                "message": "message=InternalServerError; errorCode=003100; statusCode=500",
+                "detail": None,
+                "code": "3100",
+                "element": None,
+            }
+        ],
+        "type": "SERVICE",
+    }
+    assert "Fault" not in body and isinstance(body["time"], int)  # epoch milliseconds
+    assert body["batchItemResponse"] == [] and body["queryResponse"] is None
     assert company_info(emu, token).status_code == 200  # count=1: used up
     assert [e["fault"] for e in emu.requests()] == ["error", None]
+
+
+def test_error_fault_other_statuses_are_qbos_system_fault(emu: Emulator) -> None:
+    token = emu.issue_access_token()
+    emu.inject_fault("*/companyinfo/*", "error", status=503)
+    response = company_info(emu, token)
+    assert response.status_code == 503
+    assert response.json()["Fault"]["Error"][0]["code"] == "10000"
+    assert response.json()["Fault"]["type"] == "SystemFault"
+
+
+@pytest.mark.parametrize(("status", "title"), [(None, "502 Bad Gateway"), (503, "503 Service")])
+def test_gateway_fault_is_an_html_page(emu: Emulator, status: int | None, title: str) -> None:
+    # minimul/qbo_api issue 81 / PR 102: QBO's gateways answer nginx pages, text/html.
+    token = emu.issue_access_token()
+    emu.inject_fault("*/customer", "gateway", status=status, method="POST")
+    response = requests.post(
+        api_url(emu, "customer"),
+        headers={**auth(token), "Content-Type": "application/json"},
+        json={"DisplayName": "Gateway Victim"},
+        timeout=TIMEOUT,
+    )
+    assert response.status_code == (status or 502)
+    assert response.headers["Content-Type"] == "text/html"
+    assert response.text.startswith("<html>") and f"<title>{title}" in response.text
+    with pytest.raises(ValueError):
+        response.json()
+    # The work was not done, and the fault was used up.
+    assert emu.company.query("select * from Customer where DisplayName = 'Gateway Victim'") == {}
+    assert company_info(emu, token).status_code == 200
+
+
+def test_auth_fault_is_the_captured_xml_401(emu: Emulator) -> None:
+    # intuit/oauth-jsclient issues 91 and 135, python-quickbooks issue 120.
+    token = emu.issue_access_token()
+    emu.inject_fault("*/companyinfo/*", "auth")
+    response = company_info(emu, token)
+    assert response.status_code == 401
+    assert response.headers["Content-Type"].startswith("application/xml")
+    assert xml_fault(response) == {
+        "type": "AuthenticationFault",
+        "code": "100",
+        "Message": "General Authentication Error",
+        "Detail": "AuthenticationErrorGeneral: SRV-110-Authentication Failure , statusCode: 401",
+    }
+    assert emu.token_state(token) == "active"  # a fault, not a revocation
+    assert company_info(emu, token).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"), [("gateway", 404), ("gateway", 429), ("auth", 403), ("auth", 500)]
+)
+def test_gateway_and_auth_faults_refuse_other_statuses(
+    emu: Emulator, kind: str, status: int
+) -> None:
+    with pytest.raises(ValueError, match=kind):
+        emu.inject_fault("x", kind, status=status)
+
+
+def test_throttle_body_can_still_be_json() -> None:
+    with Emulator(throttle_format="json", limits=False) as emu:
+        token = emu.issue_access_token()
+        emu.inject_fault("companyinfo", "throttle")
+        response = company_info(emu, token)
+        assert response.headers["Content-Type"].startswith("application/json")
+        throttled(response)
+        assert response.json()["Fault"]["Error"][0]["code"] == "3001"
 
 
 def test_throttle_fault(emu: Emulator) -> None:
@@ -401,7 +506,7 @@ def test_a_throttle_fault_as_the_2016_403_names_its_status(emu: Emulator) -> Non
     emu.inject_fault("companyinfo", "throttle", status=403)
     response = company_info(emu, token)
     assert response.status_code == 403
-    error = response.json()["Fault"]["Error"][0]
+    error = xml_fault(response)
     assert error["code"] == "3001"
     assert error["Message"] == "message=ThrottleExceeded; errorCode=003001; statusCode=403"
 
@@ -523,7 +628,7 @@ def test_admin_health_tokens_and_requests(emu: Emulator) -> None:
         "limits": {
             "enabled": False,
             "time_scale": 1.0,
-            "throttle_format": "json",
+            "throttle_format": "xml",
             "batch_per_minute": 120,
         },
         "data_file": None,

@@ -168,7 +168,7 @@ def test_serve_time_scale_reaches_the_limits(serve: Callable[..., Served]) -> No
     assert health["limits"] == {
         "enabled": True,
         "time_scale": 60.0,
-        "throttle_format": "json",
+        "throttle_format": "xml",  # the default: every captured 429 is XML
         "batch_per_minute": 120,
     }
     served.proc.send_signal(signal.SIGTERM)

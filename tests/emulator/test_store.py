@@ -283,7 +283,10 @@ def test_sync_token_increments_and_stale_is_5010(company: Company, clock: FakeCl
     assert company.read("Customer", "2")["Notes"] == "a"
     # An int SyncToken (python-quickbooks sends 0 on create) is read like the string.
     assert (
-        company.update("Customer", {"Id": "2", "SyncToken": 1, "sparse": True})["SyncToken"] == "2"
+        company.update("Customer", {"Id": "2", "SyncToken": 1, "sparse": True, "Notes": "c"})[
+            "SyncToken"
+        ]
+        == "2"
     )
 
 

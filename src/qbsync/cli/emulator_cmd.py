@@ -69,9 +69,9 @@ def emulator_group() -> None:
 @click.option(
     "--throttle-format",
     type=click.Choice(["json", "xml"]),
-    default="json",
+    default="xml",
     show_default=True,
-    help="Body of 429 ThrottleExceeded answers (QBO has sent both).",
+    help="Body of 429 ThrottleExceeded answers (every captured one is XML; json also exists).",
 )
 @click.option(
     "--allow-remote",

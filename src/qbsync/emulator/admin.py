@@ -86,7 +86,12 @@ def _clear_requests(emu: Emulator, request: Request) -> Response:
 
 def _preferences(emu: Emulator, request: Request) -> Response:
     fields = _object(request)
-    unknown = set(fields) - {"custom_txn_numbers", "home_currency", "multi_currency"}
+    unknown = set(fields) - {
+        "custom_txn_numbers",
+        "home_currency",
+        "multi_currency",
+        "sales_tax_rate",  # a percent, or null to switch sales tax off
+    }
     if unknown:
         raise AdminError(400, f"unknown preference fields: {', '.join(sorted(unknown))}")
     try:

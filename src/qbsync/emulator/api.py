@@ -143,6 +143,8 @@ def _write(
 ) -> dict[str, Any]:
     if operation == "delete":
         return company.delete(entity, data)
+    if operation == "void":  # invoices only (voids.py); not in a batch
+        return company.void(entity, data)
     if operation not in (None, "", "create", "update"):
         raise unsupported(f"Operation {operation} is not supported for {entity}")
     if operation == "update" or not is_blank(data.get("Id")):

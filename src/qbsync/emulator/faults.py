@@ -3,8 +3,14 @@
 Each fault matches requests by path (a substring, or an ``fnmatch`` pattern when it holds ``*``,
 ``?`` or ``[``) and optionally by method, and fires ``count`` times. Kinds:
 
-- ``error``: answer a 5xx (500 unless ``status`` says 503...) with a QBO fault body; work not done.
-- ``throttle``: answer 429 code 3001 ThrottleExceeded, like the real limits.
+- ``error``: answer a 5xx with a QBO fault body; work not done. 500 (the default) answers the
+  lowercase ``{"fault":{"error":[{"code":"3100",...InternalServerError...}]}}`` of a real outage
+  (python-quickbooks issue 106); another status (503...) QBO's JSON SystemFault, code 10000.
+- ``gateway``: answer a gateway's HTML page (502 unless ``status`` says 503 or 504), ``text/html``,
+  as QBO's load balancers do (minimul/qbo_api issue 81, PR 102); work not done.
+- ``auth``: answer 401 with the XML ``AuthenticationFault`` code 100 (intuit/oauth-jsclient issues
+  91 and 135); work not done. The token stays valid: the next request succeeds.
+- ``throttle``: answer 429 code 3001 ThrottleExceeded, like the real limits (same format).
 - ``hang``: hold the request ``hang_seconds``, then answer 504 (the client has usually given up).
 - ``drop``: close the connection without answering; the work is NOT done.
 - ``lose_response``: do the work, then close the connection without answering: the reason
@@ -22,10 +28,26 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KINDS = ("error", "throttle", "hang", "drop", "lose_response", "error_after_work")
+KINDS = (
+    "error",
+    "gateway",
+    "auth",
+    "throttle",
+    "hang",
+    "drop",
+    "lose_response",
+    "error_after_work",
+)
 MAX_COUNT = 1_000_000
 MAX_HANG_SECONDS = 3600.0  # well past QBO's 120 s request timeout
-_DEFAULT_STATUS = {"error": 500, "throttle": 429, "hang": 504, "error_after_work": 504}
+_DEFAULT_STATUS = {
+    "error": 500,
+    "gateway": 502,
+    "auth": 401,
+    "throttle": 429,
+    "hang": 504,
+    "error_after_work": 504,
+}
 
 
 @dataclass
@@ -73,6 +95,10 @@ def make_rule(
             raise ValueError("status must be an HTTP error status (400-599)")
         if kind in ("drop", "lose_response"):
             raise ValueError(f"a {kind} fault sends no response, so it takes no status")
+        if kind == "gateway" and not 500 <= status <= 599:
+            raise ValueError("a gateway fault answers a 5xx status (502, 503, 504)")
+        if kind == "auth" and status != 401:
+            raise ValueError("an auth fault answers 401 only")
     if method is not None and (not isinstance(method, str) or not method.isalpha()):
         raise ValueError("method must be an HTTP method such as GET or POST")
     if (

@@ -40,6 +40,7 @@ def merge_customers(company: Company, source_id: str, target_id: str) -> dict[st
                         "sparse": True,
                         "CustomerRef": {"value": target_id},
                     },
+                    in_product=True,  # voided invoices move too
                 )
         company.forget("Customer", source_id)
         return company.read("Customer", target_id)

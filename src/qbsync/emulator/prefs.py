@@ -6,15 +6,22 @@ CustomTxnNumbers`` (qbo-facts.md "Entities", Invoice: with it off QBO numbers in
 (``custom_txn_numbers``, ``home_currency``, ``multi_currency``) and can be changed at run time
 (``Emulator.set_preferences`` / ``POST /_emulator/preferences``), as a company admin would in
 QBO's settings. QBO's default for a new company: custom transaction numbers off.
+
+``sales_tax_rate`` (a percent, as QBO's TaxRate ``RateValue``: 8.25 means 8.25 %; default none)
+switches the emulator's sales tax on: invoice lines whose TaxCodeRef is ``TAX`` are taxed at it
+(rules.py). Off by default, as in a sandbox company, which runs no automated sales tax
+(qbo-facts.md "Entities", Invoice). Reported as ``TaxPrefs.UsingSalesTax``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-SEED_KEYS = ("custom_txn_numbers", "home_currency", "multi_currency")
+SEED_KEYS = ("custom_txn_numbers", "home_currency", "multi_currency", "sales_tax_rate")
+UNCHANGED: Any = object()  # change(): leave sales_tax_rate as it is (None switches it off)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -30,11 +37,28 @@ def _currency(value: Any, key: str = "home_currency") -> str:
     return value
 
 
+def _rate(value: Any, key: str = "sales_tax_rate") -> Decimal | None:
+    """A percent from 0 to 100 (a JSON number or a numeric string), or None for no sales tax."""
+    if value is None:
+        return None
+    message = f"key 'company.{key}' must be a percent from 0 to 100, like 8.25, or null"
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError(message)
+    try:
+        rate = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(message) from exc
+    if not rate.is_finite() or not 0 <= rate <= 100:
+        raise ValueError(message)
+    return rate
+
+
 @dataclass
 class Preferences:
     custom_txn_numbers: bool = False
     home_currency: str = "USD"
     multi_currency: bool = False
+    sales_tax_rate: Decimal | None = None
     sync_token: int = 0
     create_time: str = ""
     updated_time: str = ""
@@ -45,6 +69,7 @@ class Preferences:
             custom_txn_numbers=_bool(info.get("custom_txn_numbers", False), "custom_txn_numbers"),
             home_currency=_currency(info.get("home_currency", "USD")),
             multi_currency=_bool(info.get("multi_currency", False), "multi_currency"),
+            sales_tax_rate=_rate(info.get("sales_tax_rate")),
             create_time=stamp,
             updated_time=stamp,
         )
@@ -56,6 +81,7 @@ class Preferences:
         custom_txn_numbers: bool | None = None,
         home_currency: str | None = None,
         multi_currency: bool | None = None,
+        sales_tax_rate: Any = UNCHANGED,
     ) -> None:
         """Change some settings (ValueError on a wrong type); the record's SyncToken goes up."""
         new = Preferences(**self.to_state())
@@ -65,9 +91,12 @@ class Preferences:
             new.home_currency = _currency(home_currency)
         if multi_currency is not None:
             new.multi_currency = _bool(multi_currency, "multi_currency")
+        if sales_tax_rate is not UNCHANGED:
+            new.sales_tax_rate = _rate(sales_tax_rate)
         self.custom_txn_numbers = new.custom_txn_numbers
         self.home_currency = new.home_currency
         self.multi_currency = new.multi_currency
+        self.sales_tax_rate = new.sales_tax_rate
         self.sync_token += 1
         self.updated_time = stamp
 
@@ -79,6 +108,7 @@ class Preferences:
                 "MultiCurrencyEnabled": self.multi_currency,
                 "HomeCurrency": {"value": self.home_currency},
             },
+            "TaxPrefs": {"UsingSalesTax": self.sales_tax_rate is not None},
             "domain": "QBO",
             "sparse": False,
             "Id": "1",
@@ -91,6 +121,7 @@ class Preferences:
             "custom_txn_numbers": self.custom_txn_numbers,
             "home_currency": self.home_currency,
             "multi_currency": self.multi_currency,
+            "sales_tax_rate": self.sales_tax_rate,
             "sync_token": self.sync_token,
             "create_time": self.create_time,
             "updated_time": self.updated_time,

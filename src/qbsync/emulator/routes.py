@@ -24,11 +24,15 @@ from qbsync.emulator.faults import FaultRule
 from qbsync.emulator.oauth import ACCOUNTING_SCOPE, HARD_EXPIRY_HEADER, KNOWN_SCOPES
 from qbsync.emulator.store import Fault
 from qbsync.emulator.wire import (
+    HTML_TYPE,
     XML_TYPE,
     Request,
     Response,
     auth_fault,
+    auth_fault_xml,
     forbidden_fault,
+    gateway_html,
+    internal_error_fault,
     not_acceptable_xml,
     server_fault,
     throttle_json,
@@ -172,8 +176,7 @@ def _run(
         return None
     elif fault.kind == "error_after_work":
         work()  # done, and its answer replaced by a gateway error
-        status = fault.answer_status or 504
-        response = Response.json(status, server_fault(status, emu.company.time_str()))
+        response = error_response(emu, fault.answer_status or 504)
     elif fault.kind == "drop":
         response = None
     elif fault.kind == "hang":
@@ -181,15 +184,26 @@ def _run(
         if emu.stopping.wait(fault.hang_seconds):
             response = None
         else:
-            status = fault.answer_status or 504
-            response = Response.json(status, server_fault(status, emu.company.time_str()))
+            response = error_response(emu, fault.answer_status or 504)
     elif fault.kind == "throttle":
         response = throttle_response(emu, fault.answer_status or 429)
+    elif fault.kind == "gateway":
+        status = fault.answer_status or 502
+        response = Response(status, gateway_html(status), HTML_TYPE)
+    elif fault.kind == "auth":
+        response = Response(401, auth_fault_xml(emu.company.time_str()), XML_TYPE)
     else:
-        status = fault.answer_status or 500
-        response = Response.json(status, server_fault(status, emu.company.time_str()))
+        response = error_response(emu, fault.answer_status or 500)
     emu.request_log.finish(entry, response.status if response else None, delivered=bool(response))
     return response
+
+
+def error_response(emu: Emulator, status: int) -> Response:
+    """An injected ``error``: a 500 as QBO answered during a real outage (wire.internal_error_fault),
+    anything else as QBO's JSON SystemFault."""
+    if status == 500:
+        return Response.json(500, internal_error_fault(epoch_millis(emu.clock.now())))
+    return Response.json(status, server_fault(status, emu.company.time_str()))
 
 
 def throttle_response(emu: Emulator, status: int = 429) -> Response:

@@ -280,6 +280,7 @@ def apply_invoice(
     us = company.country == "US"
     stored: list[dict[str, Any]] = []
     total = Decimal("0")
+    taxable = Decimal("0")
     for index, line in enumerate(lines):
         where = f"Line[{index}]"
         if not isinstance(line, dict):
@@ -291,6 +292,8 @@ def apply_invoice(
         if kind == "SalesItemLineDetail":
             out, amount = _sales_line(company, line, where, us)
             total += amount
+            if us and _ref_value(out["SalesItemLineDetail"], "TaxCodeRef") == TAXABLE_CODE:
+                taxable += amount
         elif kind == "DescriptionOnly":
             out = clean({k: v for k, v in line.items() if k in ("Description", "DetailType")})
             check_length(out.get("Description"), f"{where}.Description", LINE_DESCRIPTION_MAX)
@@ -324,10 +327,25 @@ def apply_invoice(
         check_length(memo.get("value"), "CustomerMemo", CUSTOMER_MEMO_MAX)
     _apply_doc_number(company, record, previous)
     record.setdefault("TxnDate", company.today())
-    record["TotalAmt"] = total
-    record["Balance"] = total  # no payments are emulated
-    record["TxnTaxDetail"] = {"TotalTax": Decimal("0.00")}
+    tax = sales_tax(company, taxable)
+    record["TotalAmt"] = total + tax
+    record["Balance"] = total + tax  # no payments are emulated
+    record["TxnTaxDetail"] = {"TotalTax": tax}
     return record
+
+
+TAXABLE_CODE = "TAX"  # a US company's taxable line code (qbo-facts.md "Entities", Invoice)
+
+
+def sales_tax(company: Company, taxable: Decimal) -> Decimal:
+    """The tax on the taxable lines' sum: the company's rate (Preferences ``sales_tax_rate``, a
+    percent), rounded half-up to cents; 0.00 when the company has no rate (the default: sandbox
+    companies run no automated sales tax, qbo-facts.md). Choice: a TxnTaxDetail.TotalTax sent by
+    the client is ignored, as before; AST would prorate it (docs/emulator-rules.md)."""
+    rate = company.prefs.sales_tax_rate
+    if rate is None:
+        return Decimal("0.00")
+    return money(taxable * rate / 100)
 
 
 def _apply_doc_number(

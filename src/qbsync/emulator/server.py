@@ -28,6 +28,7 @@ from qbsync.emulator.limits import BATCH_PER_MINUTE, RateLimiter
 from qbsync.emulator.merge import merge_customers
 from qbsync.emulator.oauth import OAuthClient, OAuthServer
 from qbsync.emulator.persist import DataFile
+from qbsync.emulator.prefs import UNCHANGED
 from qbsync.emulator.seed import check_shape, clients_of, load_seed, realm_id_of
 from qbsync.emulator.store import Company
 from qbsync.emulator.wire import Request, Response
@@ -182,7 +183,7 @@ class Emulator:
         port: int = 0,
         limits: bool = True,
         time_scale: float = 1.0,
-        throttle_format: str = "json",
+        throttle_format: str = "xml",  # every captured 429 is XML (qbo-facts.md)
         access_token_ttl: float = 3600,
         refresh_grace: float = 86400,
         code_ttl: float = 300,
@@ -360,12 +361,15 @@ class Emulator:
         custom_txn_numbers: bool | None = None,
         home_currency: str | None = None,
         multi_currency: bool | None = None,
+        sales_tax_rate: Any = UNCHANGED,
     ) -> dict[str, Any]:
-        """Change the company's Preferences (ValueError on a bad value); answers the new ones."""
+        """Change the company's Preferences (ValueError on a bad value); answers the new ones.
+        ``sales_tax_rate`` is a percent (8.25) that switches sales tax on, None switches it off."""
         prefs = self.company.set_preferences(
             custom_txn_numbers=custom_txn_numbers,
             home_currency=home_currency,
             multi_currency=multi_currency,
+            sales_tax_rate=sales_tax_rate,
         )
         self.save()
         return prefs

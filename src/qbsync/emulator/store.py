@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from qbsync.emulator import cdc, lookup, rules
+from qbsync.emulator import cdc, lookup, rules, versions, voids
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     NAME_LIST,
@@ -28,7 +28,6 @@ from qbsync.emulator.entities import (
     is_blank,
     not_found,
     parse_offset,
-    required_missing,
     unsupported,
 )
 from qbsync.emulator.indexes import Indexes
@@ -90,6 +89,7 @@ class Company:
             self._deleted: dict[str, list[dict[str, Any]]] = {e: [] for e in ALL_ENTITIES}
             self._ix = Indexes(self._rows)
             self._next_doc = 1001
+            self._voided: set[str] = set()  # voided invoice Ids (voids.py)
             self.requestids.clear()
             stamp = self.stamp()
             info = self._seed.get("company") or {}
@@ -148,6 +148,7 @@ class Company:
                     "deleted": self._deleted,
                     "next_doc": self._next_doc,
                     "preferences": self.prefs.to_state(),
+                    "voided": sorted(self._voided),
                     "requestids": self.requestids,
                 }
             )
@@ -168,6 +169,7 @@ class Company:
             self._deleted = state["deleted"]
             self._next_doc = int(state["next_doc"])
             self.prefs = Preferences(**state["preferences"])
+            self._voided = {str(ident) for ident in state.get("voided", [])}  # older files: none
             self.requestids.clear()
             self.requestids.update(state["requestids"])
             self._ix = Indexes(self._rows)
@@ -230,11 +232,17 @@ class Company:
             self._store(entity, ident, record, stamp, create_time=stamp, token="0")
             return self.render(self._rows[entity][ident])
 
-    def update(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+    def update(
+        self, entity: str, data: dict[str, Any], *, in_product: bool = False
+    ) -> dict[str, Any]:
+        """``in_product``: a QBO user's action in the product (merge.py), which also moves voided
+        invoices; through the API a voided invoice cannot be modified."""
         with self.lock:
             self._writable(entity)
             check_types(entity, data)
             previous = self._current(entity, data)
+            if not in_product and self.is_voided(entity, previous["Id"]):
+                raise voids.voided_is_final(previous["Id"])
             sparse = data.get("sparse", False)
             if not isinstance(sparse, bool):
                 raise invalid_property("sparse", "true or false is expected")
@@ -248,8 +256,28 @@ class Company:
             record = self._apply(entity, merged, previous)
             token = str(int(previous["SyncToken"]) + 1)
             create_time = previous["MetaData"]["CreateTime"]
+            if versions.unchanged(self._stored_form(entity, record, previous), previous):
+                # An update that changes nothing keeps SyncToken and LastUpdatedTime, as real
+                # QBO does (docs/emulator-rules.md "Entities and common behaviour").
+                return self.render(previous)
             self._store(entity, previous["Id"], record, self.stamp(), create_time, token)
             return self.render(self._rows[entity][previous["Id"]])
+
+    def void(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+        """``POST invoice?operation=void`` with ``{Id, SyncToken}`` (voids.py)."""
+        with self.lock:
+            if entity != "Invoice":
+                raise unsupported(f"Operation Void is not supported for {entity}")
+            previous = self._current(entity, data)
+            record = voids.voided_record(self, previous)
+            token = str(int(previous["SyncToken"]) + 1)
+            create_time = previous["MetaData"]["CreateTime"]
+            self._store(entity, previous["Id"], record, self.stamp(), create_time, token)
+            self._voided.add(previous["Id"])
+            return self.render(self._rows[entity][previous["Id"]])
+
+    def is_voided(self, entity: str, ident: str) -> bool:
+        return entity == "Invoice" and ident in self._voided
 
     def delete(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -267,6 +295,7 @@ class Company:
         merged away by merge.py). Call under the lock."""
         previous = self._rows[entity].pop(ident)
         self._ix.remove(entity, ident, previous)
+        self._voided.discard(ident)
         stamp = {"LastUpdatedTime": self.stamp()}
         self._deleted[entity].append(
             {"Id": ident, "status": "Deleted", "domain": "QBO", "MetaData": stamp}
@@ -281,8 +310,9 @@ class Company:
             return self.prefs.row()
 
     def set_preferences(self, **changes: Any) -> dict[str, Any]:
-        """Change ``custom_txn_numbers``, ``home_currency`` or ``multi_currency`` (ValueError on
-        a wrong value), as a company admin does in QBO's settings; answers the new Preferences."""
+        """Change ``custom_txn_numbers``, ``home_currency``, ``multi_currency`` or
+        ``sales_tax_rate`` (ValueError on a wrong value), as a company admin does in QBO's
+        settings; answers the new Preferences."""
         with self.lock:
             self.prefs.change(self.stamp(), **changes)
             return self.prefs.row()
@@ -320,29 +350,7 @@ class Company:
         return clean({k: v for k, v in data.items() if WRITABLE[entity].get(k) != "ro"})
 
     def _current(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
-        ident = data.get("Id")
-        if is_blank(ident):
-            raise required_missing("Id")
-        # A string, or a number Jackson would read as one; a list or object is no Id.
-        if isinstance(ident, bool) or not isinstance(ident, str | int):
-            raise invalid_property("Id", "a string is expected")
-        previous = self._rows[entity].get(str(ident))
-        if previous is None:
-            raise not_found(entity, str(ident))
-        token = data.get("SyncToken")
-        if is_blank(token) or isinstance(token, bool):
-            raise required_missing("SyncToken")
-        if not isinstance(token, str | int):
-            raise invalid_property("SyncToken", "a string is expected")
-        if str(token) != previous["SyncToken"]:
-            raise Fault(
-                "5010",
-                "Stale Object Error",
-                "Stale Object Error : You and another user were working on this at the same "
-                "time. They finished before you did, so your work was not saved.",
-                "SyncToken",
-            )
-        return previous
+        return versions.current(self._rows[entity], entity, data)
 
     def _apply(
         self, entity: str, record: dict[str, Any], previous: dict[str, Any] | None
@@ -378,14 +386,22 @@ class Company:
         token: str,
     ) -> None:
         old = self._rows[entity].get(ident)
-        record = {k: v for k, v in record.items() if k not in ("sparse", "domain", "status")}
+        record = self._stored_form(entity, record, old)
         record.update(
             Id=ident,
             SyncToken=token,
             MetaData={"CreateTime": create_time, "LastUpdatedTime": stamp},
-            domain="QBO",
-            sparse=False,
         )
+        self._ix.remove(entity, ident, old)
+        self._rows[entity][ident] = record
+        self._ix.add(entity, ident, record)
+
+    def _stored_form(
+        self, entity: str, record: dict[str, Any], old: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """``record`` as it would be stored over ``old``, without Id, SyncToken and MetaData."""
+        record = {k: v for k, v in record.items() if k not in ("sparse", "domain", "status")}
+        record.update(domain="QBO", sparse=False)
         if entity in NAME_LIST:
             record.setdefault("Active", True)
         if entity == "Customer":
@@ -393,9 +409,7 @@ class Company:
             # kept up to date as invoices change, so reads and queries need no scan.
             record["Balance"] = old["Balance"] if old else Decimal("0.00")
             record["BalanceWithJobs"] = record["Balance"]
-        self._ix.remove(entity, ident, old)
-        self._rows[entity][ident] = record
-        self._ix.add(entity, ident, record)
+        return record
 
     def _sorted(self, entity: str) -> list[dict[str, Any]]:
         def key(row: dict[str, Any]) -> tuple[int, str]:

@@ -5,7 +5,13 @@ Bodies follow captured traffic (qbo-facts.md "Errors" and "Captured shapes"):
   issue 250 shows one: ``message=AuthenticationFailed; errorCode=003200; statusCode=401``).
 - 403: lowercase, code 3100 ``AuthorizationFailed``, type ``SERVICE`` (oauth-jsclient issue 2).
   Both carry ``time`` as epoch milliseconds, as in those captures.
-- 429: ``{"Fault":{"Error":[{... "code":"3001"}],"type":"SERVICE"}}`` or the captured XML form.
+- 429: the captured XML ``<Fault type="SERVICE"><Error code="3001">`` (the default: every captured
+  throttle is XML) or ``{"Fault":{"Error":[{... "code":"3001"}],"type":"SERVICE"}}``.
+- Injected faults: a 500 answers the lowercase 3100 InternalServerError body captured in
+  python-quickbooks issue 106 (2018), field for field; 502/503 gateway pages are HTML (minimul/qbo_api
+  issue 81: ``text/html`` from nginx; PR 102: "502 errors straight from NGINX"); the XML 401
+  ``AuthenticationFault`` code 100 is the one captured in intuit/oauth-jsclient issues 91 and 135
+  and python-quickbooks issue 120.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ __all__ = ["dumps", "json_bytes"]
 
 JSON_TYPE = "application/json;charset=UTF-8"
 XML_TYPE = "application/xml;charset=UTF-8"
+HTML_TYPE = "text/html"  # as the captured nginx pages said (no charset)
 
 
 def throttle_message(status: int = 429) -> str:
@@ -113,8 +120,69 @@ def not_acceptable_xml(time: str) -> bytes:
     ).encode()
 
 
+def internal_error_fault(time_ms: int) -> dict[str, Any]:
+    """HTTP 500 during a QBO outage, as python-quickbooks issue 106 printed it (every field, the
+    nulls and empty lists included; ``time`` in epoch milliseconds). Lowercase ``fault``/``error``,
+    code 3100 like the 403 AuthorizationFailed: a client must look at the status first."""
+    return {
+        "warnings": None,
+        "intuitObject": None,
+        "fault": {
+            "error": [
+                {
+                    "message": "message=InternalServerError; errorCode=003100; statusCode=500",
+                    "detail": None,
+                    "code": "3100",
+                    "element": None,
+                }
+            ],
+            "type": "SERVICE",
+        },
+        "report": None,
+        "queryResponse": None,
+        "batchItemResponse": [],
+        "attachableResponse": [],
+        "syncErrorResponse": None,
+        "requestId": None,
+        "time": time_ms,
+        "status": None,
+        "cdcresponse": [],
+    }
+
+
+_GATEWAY_TITLES = {
+    502: "502 Bad Gateway",
+    503: "503 Service Temporarily Unavailable",
+    504: "504 Gateway Time-out",
+}
+
+
+def gateway_html(status: int) -> bytes:
+    """The page a gateway in front of QBO answers: nginx's default error page, as captured for a
+    503 in minimul/qbo_api issue 81 (2018; its footer named the load balancer, "Avi Vantage/")."""
+    title = _GATEWAY_TITLES.get(status, f"{status} Error")
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n"
+        f'<body bgcolor="white">\r\n<center><h1>{title}</h1></center>\r\n'
+        "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    ).encode()
+
+
+def auth_fault_xml(time: str) -> bytes:
+    """HTTP 401 in XML, as captured (oauth-jsclient issues 91 and 135, python-quickbooks 120)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<IntuitResponse xmlns="http://schema.intuit.com/finance/v3" time="{time}">'
+        '<Fault type="AuthenticationFault"><Error code="100">'
+        "<Message>General Authentication Error</Message>"
+        "<Detail>AuthenticationErrorGeneral: SRV-110-Authentication Failure , statusCode: 401"
+        "</Detail></Error></Fault></IntuitResponse>"
+    ).encode()
+
+
 def server_fault(status: int, time: str) -> dict[str, Any]:
-    """What an injected 5xx answers: QBO's generic system fault (code 10000)."""
+    """What an injected 5xx other than 500 answers in JSON: QBO's generic system fault (code
+    10000), as QBO's own servers send it (grue/django-quickbooks-online issue 12)."""
     detail = (
         "Service Unavailable"
         if status == 503
