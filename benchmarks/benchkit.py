@@ -39,7 +39,6 @@ from qbsync.auth.token_endpoint import token_set_from_response
 from qbsync.auth.tokens import token_manager_for
 from qbsync.config import Config, load_config, write_config
 from qbsync.qbo.client import QboClient, RetryPolicy
-from qbsync.qbo.pacing import PaceLimits, RatePacer
 from qbsync.state.db import State
 
 CLIENT_ID = "bench-client"
@@ -177,13 +176,16 @@ def refresh_tokens(emu: EmulatorProcess, workdir: Path) -> None:
 
 
 def open_profile(workdir: Path, time_scale: float) -> tuple[Config, QboClient, State]:
-    """The profile's config, a QboClient paced for the emulator's time scale, and its state."""
+    """The profile's config, a QboClient built as ``cli/context.open_session`` builds it (the
+    pacer from ``[qbo] batch_per_minute``, its window shared through the profile's data folder)
+    on the emulator's time scale, and its state."""
     config = load_config(workdir / "config.toml", profile="default", data_dir=workdir / "data")
     store = open_store("file", profile="default", data_dir=workdir / "data")
     client = QboClient(
         config.qbo,
         token_manager_for(config, store=store),
-        pacer=RatePacer(PaceLimits(time_scale=time_scale)),
+        data_dir=config.data_dir,
+        time_scale=time_scale,
         retry=RetryPolicy(base_delay=0.05, throttle_delay=60.0 / time_scale),
     )
     return config, client, State.open(config.state_path)

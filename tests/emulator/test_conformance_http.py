@@ -348,16 +348,16 @@ def _batch_limit_holds(emu: Emulator, limit: int) -> None:
         assert batch().status_code != 429
 
 
-def test_forty_batch_requests_per_minute() -> None:
-    # Intuit's older limit, still testable (batch_per_minute=40 / serve --batch-per-minute 40).
-    with Emulator(time_scale=60, batch_per_minute=40) as emu:
+def test_forty_batch_requests_per_minute_by_default() -> None:
+    # Intuit's limits page (qbo-facts.md "Batch"): 40 batch requests a minute per realm and app.
+    with Emulator(time_scale=60) as emu:
         _batch_limit_holds(emu, 40)
 
 
-def test_a_hundred_and_twenty_batch_requests_per_minute_by_default() -> None:
-    # Intuit's limits page since 2025 (qbo-facts.md "Batch"). A "minute" of 3 s leaves room
-    # for 120 requests on a slow machine.
-    with Emulator(time_scale=20) as emu:
+def test_a_hundred_and_twenty_batch_requests_per_minute_on_request() -> None:
+    # The realm's total over all apps (batch_per_minute=120 / serve --batch-per-minute 120).
+    # A "minute" of 3 s leaves room for 120 requests on a slow machine.
+    with Emulator(time_scale=20, batch_per_minute=120) as emu:
         _batch_limit_holds(emu, 120)
 
 
@@ -629,7 +629,7 @@ def test_admin_health_tokens_and_requests(emu: Emulator) -> None:
             "enabled": False,
             "time_scale": 1.0,
             "throttle_format": "xml",
-            "batch_per_minute": 120,
+            "batch_per_minute": 40,
         },
         "data_file": None,
     }

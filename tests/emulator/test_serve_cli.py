@@ -141,7 +141,7 @@ def test_serve_stops_on_ctrl_c_and_takes_a_seed_file(
         "enabled": False,
         "time_scale": 1.0,
         "throttle_format": "xml",
-        "batch_per_minute": 120,
+        "batch_per_minute": 40,
     }
     # The XML throttle body reaches the wire (here through an injected throttle fault).
     fault = {"path": "*/companyinfo/*", "kind": "throttle"}
@@ -169,7 +169,7 @@ def test_serve_time_scale_reaches_the_limits(serve: Callable[..., Served]) -> No
         "enabled": True,
         "time_scale": 60.0,
         "throttle_format": "xml",  # the default: every captured 429 is XML
-        "batch_per_minute": 120,
+        "batch_per_minute": 40,
     }
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(TIMEOUT) == 0
@@ -285,12 +285,12 @@ def test_serve_data_keeps_company_and_refresh_token_across_restarts(
 
 
 def test_serve_without_data_says_it_forgets(serve: Callable[..., Served]) -> None:
-    served = serve("--batch-per-minute", "40")
+    served = serve("--batch-per-minute", "120")
     base = base_url_of(served)
     served.wait_for("Ctrl-C")
     assert "state:         in memory only: forgotten on exit" in "".join(served.seen)
     health = requests.get(base + "/_emulator/health", timeout=TIMEOUT).json()
-    assert health["limits"]["batch_per_minute"] == 40 and health["data_file"] is None
+    assert health["limits"]["batch_per_minute"] == 120 and health["data_file"] is None
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(TIMEOUT) == 0
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import tomllib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from qbsync.cli.context import EMULATOR_TIME_SCALE_ENV, emulator_time_scale
 from qbsync.config import (
     DEFAULT_EXPORT_DAYS,
     DEFAULT_SCOPES,
@@ -19,6 +22,8 @@ from qbsync.config import (
     write_config,
 )
 from qbsync.errors import ConfigError, ExitCode, UsageError
+from qbsync.qbo.client import QboClient
+from qbsync.qbo.pacing import PaceLimits
 
 GOOD = """\
 [qbo]
@@ -628,6 +633,56 @@ def test_batch_size_is_capped_at_qbo_limit(tmp_path: Path) -> None:
         _write(tmp_path, GOOD.replace('client_id = "ABc123"', 'client_id = "A"\nbatch_size = 10'))
     )
     assert ok.qbo.batch_size == 10
+
+
+def _with_batch_pace(value: int) -> str:
+    return GOOD.replace('client_id = "ABc123"', f'client_id = "ABc123"\nbatch_per_minute = {value}')
+
+
+def test_batch_per_minute_defaults_to_the_pacer_s_share_of_intuit_s_40(tmp_path: Path) -> None:
+    # Intuit: 40 batch requests a minute per realm and app (qbo-facts.md "Batch").
+    assert _load(_write(tmp_path, GOOD)).qbo.batch_per_minute == PaceLimits().batches_per_minute
+    assert _load(_write(tmp_path, _with_batch_pace(12))).qbo.batch_per_minute == 12
+    assert _load(_write(tmp_path, _with_batch_pace(40))).qbo.batch_per_minute == 40
+
+
+def test_batch_per_minute_above_40_warns_and_above_120_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="qbsync"):
+        assert _load(_write(tmp_path, _with_batch_pace(40))).qbo.batch_per_minute == 40
+        assert not caplog.records
+        assert _load(_write(tmp_path, _with_batch_pace(60))).qbo.batch_per_minute == 60
+    [warning] = caplog.records
+    assert "[qbo] batch_per_minute = 60" in warning.getMessage()
+    assert "40 batch requests a minute per app" in warning.getMessage()
+    assert "at most 120" in _error(tmp_path, _with_batch_pace(121)).message
+    assert "[qbo] batch_per_minute" in _error(tmp_path, _with_batch_pace(0)).message
+
+
+def test_the_client_paces_batches_as_configured(tmp_path: Path) -> None:
+    config = _load(_write(tmp_path, _with_batch_pace(20)))
+    tokens = SimpleNamespace(realm_id="9130355")  # the client reads only the realm when built
+    client = QboClient(config.qbo, tokens, data_dir=tmp_path / "data")  # type: ignore[arg-type]
+    pacer = client.session.pacer
+    assert pacer.limits.batches_per_minute == 20 and pacer.limits.time_scale == 1.0
+    assert pacer.shared is not None
+    assert pacer.shared.path == tmp_path / "data" / "pacer-9130355.log"
+    alone = QboClient(config.qbo, tokens)  # type: ignore[arg-type]
+    assert alone.session.pacer.shared is None
+
+
+def test_the_emulator_time_scale_never_shortens_intuit_s_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(EMULATOR_TIME_SCALE_ENV, "10")
+    sandbox = _load(_write(tmp_path, GOOD))
+    assert emulator_time_scale(sandbox) == 1.0
+    emulator = _load(_write(tmp_path, GOOD.replace('"sandbox"', '"http://127.0.0.1:4116"')))
+    assert emulator_time_scale(emulator) == 10.0
+    monkeypatch.setenv(EMULATOR_TIME_SCALE_ENV, "nan")
+    with pytest.raises(UsageError, match=EMULATOR_TIME_SCALE_ENV):
+        emulator_time_scale(emulator)
 
 
 def test_export_mappings_and_timezone_load(tmp_path: Path) -> None:

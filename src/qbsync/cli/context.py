@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qbsync.errors import QbsyncError
+from qbsync.errors import QbsyncError, UsageError
 
 if TYPE_CHECKING:
     from qbsync.auth.credentials import CredentialStore
@@ -84,6 +86,28 @@ class Session:
     client: QboClient | None
 
 
+EMULATOR_TIME_SCALE_ENV = "QBSYNC_EMULATOR_TIME_SCALE"
+
+
+def emulator_time_scale(config: Config) -> float:
+    """``$QBSYNC_EMULATOR_TIME_SCALE``: the ``--time-scale`` of the emulator the profile talks to,
+    so that tests pace a real `qbsync` process on the emulator's short minutes. Ignored (1.0) for
+    sandbox and production: Intuit's minutes are never shortened."""
+    raw = os.environ.get(EMULATOR_TIME_SCALE_ENV, "").strip()
+    if not raw or config.qbo.endpoints.name != "emulator":
+        return 1.0
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = 0.0
+    if not math.isfinite(scale) or scale <= 0:
+        raise UsageError(
+            f"{EMULATOR_TIME_SCALE_ENV}={raw!r} is not a positive number",
+            hint=f"unset {EMULATOR_TIME_SCALE_ENV} or set it to the emulator's --time-scale",
+        )
+    return scale
+
+
 @contextlib.contextmanager
 def open_session(
     obj: CliContext, *, qbo: bool = True, state: bool = True, run_lock: bool = False
@@ -109,7 +133,13 @@ def open_session(
             from qbsync.qbo.client import QboClient
 
             manager = token_manager_for(config, store=store)
-            client = QboClient(config.qbo, manager)
+            # The pacer's window is shared by the profile's runs (qbo/pacing.py).
+            client = QboClient(
+                config.qbo,
+                manager,
+                data_dir=config.data_dir,
+                time_scale=emulator_time_scale(config),
+            )
             stack.callback(client.session.close)
         opened: State | None = None
         if state:

@@ -54,9 +54,9 @@ def emulator_group() -> None:
 @click.option(
     "--batch-per-minute",
     type=click.IntRange(min=1),
-    default=120,
+    default=40,
     show_default=True,
-    help="Batch requests per realm per minute (Intuit since 2025: 120; older docs: 40).",
+    help="Batch requests per realm and app per minute (Intuit: 40; 120 for all apps together).",
 )
 @click.option(
     "--data",

@@ -7,6 +7,7 @@ Environment override: ``QBSYNC_ENVIRONMENT`` replaces ``[qbo] environment`` (CI 
 emulator without editing the file).
 """
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import tomli_w
 
 from qbsync.config.checks import (
+    APP_BATCH_PER_MINUTE,
+    DEFAULT_BATCH_PER_MINUTE,
     DEFAULT_BATCH_SIZE,
     DEFAULT_DISPLAY_NAME,
     DEFAULT_ENVIRONMENT,
@@ -30,6 +33,7 @@ from qbsync.config.checks import (
     ENVIRONMENT_ENV,
     KNOWN_KEYS,
     ONLINE_PAYMENTS,
+    REALM_BATCH_PER_MINUTE,
     TOKEN_STORES,
     UNMAPPED_ITEM_MODES,
     Checker,
@@ -48,6 +52,8 @@ from qbsync.config.write import dropped_values, existing_values
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
 from qbsync.paths import DEFAULT_PROFILE, config_path, ensure_dir
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_EXPORT_DAYS",
@@ -77,6 +83,7 @@ class QboConfig:
     minor_version: int
     timeout_seconds: float
     batch_size: int = DEFAULT_BATCH_SIZE
+    batch_per_minute: int = DEFAULT_BATCH_PER_MINUTE  # the pacer's batch requests a minute
 
     @property
     def endpoints(self) -> Endpoints:
@@ -157,6 +164,7 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
         minor_version=check.integer(qbo, "qbo", "minor_version", DEFAULT_MINOR_VERSION, low=75),
         timeout_seconds=check.number(qbo, "qbo", "timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
         batch_size=_batch_size(check, qbo),
+        batch_per_minute=_batch_per_minute(check, qbo),
     )
 
     tokens = check.table(doc, "tokens", required=False)
@@ -246,6 +254,28 @@ def _batch_size(check: Checker, qbo: dict[str, Any]) -> int:
     if size > DEFAULT_BATCH_SIZE:
         raise check.fail("qbo", "batch_size", f"QBO takes at most 30 items a batch; got {size}")
     return size
+
+
+def _batch_per_minute(check: Checker, qbo: dict[str, Any]) -> int:
+    """Lower is always allowed; above Intuit's 40 per app only with a warning (another app, or
+    a change on Intuit's side, may be why), and never above the realm's 120 for all apps."""
+    value = check.integer(qbo, "qbo", "batch_per_minute", DEFAULT_BATCH_PER_MINUTE, low=1)
+    if value > REALM_BATCH_PER_MINUTE:
+        raise check.fail(
+            "qbo",
+            "batch_per_minute",
+            f"QBO takes at most {REALM_BATCH_PER_MINUTE} batch requests a minute per company "
+            f"(all apps together) and {APP_BATCH_PER_MINUTE} per app; got {value}",
+        )
+    if value > APP_BATCH_PER_MINUTE:
+        log.warning(
+            "%s: [qbo] batch_per_minute = %d is above Intuit's limit of %d batch requests a "
+            "minute per app; QBO may answer 429 and each one costs a 60 s wait",
+            check.path,
+            value,
+            APP_BATCH_PER_MINUTE,
+        )
+    return value
 
 
 def _members(check: Checker, body: dict[str, Any]) -> MembersConfig:

@@ -35,6 +35,11 @@ SOURCE_TYPES = ("csv", "http")
 ENVIRONMENT_ENV = "QBSYNC_ENVIRONMENT"
 
 DEFAULT_BATCH_SIZE = 30  # QBO's recommended maximum per batch request (qbo-facts.md "Batch")
+# Intuit's limits page (qbo-facts.md "Batch"): 40 batch requests a minute per realm and app (one
+# app: qbsync), 120 per realm across all apps. The default keeps one in hand (qbo/pacing.py).
+APP_BATCH_PER_MINUTE = 40
+REALM_BATCH_PER_MINUTE = 120
+DEFAULT_BATCH_PER_MINUTE = APP_BATCH_PER_MINUTE - 1
 DEFAULT_DISPLAY_NAME = "{first_name} {last_name}"
 DOC_NUMBER_MODES = ("auto", "source", "qbo")
 UNMAPPED_ITEM_MODES = ("fail", "default")
@@ -45,7 +50,7 @@ ONLINE_PAYMENTS = ("card", "ach")
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "qbo": (
         "environment", "client_id", "redirect_uri", "scopes", "minor_version", "timeout_seconds",
-        "batch_size",
+        "batch_size", "batch_per_minute",
     ),
     "tokens": ("store",),
     "source": ("type", "members", "invoices", "base_url", "token_env", "timeout_seconds"),

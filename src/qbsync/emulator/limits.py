@@ -1,8 +1,9 @@
 """QBO's per-realm request limits (qbo-facts.md "Limits"), with windows scaled by ``time_scale``.
 
 Limits: 500 requests per minute per realm, 10 per second per realm and app, 10 concurrent
-requests, 120 batch requests per minute (Intuit's limits page since 2025; older docs said 40,
-which ``batch_per_minute=40`` brings back). Intuit documents the numbers, not the window kind; the
+requests, 40 batch requests per minute per realm and app (Intuit's limits page; qbo-facts.md
+"Batch"). The page's 120 batch requests a minute are the realm's total over all apps; the emulator
+serves one app's traffic, so it enforces the app's 40 (``batch_per_minute`` changes it). Intuit documents the numbers, not the window kind; the
 emulator uses *sliding* windows (a log of the accepted requests' times): it never lets the burst at
 a fixed-window boundary through (20 requests in 0.1 s across a second boundary), so a client that
 passes the emulator also passes a fixed-window server. Refused requests are not counted.
@@ -30,7 +31,7 @@ class Limit:
 
 PER_MINUTE = Limit("per_minute", 500, 60.0)
 PER_SECOND = Limit("per_second", 10, 1.0)
-BATCH_PER_MINUTE = Limit("batch_per_minute", 120, 60.0)
+BATCH_PER_MINUTE = Limit("batch_per_minute", 40, 60.0)  # per realm and app
 MAX_CONCURRENT = 10
 
 

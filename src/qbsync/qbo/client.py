@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -38,7 +39,7 @@ from qbsync.errors import (
 from qbsync.qbo import batch as batching
 from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.faults import intuit_tid, parse_response, with_tid
-from qbsync.qbo.pacing import RatePacer
+from qbsync.qbo.pacing import PaceLimits, RatePacer
 from qbsync.qbo.query import (
     PAGE_SIZE,
     check_page_size,
@@ -48,6 +49,7 @@ from qbsync.qbo.query import (
     quote,
 )
 from qbsync.qbo.session import UNCLEAR_BEFORE, QboSession, RetryPolicy, is_read
+from qbsync.qbo.window_file import WindowFile, window_path
 
 if TYPE_CHECKING:
     from qbsync.auth.tokens import TokenManager
@@ -69,8 +71,12 @@ class QboClient:
     """QBO API calls for one company, all through one QboSession.
 
     ``settings`` is the ``[qbo]`` part of the config (``QboConfig``): environment/endpoints,
-    minor_version and timeout_seconds are read. ``session`` replaces the session built from them
-    (``retry`` and ``pacer`` then belong to that session).
+    minor_version, timeout_seconds and batch_per_minute are read. ``session`` replaces the session
+    built from them (``retry`` and ``pacer`` then belong to that session).
+
+    Without a ``pacer`` one is built from ``settings``; with ``data_dir`` (the profile's data
+    folder) its window is shared with the profile's other runs (pacing.py). ``time_scale``: an
+    emulator's ``--time-scale``, dividing the pacer's windows and Intuit's 60 s throttle wait.
     """
 
     def __init__(
@@ -81,8 +87,16 @@ class QboClient:
         session: QboSession | None = None,
         retry: RetryPolicy | None = None,
         pacer: RatePacer | None = None,
+        data_dir: Path | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.realm_id: str = token_manager.realm_id
+        if pacer is None and session is None:
+            limits = PaceLimits(batches_per_minute=settings.batch_per_minute, time_scale=time_scale)
+            shared = WindowFile(window_path(data_dir, self.realm_id)) if data_dir else None
+            pacer = RatePacer(limits, shared=shared)
+        if retry is None and time_scale != 1.0:
+            retry = RetryPolicy(throttle_delay=RetryPolicy().throttle_delay / time_scale)
         self.session = session or QboSession(
             token_manager,
             timeout=settings.timeout_seconds,
