@@ -117,6 +117,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX run_records_run ON run_records (run_id, outcome);
     """,
+    # v3: the platform's own invoice total (the source's optional `total`), what QBO's TotalAmt
+    # is checked against when given; NULL: checked against qbsync's line sums (source_total).
+    """
+    ALTER TABLE exports ADD COLUMN platform_total TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

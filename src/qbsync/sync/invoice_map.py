@@ -27,6 +27,7 @@ from qbsync.sync.money import (
     check_minor_unit,
     line_amount,
 )
+from qbsync.zones import machine_zone
 
 DOC_NUMBER_MAX = 21  # QBO DocNumber (code 2050 beyond it)
 PRIVATE_NOTE_MAX = 4000
@@ -319,7 +320,7 @@ def _doc_number(invoice: SourceInvoice, export: ExportConfig, refs: QboRefs) -> 
 def _local_date(moment: datetime, tz: tzinfo | None) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         return moment.date().isoformat()  # already wall time in the export zone
-    return moment.astimezone(tz).date().isoformat()
+    return moment.astimezone(tz if tz is not None else machine_zone()).date().isoformat()
 
 
 def _first_email(emails: str) -> str:
