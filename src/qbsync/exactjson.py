@@ -15,6 +15,26 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+# No number qbsync writes comes near this; a source's ``1e999999999`` would otherwise become a
+# gigabyte of zeros. (invoice_map refuses absurd amounts per invoice long before this.)
+MAX_PLAIN_DIGITS = 1000
+
+
+def plain(number: Decimal) -> str:
+    """``number`` in plain digits, as QBO takes them: ``1E+2`` -> ``100``, ``5E-7`` -> ``0.0000005``
+    (``str`` writes both in exponent form; every number in a QBO body is plain digits).
+    Trailing zeros are kept (``25.00``). ValueError for NaN / infinity or a number that would take
+    more than MAX_PLAIN_DIGITS digits."""
+    if not number.is_finite():
+        raise ValueError(f"cannot write {number} as a JSON number")
+    sign_digits_exponent = number.as_tuple()
+    exponent = sign_digits_exponent.exponent
+    assert isinstance(exponent, int)  # finite
+    width = len(sign_digits_exponent.digits) + abs(exponent)
+    if width > MAX_PLAIN_DIGITS:
+        raise ValueError(f"cannot write {number} in plain digits (over {MAX_PLAIN_DIGITS} digits)")
+    return format(number, "f")
+
 
 def dumps(value: Any, *, default: Callable[[Any], Any] | None = None) -> str:
     """JSON text; Decimals exact; ``default`` converts other non-JSON values (else TypeError).
@@ -28,9 +48,7 @@ def dumps(value: Any, *, default: Callable[[Any], Any] | None = None) -> str:
 
     def convert(obj: Any) -> Any:
         if isinstance(obj, Decimal):
-            if not obj.is_finite():
-                raise ValueError(f"cannot write {obj} as a JSON number")
-            decimals.append(str(obj))  # "25.00", "-0.5", "1E+2": all valid JSON numbers
+            decimals.append(plain(obj))
             return f"{nonce}:{len(decimals) - 1}"
         if default is not None:
             return default(obj)

@@ -42,8 +42,22 @@ def test_fast_and_slow_paths_write_the_same_text() -> None:
 
     value = {"a": [Decimal("0.10"), Decimal("-1E+3"), 1.5, None, True, "q\"'\\ü🦄"], "b": {"c": 3}}
     fast = exactjson.dumps(value)
-    assert fast == '{"a":[0.10,-1E+3,1.5,null,true,"q\\"\'\\\\ü🦄"],"b":{"c":3}}'
+    assert fast == '{"a":[0.10,-1000,1.5,null,true,"q\\"\'\\\\ü🦄"],"b":{"c":3}}'
     # A string that looks like a marker (NUL, digits) is left alone: markers carry a nonce.
     assert exactjson.dumps({"n": "x\x000\x00", "d": Decimal("2.50")}) == (
         '{"n":"x\\u00000\\u0000","d":2.50}'
     )
+
+
+def test_numbers_in_exponent_form_are_written_in_plain_digits() -> None:
+    # `1e2` read from JSON and `0.0000005` read from CSV: str() gives 1E+2 and 5E-7; QBO bodies
+    # carry plain digits only.
+    text = dumps(
+        {"Qty": Decimal("1E+2"), "UnitPrice": Decimal("0.0000005"), "Tax": Decimal("0E-2")}
+    )
+    assert text == '{"Qty":100,"UnitPrice":0.0000005,"Tax":0.00}'
+
+
+def test_a_number_too_long_for_plain_digits_is_refused() -> None:
+    with pytest.raises(ValueError, match="plain digits"):
+        dumps({"Qty": Decimal("1E+999999999")})

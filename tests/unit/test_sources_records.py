@@ -106,3 +106,36 @@ def test_fingerprint_tells_apart_a_zero_tax_and_no_tax() -> None:
     assert _invoice(tax_amount=Decimal("-0.00")).fingerprint() == (
         _invoice(tax_amount=Decimal("0")).fingerprint()
     )
+
+
+def test_fingerprint_of_a_plain_invoice_is_what_earlier_versions_stored() -> None:
+    # Stored in `exports` by earlier versions: a change here flags every exported invoice as
+    # "changed since export".
+    assert _invoice().fingerprint() == (
+        "5c91f97251fe21dd5bfc17b3454dad7601bbd9886cb214e2462ed2f39050f07b"
+    )
+
+
+def test_fingerprint_leaves_the_platform_total_out() -> None:
+    # Derived from the lines and tax (which are in it); adding a `total` column must not flag
+    # every exported invoice as changed.
+    assert _invoice(total=Decimal("11.34")).fingerprint() == _invoice().fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("absurd", "near"),
+    [
+        ("1E+999999999", "2E+999999999"),
+        ("1" * 60, "1" * 59 + "2"),
+        ("1E-999999999", "2E-999999999"),
+    ],
+)
+def test_fingerprint_of_an_absurd_amount_neither_raises_nor_collides(
+    absurd: str, near: str
+) -> None:
+    # A JSON source may send 1e999999999: normalizing it in the default context raised Overflow,
+    # stopping every export and `status` while such an invoice was listed.
+    line = InvoiceLine("Membership", Decimal(absurd), Decimal("10.50"), "MEM", "TAX")
+    other = InvoiceLine("Membership", Decimal(near), Decimal("10.50"), "MEM", "TAX")
+    fingerprint = _invoice(lines=(line,)).fingerprint()
+    assert fingerprint != _invoice(lines=(other,)).fingerprint()

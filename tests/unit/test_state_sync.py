@@ -142,6 +142,40 @@ def test_export_lifecycle_never_reopens_an_exported_invoice(state: State) -> Non
     assert state.exports.counts() == {"exported": 1, "exporting": 1}
 
 
+def test_the_platform_total_is_kept_and_is_what_qbo_is_checked_against(state: State) -> None:
+    state.exports.mark_exporting(
+        [_record("p", platform_total=Decimal("10.04")), _record("n")], now=NOW
+    )
+    for invoice_id in ("p", "n"):
+        state.exports.mark_exported(
+            invoice_id, qbo_id=invoice_id, doc_number=None, qbo_total=Decimal("10.05"), now=NOW
+        )
+    p, n = state.exports.get("p"), state.exports.get("n")
+    assert p is not None and p.platform_total == Decimal("10.04")
+    assert p.expected_total == Decimal("10.04") and p.difference == Decimal("0.01")
+    assert n is not None and n.platform_total is None and n.difference is None
+
+
+def test_a_v2_export_row_reads_with_no_platform_total(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    raw = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        for statement in split_sql(script):
+            raw.execute(statement)
+    raw.execute("PRAGMA user_version = 2")
+    raw.execute(
+        "INSERT INTO exports (invoice_id, member_id, customer_id, state, number, txn_date, "
+        "marker, source_total, fingerprint, qbo_total, attempted_at) VALUES ('old', 'm1', '3', "
+        "'exported', 'A-1', '2026-11-30', 'qbsync:old #A-1', '10.05', 'f', '10.05', "
+        "'2026-11-30T12:00:00+00:00')"
+    )
+    raw.commit()
+    raw.close()
+    with State.open(path) as state:
+        old = state.exports.get("old")
+        assert old is not None and old.platform_total is None and old.difference is None
+
+
 def test_export_days_served(state: State) -> None:
     assert state.exports.last_served_day() is None
     state.exports.serve_day(date(2026, 11, 30), run_id=1, now=NOW)

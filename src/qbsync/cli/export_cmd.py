@@ -271,9 +271,13 @@ def _show_summary(summary: dict[str, Any], *, dry_run: bool) -> None:
     for failure in summary["failures"]:
         render.warn(f"failed: {failure}")
     for diff in summary["total_differences"]:
+        against = (
+            f"the platform's total {diff['platform_total']}"
+            if diff.get("platform_total") is not None
+            else f"qbsync's sum of the lines {diff['source_total']}"
+        )
         render.warn(
-            f"invoice {diff['invoice']}: QBO's total {diff['qbo_total']} differs from the "
-            f"platform's {diff['source_total']}"
+            f"invoice {diff['invoice']}: QBO's total {diff['qbo_total']} differs from {against}"
         )
     if summary["in_flight"]:
         render.warn(

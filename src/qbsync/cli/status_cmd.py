@@ -229,6 +229,7 @@ def _render_figures(obj: CliContext, status: dict[str, Any]) -> None:
                 ("refused by the last export", str(invoices["refused_last_run"])),
                 ("without a clear answer", str(invoices["in_flight"])),
                 ("total differs in QBO", str(invoices["total_differences"])),
+                ("totals checked against", invoices["totals_checked_against"]),
                 ("last export", _when(invoices["last_export_at"]) or "never"),
                 ("next export day", invoices["next_export_day"]
                  + (" (due now)" if invoices["due_now"] else "")),

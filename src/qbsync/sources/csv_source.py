@@ -23,8 +23,10 @@ from qbsync.sources.fields import (
 from qbsync.sources.records import Member, Problem, Read, SourceInvoice
 
 # Invoice-level columns every row of one invoice must repeat identically (compared trimmed;
-# status and currency case-insensitively). tax_amount has its own rule (see _tax_disagreement).
+# status and currency case-insensitively).
 SHARED_COLUMNS = ("member_id", "number", "created_at", "due_date", "status", "currency")
+# Invoice-level amounts: on every row of the invoice (the same text), or only on its first.
+FIRST_ROW_COLUMNS = ("tax_amount", "total")
 _CASELESS = ("status", "currency")
 
 
@@ -158,12 +160,13 @@ def _disagreements(name: str, invoice_id: str, rows: list[CsvRow]) -> list[Probl
                     _disagreement(name, invoice_id, column, row, first, row.values.get(column, ""))
                 )
                 break
-    values = [row.values.get("tax_amount", "").strip() for row in rows]
-    for row, value in zip(rows[1:], values[1:], strict=True):
-        # Every row carries the invoice's tax_amount, or only the first does.
-        if value != values[0] and not (value == "" and values[0] != ""):
-            problems.append(_disagreement(name, invoice_id, "tax_amount", row, first, value))
-            break
+    for column in FIRST_ROW_COLUMNS:
+        values = [row.values.get(column, "").strip() for row in rows]
+        for row, value in zip(rows[1:], values[1:], strict=True):
+            # Every row carries the invoice's value, or only the first does.
+            if value != values[0] and not (value == "" and values[0] != ""):
+                problems.append(_disagreement(name, invoice_id, column, row, first, value))
+                break
     return problems
 
 

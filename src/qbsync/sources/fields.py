@@ -38,7 +38,8 @@ INVOICE_FIELDS = (
     "currency",
 )
 LINE_FIELDS = ("description", "quantity", "unit_price", "item_code", "tax_code")
-INVOICE_COLUMNS = (*INVOICE_FIELDS, *LINE_FIELDS, "tax_amount")
+# total: the platform's own invoice total (optional): QBO's TotalAmt is checked against it.
+INVOICE_COLUMNS = (*INVOICE_FIELDS, *LINE_FIELDS, "tax_amount", "total")
 INVOICE_REQUIRED = (
     "invoice_id",
     "member_id",
@@ -223,6 +224,7 @@ class InvoiceHead:
     status: str
     currency: str | None
     tax_amount: Decimal | None
+    total: Decimal | None = None
 
     def with_lines(self, lines: Sequence[InvoiceLine]) -> SourceInvoice:
         return SourceInvoice(
@@ -235,6 +237,7 @@ class InvoiceHead:
             currency=self.currency,
             lines=tuple(lines),
             tax_amount=self.tax_amount,
+            total=self.total,
         )
 
 
@@ -251,6 +254,7 @@ def invoice_head_from(
     invoice_status = take(required, status, values, "status")
     invoice_currency = take(currency, values, "currency")
     tax_amount = take(decimal, values, "tax_amount")
+    total = take(decimal, values, "total")
     if take.issues:
         return None, take.issues
     assert invoice_id and member_id and number and created_at and invoice_status
@@ -263,6 +267,7 @@ def invoice_head_from(
         invoice_status,
         invoice_currency,
         tax_amount,
+        total,
     )
     return head, []
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
@@ -64,6 +64,9 @@ class SourceInvoice:
     currency: str | None  # upper-cased ISO 4217 code; None when the source gives none
     lines: tuple[InvoiceLine, ...]  # at least one
     tax_amount: Decimal | None = None
+    # The platform's own total for the invoice, when the source gives one: what QBO's TotalAmt is
+    # checked against. Not in the fingerprint: it is derived from the lines and tax, which are.
+    total: Decimal | None = None
 
     def fingerprint(self) -> str:
         """A stable sha256 (hex) of every field: equal exactly when the invoice reads the same.
@@ -96,10 +99,17 @@ class SourceInvoice:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Wide enough that normalizing never rounds nor overflows (the default context rounds past 28
+# digits and raises Overflow on 1e999999999, which a JSON source may send).
+_EXACT = Context(prec=200, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def _amount(value: Decimal | None) -> str | None:
     if value is None:
         return None
-    text = format(value.normalize(), "f")
+    if not value.is_finite() or abs(value.adjusted()) > 100:
+        return str(value)  # absurd (never exported): short, and still distinct per value
+    text = format(value.normalize(_EXACT), "f")
     return "0" if text in ("-0", "0") else text
 
 

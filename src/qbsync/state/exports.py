@@ -21,7 +21,7 @@ STATES = ("exporting", "exported", "failed")
 _COLUMNS = (
     "invoice_id, member_id, customer_id, state, number, doc_number, txn_date, marker, "
     "request_id, bid, source_total, fingerprint, qbo_id, qbo_total, error_code, error_message, "
-    "attempted_at, exported_at, run_id"
+    "attempted_at, exported_at, run_id, platform_total"
 )
 
 
@@ -46,13 +46,20 @@ class ExportRecord:
     attempted_at: datetime | None = None
     exported_at: datetime | None = None
     run_id: int | None = None
+    platform_total: Decimal | None = None  # the platform's own total, when the source gave it
+
+    @property
+    def expected_total(self) -> Decimal:
+        """What QBO's TotalAmt is checked against: the platform's total when the source gives
+        one (a rounding or tax difference then shows), else qbsync's sum of the lines and tax."""
+        return self.source_total if self.platform_total is None else self.platform_total
 
     @property
     def difference(self) -> Decimal | None:
-        """QBO's TotalAmt minus the source total (tax computed by QBO, rounding), if any."""
-        if self.qbo_total is None or self.qbo_total == self.source_total:
+        """QBO's TotalAmt minus the expected total (tax computed by QBO, rounding), if any."""
+        if self.qbo_total is None or self.qbo_total == self.expected_total:
             return None
-        return self.qbo_total - self.source_total
+        return self.qbo_total - self.expected_total
 
 
 class ExportLog:
@@ -97,14 +104,15 @@ class ExportLog:
         with self._transaction():
             self._conn.executemany(
                 f"INSERT INTO exports ({_COLUMNS}) VALUES "  # noqa: S608
-                "(?, ?, ?, 'exporting', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL, ?) "
+                "(?, ?, ?, 'exporting', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL, ?, ?) "
                 "ON CONFLICT (invoice_id) DO UPDATE SET member_id = excluded.member_id, "
                 "customer_id = excluded.customer_id, state = 'exporting', number = excluded.number, "
                 "doc_number = excluded.doc_number, txn_date = excluded.txn_date, "
                 "marker = excluded.marker, request_id = excluded.request_id, bid = excluded.bid, "
                 "source_total = excluded.source_total, fingerprint = excluded.fingerprint, "
                 "qbo_id = NULL, qbo_total = NULL, error_code = NULL, error_message = NULL, "
-                "attempted_at = excluded.attempted_at, run_id = excluded.run_id "
+                "attempted_at = excluded.attempted_at, run_id = excluded.run_id, "
+                "platform_total = excluded.platform_total "
                 "WHERE exports.state != 'exported'",
                 [
                     (
@@ -121,6 +129,7 @@ class ExportLog:
                         r.fingerprint,
                         at,
                         r.run_id,
+                        money(r.platform_total),
                     )
                     for r in records
                 ],
@@ -196,4 +205,5 @@ def _record(row: tuple[object, ...]) -> ExportRecord:
         attempted_at=parse_time(text(16)),
         exported_at=parse_time(text(17)),
         run_id=None if row[18] is None else int(str(row[18])),
+        platform_total=parse_money(text(19)),
     )

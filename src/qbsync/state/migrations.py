@@ -117,10 +117,15 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX run_records_run ON run_records (run_id, outcome);
     """,
-    # v3 (faults-gateway): Intuit's transaction id of the QBO answer behind a record's outcome,
+    # v3: Intuit's transaction id of the QBO answer behind a record's outcome,
     # which Intuit's support asks for (`qbsync runs` shows it).
     """
     ALTER TABLE run_records ADD COLUMN intuit_tid TEXT;
+    """,
+    # v4: the platform's own invoice total (the source's optional `total`), what QBO's TotalAmt
+    # is checked against when given; NULL: checked against qbsync's line sums (source_total).
+    """
+    ALTER TABLE exports ADD COLUMN platform_total TEXT;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,8 +12,9 @@ Checked in this order, the first that applies wins:
    ``member_not_connected`` (unmatched, no email, not looked at yet...).
 6. otherwise ``Eligible`` with the linked customer id.
 
-Source order is kept in both lists. Naive datetimes are wall time in ``tz`` (None: the
-machine's local zone), as in ``invoice_map``.
+Source order is kept in both lists. Naive datetimes are wall time in ``tz``, the export zone
+(``export_run.export_tz``: the same one ``invoice_map`` dates TxnDate in; None: the machine's
+zone, with its DST rules).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from qbsync.sources.records import SourceInvoice
+from qbsync.zones import machine_zone
 
 REASON_CODES = (
     "before_enabled",
@@ -148,4 +150,4 @@ def aware(moment: datetime, tz: tzinfo | None) -> datetime:
     """``moment``, a naive one read in ``tz`` (None: this machine's zone), as the sources do."""
     if moment.tzinfo is not None and moment.utcoffset() is not None:
         return moment
-    return moment.replace(tzinfo=tz) if tz is not None else moment.astimezone()
+    return moment.replace(tzinfo=tz if tz is not None else machine_zone())

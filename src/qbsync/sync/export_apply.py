@@ -184,6 +184,7 @@ def _send(
             source_total=item.mapped.total,
             fingerprint=item.fingerprint,
             run_id=run_id,
+            platform_total=item.mapped.platform_total,
         )
         for item in chunk
     }
@@ -250,7 +251,7 @@ def _exported(
     return ExportRecord(
         r.invoice_id, r.member_id, r.customer_id, "exported", r.number, doc, r.txn_date,
         r.marker, r.request_id, r.bid, r.source_total, r.fingerprint, str(obj["Id"]), total,
-        None, None, r.attempted_at, at, r.run_id,
+        None, None, r.attempted_at, at, r.run_id, r.platform_total,
     )  # fmt: skip
 
 

@@ -26,23 +26,23 @@ from qbsync.sync.export_apply import (
 )
 from qbsync.sync.invoice_map import CustomerInfo, Mapped, QboRefs, Refused, map_invoice
 from qbsync.sync.schedule import due_export_day, next_export_day, today_in
+from qbsync.zones import machine_zone
 
 
 class QboInvoices(InvoiceWriter, Protocol):
     def preferences(self) -> dict[str, Any]: ...
 
 
-def export_tz(export: ExportConfig) -> tzinfo | None:
-    return ZoneInfo(export.timezone) if export.timezone else None
+def export_tz(export: ExportConfig) -> tzinfo:
+    """The one export time zone: ``[export] timezone``, else this machine's zone with its DST
+    rules (never today's fixed offset: qbsync.zones). Naive source times, TxnDate, eligibility
+    and export days are all read in it."""
+    return ZoneInfo(export.timezone) if export.timezone else machine_zone()
 
 
 def local_tz(export: ExportConfig) -> tzinfo:
-    """The export time zone, or this machine's (for sources reading naive times)."""
-    zone = export_tz(export)
-    if zone is not None:
-        return zone
-    local = datetime.now().astimezone().tzinfo
-    return local if local is not None else UTC
+    """The zone sources read naive times in: the export zone (the same one, by design)."""
+    return export_tz(export)
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ def plan_export(
     for m in state.members.unlinked():
         member_states[m] = "unlinked"
     records = {r.invoice_id: r for r in state.exports.all()}
+    tz = export_tz(config.export)  # one zone for eligibility and TxnDate
     eligible, skipped = classify(
         invoices,
         enabled_at=enabled_at,
@@ -150,6 +151,7 @@ def plan_export(
         links=links,
         member_states=member_states,
         known_members=by_member.keys(),
+        tz=tz,
     )
     plan.skipped = [s for s in skipped if s.reason_code != "already_exported"]
     plan.changed_since_export = changed_since_export(invoices, records)
@@ -157,7 +159,7 @@ def plan_export(
         return plan
     refs = qbo_refs(client)
     state.set_meta("custom_txn_numbers", "true" if refs.custom_txn_numbers else "false")
-    plan.to_send, plan.refused = _map_all(eligible, by_member, state, config, refs)
+    plan.to_send, plan.refused = _map_all(eligible, by_member, state, config, refs, tz)
     return plan
 
 
@@ -167,8 +169,8 @@ def _map_all(
     state: State,
     config: Config,
     refs: QboRefs,
+    tz: tzinfo,
 ) -> tuple[list[ToSend], list[Refused]]:
-    tz = export_tz(config.export)
     to_send: list[ToSend] = []
     refused: list[Refused] = []
     customers = state.customers.all()  # once, not a query per invoice
@@ -241,7 +243,9 @@ def export_summary(plan: ExportPlan, outcome: ExportOutcome | None) -> dict[str,
     differences = [
         {
             "invoice": r.invoice_id,
-            "source_total": str(r.source_total),
+            "source_total": str(r.source_total),  # qbsync's sum of the lines and tax
+            "platform_total": None if r.platform_total is None else str(r.platform_total),
+            "checked_against": "line sums" if r.platform_total is None else "platform total",
             "qbo_total": str(r.qbo_total),
         }
         for r in exported
@@ -285,11 +289,12 @@ def members_to_connect(
     unlinked = state.members.unlinked()
     exported = state.exports.states()
     statuses = set(config.export.statuses)
+    tz = export_tz(config.export)
     wanted = {
         inv.member_id
         for inv in invoices
         if inv.status in statuses
-        and aware(inv.created_at, export_tz(config.export)) >= enabled_at
+        and aware(inv.created_at, tz) >= enabled_at
         and exported.get(inv.id) != "exported"
         and inv.member_id not in links
         and inv.member_id not in unlinked

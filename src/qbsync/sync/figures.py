@@ -14,6 +14,7 @@ from typing import Any
 from qbsync.config import Config
 from qbsync.sources.records import SourceInvoice
 from qbsync.state.db import State
+from qbsync.state.exports import ExportRecord
 from qbsync.sync.eligibility import classify
 from qbsync.sync.export_run import changed_since_export, export_tz
 from qbsync.sync.schedule import due_export_day, next_export_day, today_in
@@ -66,6 +67,23 @@ def member_figures(state: State) -> dict[str, Any]:
     return {"linked": linked, "by_status": counts, "problems": [p.to_dict() for p in problems]}
 
 
+def total_check(exported: Sequence[ExportRecord]) -> str:
+    """What the exported invoices' QBO totals were checked against, in words for `status`.
+
+    The platform's own total when the source gave one (`total`); else only qbsync's sum of the
+    lines and tax, which follows QBO's rounding, so a rounding difference cannot show."""
+    platform = sum(1 for r in exported if r.platform_total is not None)
+    line_sums = len(exported) - platform
+    only_sums = "qbsync's line sums only (the source gives no `total`)"
+    if not exported:
+        return "-"
+    if not line_sums:
+        return "the platform's totals"
+    if not platform:
+        return only_sums
+    return f"the platform's totals ({platform}), {only_sums} ({line_sums})"
+
+
 def invoice_figures(
     state: State,
     config: Config,
@@ -76,9 +94,8 @@ def invoice_figures(
     moment = now or datetime.now(UTC)
     records = state.exports.all()
     counts = state.exports.counts()
-    differences = [
-        r.invoice_id for r in records if r.state == "exported" and r.difference is not None
-    ]
+    exported = [r for r in records if r.state == "exported"]
+    differences = [r.invoice_id for r in exported if r.difference is not None]
     today = today_in(export_tz(config.export), moment)
     enabled = state.enabled_at
     enabled_on = today_in(export_tz(config.export), enabled) if enabled else None
@@ -102,6 +119,7 @@ def invoice_figures(
             links=links,
             member_states={},
             known_members={i.member_id for i in source_invoices},
+            tz=export_tz(config.export),  # the zone export judges them in
         )
         waiting = len(eligible)
         changed = changed_since_export(source_invoices, by_id)
@@ -156,6 +174,7 @@ def invoice_figures(
         "refused_last_run": refused,
         "in_flight": counts.get("exporting", 0),
         "total_differences": len(differences),
+        "totals_checked_against": total_check(exported),
         "changed_since_export": len(changed) if source_invoices is not None else None,
         "waiting_for_next_export_day": waiting,
         "skipped_last_run": summary.get("skipped", {}),

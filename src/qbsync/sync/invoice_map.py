@@ -13,18 +13,25 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
 from qbsync.config import ExportConfig
 from qbsync.sources.records import InvoiceLine, Member, SourceInvoice
+from qbsync.sync.money import (
+    AMOUNT_PLACES,
+    QTY_PRICE_PLACES,
+    MoneyError,
+    below_limit,
+    bounded,
+    check_minor_unit,
+    line_amount,
+)
+from qbsync.zones import machine_zone
 
 DOC_NUMBER_MAX = 21  # QBO DocNumber (code 2050 beyond it)
 PRIVATE_NOTE_MAX = 4000
 DESCRIPTION_MAX = 4000
-QTY_PRICE_PLACES = 7  # QBO UnitPrice and Qty take up to 7 decimals
-CENT = Decimal("0.01")
-_SEVEN_PLACES = Decimal(1).scaleb(-QTY_PRICE_PLACES)
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,10 @@ class CustomerInfo:
 class Mapped:
     invoice_id: str
     body: dict[str, Any]
-    total: Decimal  # source_total: what QBO's TotalAmt should be (AST may change it)
+    total: Decimal  # source_total: qbsync's sum of the lines and tax (AST may change QBO's)
     doc_number: str | None  # the DocNumber sent, None when QBO numbers the invoice
     marker: str  # the PrivateNote that finds this invoice in QBO again
+    platform_total: Decimal | None = None  # the platform's own total, when the source gives it
 
 
 @dataclass(frozen=True)
@@ -74,17 +82,6 @@ class _Refusal(Exception):
 def marker(invoice: SourceInvoice) -> str:
     """The PrivateNote qbsync writes on each invoice it exports: ``qbsync:<id> #<number>``."""
     return f"qbsync:{invoice.id} #{invoice.number}"
-
-
-# 60 digits: the exact product of any amounts a source sends; quantize never overflows.
-_EXACT = Context(prec=60)
-
-
-def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
-    """Qty x UnitPrice rounded half-up to cents, as QBO checks it (128.35 x 14.50 = 1861.08)."""
-    return _EXACT.multiply(quantity, unit_price).quantize(
-        CENT, rounding=ROUND_HALF_UP, context=_EXACT
-    )
 
 
 def source_total(invoice: SourceInvoice) -> Decimal:
@@ -122,8 +119,10 @@ def map_invoice(
     """
     try:
         return _map(invoice, member, customer, export, refs, tz)
-    except _Refusal as refusal:
+    except (_Refusal, MoneyError) as refusal:
         return Refused(invoice.id, refusal.field, refusal.reason)
+    except ArithmeticError as exc:  # never expected past the checks; still one invoice, not all
+        return Refused(invoice.id, "lines", f"invoice {invoice.number}: cannot compute it: {exc!r}")
 
 
 def _map(
@@ -140,7 +139,10 @@ def _map(
         raise _Refusal("lines", f"invoice {invoice.number} has no lines; QBO needs at least one")
     lines = [_line(n, line, export, refs) for n, line in enumerate(invoice.lines, start=1)]
     _check_tax_amount(invoice.tax_amount)
-    total = source_total(invoice)
+    total = below_limit(source_total(invoice), "total", f"invoice {invoice.number}: the total")
+    platform_total = None
+    if invoice.total is not None:
+        platform_total = bounded(invoice.total, "total", AMOUNT_PLACES, "the platform's total")
     if total <= 0:
         raise _Refusal(
             "total",
@@ -173,7 +175,7 @@ def _map(
         body["TxnTaxDetail"] = {"TotalTax": invoice.tax_amount}
     if currency_ref is not None:
         body["CurrencyRef"] = {"value": currency_ref}
-    return Mapped(invoice.id, body, total, doc_number, note)
+    return Mapped(invoice.id, body, total, doc_number, note, platform_total)
 
 
 def _check_customer(invoice: SourceInvoice, customer: CustomerInfo) -> None:
@@ -191,6 +193,7 @@ def _currency_ref(invoice: SourceInvoice, customer: CustomerInfo, refs: QboRefs)
     """The CurrencyRef to send (None: the home currency), or a refusal."""
     home = refs.home_currency.strip().upper()
     wanted = (invoice.currency or home).strip().upper() or home
+    check_minor_unit(wanted, invoice.number)
     if not refs.multicurrency:
         if wanted != home:
             raise _Refusal(
@@ -213,8 +216,9 @@ def _currency_ref(invoice: SourceInvoice, customer: CustomerInfo, refs: QboRefs)
 
 
 def _line(number: int, line: InvoiceLine, export: ExportConfig, refs: QboRefs) -> dict[str, Any]:
-    quantity = _seven_places(number, "quantity", line.quantity)
-    unit_price = _seven_places(number, "unit_price", line.unit_price)
+    where = f"line {number}:"
+    quantity = bounded(line.quantity, "quantity", QTY_PRICE_PLACES, f"{where} quantity")
+    unit_price = bounded(line.unit_price, "unit_price", QTY_PRICE_PLACES, f"{where} unit_price")
     if len(line.description) > DESCRIPTION_MAX:
         raise _Refusal(
             "description",
@@ -231,32 +235,12 @@ def _line(number: int, line: InvoiceLine, export: ExportConfig, refs: QboRefs) -
         detail["TaxCodeRef"] = {"value": tax_code_id}
     out: dict[str, Any] = {
         "DetailType": "SalesItemLineDetail",
-        "Amount": line_amount(quantity, unit_price),
+        "Amount": below_limit(line_amount(quantity, unit_price), "amount", f"{where} amount"),
     }
     if line.description:
         out["Description"] = line.description
     out["SalesItemLineDetail"] = detail
     return out
-
-
-def _seven_places(number: int, field: str, value: Decimal) -> Decimal:
-    """``value`` if QBO can take it (finite, at most 7 decimals; trailing zeros past the 7th are
-    dropped), else a refusal."""
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise _Refusal(field, f"line {number}: {field} {value!r} is not a decimal number")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -QTY_PRICE_PLACES:
-        return value
-    with localcontext() as ctx:
-        ctx.prec = 60
-        trimmed = value.quantize(_SEVEN_PLACES)
-    if trimmed != value:
-        raise _Refusal(
-            field,
-            f"line {number}: {field} {value} has more than {QTY_PRICE_PLACES} decimals; "
-            f"QBO takes at most {QTY_PRICE_PLACES}",
-        )
-    return trimmed
 
 
 def _item_id(number: int, code: str, export: ExportConfig, refs: QboRefs) -> str:
@@ -315,15 +299,9 @@ def _tax_code_id(number: int, code: str, export: ExportConfig, refs: QboRefs) ->
 def _check_tax_amount(tax: Decimal | None) -> None:
     if tax is None:
         return
-    if not isinstance(tax, Decimal) or not tax.is_finite():
-        raise _Refusal("tax_amount", f"tax amount {tax!r} is not a decimal number")
+    bounded(tax, "tax_amount", AMOUNT_PLACES, "tax amount")
     if tax < 0:
         raise _Refusal("tax_amount", f"tax amount {tax} is below zero")
-    with localcontext() as ctx:
-        ctx.prec = 60
-        cents = tax.quantize(CENT)
-    if tax != cents:
-        raise _Refusal("tax_amount", f"tax amount {tax} has more than 2 decimals")
 
 
 def _doc_number(invoice: SourceInvoice, export: ExportConfig, refs: QboRefs) -> str | None:
@@ -342,7 +320,7 @@ def _doc_number(invoice: SourceInvoice, export: ExportConfig, refs: QboRefs) -> 
 def _local_date(moment: datetime, tz: tzinfo | None) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         return moment.date().isoformat()  # already wall time in the export zone
-    return moment.astimezone(tz).date().isoformat()
+    return moment.astimezone(tz if tz is not None else machine_zone()).date().isoformat()
 
 
 def _first_email(emails: str) -> str:
