@@ -23,9 +23,9 @@ from qbsync.sync.export_run import local_tz
 def find_member(config: Config, state: State, text: str) -> Member:
     """The member named by id or email, from the source (the truth), else the last roster."""
     members = open_source(config.source, tz=local_tz(config.export)).members().records
-    wanted = text.strip().lower()
+    wanted = normalize_email(text)
     by_id = [m for m in members if m.id == text.strip()]
-    found = by_id or [m for m in members if m.email.strip().lower() == wanted]
+    found = by_id or [m for m in members if normalize_email(m.email) == wanted]
     if not found:
         rows = state.members.find(text)
         found = [Member(r.member_id, r.email, first_name=r.name) for r in rows]
@@ -60,7 +60,7 @@ def search_customers(
         email = normalize_email(member.email)
         if email:
             for customer in state.customers.all().values():
-                if email in customer.emails:
+                if email in {normalize_email(e) for e in customer.emails}:
                     found[customer.id] = customer
     text = (
         search
