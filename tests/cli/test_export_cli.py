@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -118,3 +118,27 @@ def test_runs_lists_what_happened(world: SyncWorld) -> None:
     assert runs[0]["counts"]["exported"] == 2 and runs[1]["counts"]["created"] == 1
     table = qbsync("runs")
     assert "export" in table.output and "connect-members" in table.output
+
+
+def test_as_of_after_today_serves_that_day_and_says_so(world: SyncWorld, tmp_path: Any) -> None:
+    log_file = tmp_path / "qbsync.log"
+    result = qbsync("--log-file", str(log_file), "export", "--if-due", "--as-of", "2099-01-07")
+    assert result.exit_code == 0, result.output
+    said = (
+        "2099-01-05 is after today: it is now served; the run on 2099-01-05 will not export again"
+    )
+    assert said in result.output  # on the terminal (stderr) ...
+    assert said in log_file.read_text()  # ... and in the log
+    assert len(world.invoices()) == 2
+    with world.state() as state:
+        assert state.exports.served_after(date.today()) == [date(2099, 1, 5)]
+    # status lists the day served ahead, as a problem with the way out.
+    status = json.loads(qbsync("status", "--json").output)
+    assert status["invoices"]["served_ahead"] == ["2099-01-05"]
+    assert status["invoices"]["last_export_day"] != "2099-01-05"  # as export reads it
+    assert any("2099-01-05" in p["what"] for p in status["invoices"]["problems"])
+    text = qbsync("status").output
+    assert "served ahead" in text and "2099-01-05" in text
+    # A day not after today is served without a word.
+    quiet = qbsync("export", "--if-due", "--as-of", date.today().isoformat())
+    assert "is after today" not in quiet.output

@@ -185,3 +185,24 @@ def test_a_manual_link_to_a_customer_merged_away_is_reported_as_failed(world: Sy
     with world.state() as state:
         run = state.runs.last(1)[0]
         assert run.command == "connect-members" and run.outcome == "partial"
+
+
+def test_link_to_a_customer_linked_to_another_member_is_refused_unless_forced(
+    world: SyncWorld,
+) -> None:
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    before = _links(world)
+    assert before["m1"] == (EMILY_ID, "auto") and before["m2"][0] != EMILY_ID
+    refused = qbsync("link", "m2", EMILY_ID)
+    assert refused.exit_code == 2, refused.output
+    assert "linked to member m1" in refused.output and "--force" in refused.output
+    assert _links(world) == before
+    # The search shows who each candidate is linked to (JSON and table).
+    doc = json.loads(qbsync("link", "m2", "--search", "Emily", "--json").output)
+    assert [(c["id"], c["linked_to"]) for c in doc["candidates"]] == [(EMILY_ID, ["m1"])]
+    table = qbsync("link", "m2", "--search", "Emily")
+    assert "linked to" in table.output and "m1" in table.output
+    forced = qbsync("link", "m2", EMILY_ID, "--force")
+    assert forced.exit_code == 0, forced.output
+    after = _links(world)
+    assert after["m2"] == (EMILY_ID, "manual") and after["m1"] == (EMILY_ID, "auto")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+
+import pytest
 
 from qbsync.sources.records import Member
 from qbsync.sync.connect import apply_connect, prepare_connect
@@ -280,3 +283,51 @@ def test_a_capped_cdc_answer_falls_back_to_a_full_read(rig: Rig) -> None:
     rig.client.cdc = capped  # type: ignore[method-assign]
     result = refresh_customers(rig.client, rig.state, full=False)
     assert result.mode == "full" and result.read == len(rig.customers())
+
+
+def test_a_customer_listing_two_members_emails_is_linked_to_neither(rig: Rig) -> None:
+    household = rig.emu.company.create(
+        "Customer",
+        {"DisplayName": "Household", "PrimaryEmailAddr": {"Address": "h1@ex.com, h2@ex.com"}},
+    )
+    before = len(rig.customers())
+    members = [Member("h1", "h1@ex.com"), Member("h2", "H2@ex.com")]
+    summary = _run(rig, members).summary()
+    assert summary["linked"] == 0 and summary["needs_review"] == 2, summary
+    assert rig.state.members.links() == {} and len(rig.customers()) == before
+    roster = rig.state.members.roster()
+    for member_id in ("h1", "h2"):
+        assert roster[member_id].status == "needs_review"
+        assert roster[member_id].candidates == (household["Id"],)
+    # export's connect attempt for one of them is planned among everyone: still neither.
+    prepared = prepare_connect(
+        members, [], client=rig.client, state=rig.state, config=rig.config, full=False, only=["h2"]
+    )
+    assert not prepared.plan.links and prepared.plan.of("needs_review")[0].member.id == "h2"
+
+
+def test_a_decomposed_accent_in_qbo_matches_the_members_composed_one(rig: Rig) -> None:
+    made = rig.emu.company.create(
+        "Customer", {"DisplayName": "José", "PrimaryEmailAddr": {"Address": "jose\u0301@ex.com"}}
+    )
+    before = len(rig.customers())
+    summary = _run(rig, [Member("j1", "jos\u00e9@ex.com", first_name="José")]).summary()
+    assert summary["linked"] == 1 and summary["created"] == 0, summary
+    assert rig.state.members.links()["j1"].customer_id == made["Id"]
+    assert len(rig.customers()) == before
+
+
+def test_an_email_over_100_characters_is_not_pushed_cut(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    _run(rig, [Member("m1", "pat@example.com", first_name="Pat", phone="111")])
+    customer_id = rig.state.members.links()["m1"].customer_id
+    long = "p" * 95 + "@example.com"  # 107 characters
+    with caplog.at_level(logging.WARNING, logger="qbsync"):
+        summary = _run(rig, [Member("m1", long, first_name="Pat", phone="222")]).summary()
+    assert summary["updated"] == 1 and summary["failed"] == 0, summary
+    after = rig.emu.company.read("Customer", customer_id)
+    assert after["PrimaryEmailAddr"]["Address"] == "pat@example.com"  # kept, never cut
+    assert after["PrimaryPhone"]["FreeFormNumber"] == "222"
+    assert rig.state.members.pushed()["m1"]["email"] == "pat@example.com"
+    assert any("member m1" in r.getMessage() and "100" in r.getMessage() for r in caplog.records)

@@ -232,3 +232,48 @@ def test_names_quotes_emoji_rtl_and_fallbacks() -> None:
     assert len(name_variant("x" * 600, _m("m1", "a@x.io"))) == 500
     assert usable_email(_m("m1", " A@B.co ")) == "a@b.co"
     assert usable_email(_m("m1", "a@b.co, c@d.co")) is None
+
+
+def test_two_members_on_one_customer_in_one_run_both_need_review() -> None:
+    # One customer whose email field lists both members' addresses (a household, a firm).
+    members = [_m("m1", "a@x.io"), _m("m2", "b@x.io"), _m("m3", "c@x.io")]
+    customers = [_c("3", "Household", "b@x.io, a@x.io"), _c("4", "C", "c@x.io")]
+    for order in (members, members[::-1]):  # whoever comes first: never a guess
+        plan = _plan(order, customers)
+        assert [(a.member.id, a.customer_id) for a in plan.links] == [("m3", "4")]
+        review = sorted(plan.of("needs_review"), key=lambda v: v.member.id)
+        assert [(v.member.id, v.candidates) for v in review] == [("m1", ("3",)), ("m2", ("3",))]
+        assert "m1, m2" in review[0].reason or "m2, m1" in review[0].reason
+    # An inactive customer is not reactivated for two members either.
+    inactive = _plan(members[:2], [_c("5", "H (deleted)", "a@x.io; b@x.io", active=False)])
+    assert not inactive.reactivations and len(inactive.of("needs_review")) == 2
+    # Across runs (one already linked) the newcomer needs review, the linked one stays.
+    across = _plan(members[:2], customers, {"m1": Link("m1", "3", "auto", NOW)})
+    assert _status(across, "m1") == "linked" and _status(across, "m2") == "needs_review"
+
+
+def test_emails_match_after_nfc_normalization() -> None:
+    composed, decomposed = "jos\u00e9@x.io", "jose\u0301@x.io"
+    plan = _plan([_m("m1", composed)], [_c("3", "José", decomposed.upper())])
+    assert [(a.member.id, a.customer_id) for a in plan.links] == [("m1", "3")]
+    sharing = _plan([_m("m1", composed), _m("m2", decomposed)], [])
+    assert len(sharing.of("needs_review")) == 2 and not sharing.creates
+    assert usable_email(_m("m1", decomposed)) == composed
+
+
+def test_an_email_over_100_characters_is_left_out_of_the_push_with_a_warning() -> None:
+    long = "x" * 95 + "@example.com"  # 107 characters: cut, it would be another address
+    old = _m("m1", "a@x.io", phone="111")
+    links = {"m1": Link("m1", "3", "auto", NOW)}
+    customers = [_c("3", "A", "a@x.io")]
+    pushed = {"m1": contact_snapshot(old)}
+    only_email = _plan([_m("m1", long, phone="111")], customers, links, pushed=pushed)
+    assert not only_email.updates and _status(only_email, "m1") == "linked"
+    ((member_id, warning),) = only_email.warnings
+    assert member_id == "m1" and "m1" in warning and "100" in warning
+    with_phone = _plan([_m("m1", long, phone="222")], customers, links, pushed=pushed)
+    (update,) = with_phone.updates
+    assert update.fields == {"PrimaryPhone": {"FreeFormNumber": "222"}}
+    assert update.snapshot["email"] == "a@x.io"  # the email is still not pushed
+    assert len(with_phone.warnings) == 1
+    assert contact_snapshot(_m("m1", long))["email"] == long  # never cut

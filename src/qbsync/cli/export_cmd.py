@@ -170,6 +170,8 @@ def _export(
         raise
     summary = export_summary(plan, outcome)
     failed = summary["failed"]
+    if day is not None and not dry_run:
+        _warn_served_ahead(session, day)
     if run_id is not None:
         state.runs.finish(run_id, "partial" if failed else "ok", summary)
     if as_json:
@@ -182,6 +184,20 @@ def _export(
             f"{failed} invoice(s) failed (listed above); the others were exported",
             hint="fix what each line says; failed invoices are sent again by the next export",
         )
+
+
+def _warn_served_ahead(session: Session, day: date) -> None:
+    """`--as-of` after today served a future export day: said on stderr and in the log file."""
+    from datetime import UTC, datetime
+
+    from qbsync.sync.export_run import export_tz
+    from qbsync.sync.schedule import served_ahead_note, today_in
+
+    assert session.state is not None
+    today = today_in(export_tz(session.config.export), datetime.now(UTC))
+    note = served_ahead_note(day, today)
+    if note and session.state.exports.last_served_day(day) == day:
+        log.warning("%s", note)
 
 
 def _confirm_connect(obj: CliContext, count: int, *, yes: bool) -> None:

@@ -20,18 +20,24 @@ STATUSES = ("auto", "created", "manual", "needs-review", "unmatched", "unlinked"
 @click.argument("member")
 @click.argument("customer_id", required=False)
 @click.option("--search", metavar="TEXT", help="Search QBO customers by this text instead.")
+@click.option(
+    "--force", is_flag=True, help="Link even when the customer is linked to another member."
+)
 @json_option
-def link(member: str, customer_id: str | None, search: str | None, as_json: bool) -> None:
+def link(
+    member: str, customer_id: str | None, search: str | None, force: bool, as_json: bool
+) -> None:
     """Link MEMBER (an id or email) to a QBO customer by hand; manual links stick.
 
     With CUSTOMER_ID, checks that the customer exists and is active, then links it. Without, it
     searches QBO (the member's exact email first, then names containing the member's name, or
     --search TEXT) and asks which one; --json lists the candidates without picking.
-    A manual link replaces any automatic one and connect-members never changes it.
+    A manual link replaces any automatic one and connect-members never changes it. A customer
+    already linked to another member is refused (the table shows who) unless --force.
     """
     from qbsync.cli import render
     from qbsync.errors import UsageError
-    from qbsync.sync.manual import find_member, link_by_hand, search_customers
+    from qbsync.sync.manual import find_member, link_by_hand, linked_members, search_customers
 
     obj = CliContext.get()
     with open_session(obj, run_lock=True) as session:
@@ -39,12 +45,16 @@ def link(member: str, customer_id: str | None, search: str | None, as_json: bool
         who = find_member(session.config, session.state, member)
         if customer_id is None:
             candidates = search_customers(session.client, session.state, who, search)
+            holders = linked_members(session.state)
             if as_json:
                 render.emit_json(
                     {
                         "ok": True,
                         "member": who.id,
-                        "candidates": [_customer_json(c) for c in candidates],
+                        "candidates": [
+                            {**_customer_json(c), "linked_to": holders.get(c.id, [])}
+                            for c in candidates
+                        ],
                     }
                 )
                 obj.json_printed = True
@@ -56,9 +66,16 @@ def link(member: str, customer_id: str | None, search: str | None, as_json: bool
                 )
             render.table(
                 f"QBO customers for member {who.id} ({who.email or 'no email'})",
-                ("#", "id", "name", "email", "active"),
+                ("#", "id", "name", "email", "active", "linked to"),
                 [
-                    (str(n), c.id, c.display_name, ", ".join(c.emails), "yes" if c.active else "no")
+                    (
+                        str(n),
+                        c.id,
+                        c.display_name,
+                        ", ".join(c.emails),
+                        "yes" if c.active else "no",
+                        ", ".join(holders.get(c.id, [])) or "-",
+                    )
                     for n, c in enumerate(candidates, 1)
                 ],
             )
@@ -71,7 +88,7 @@ def link(member: str, customer_id: str | None, search: str | None, as_json: bool
                 "Link to which one (number)", type=click.IntRange(1, len(candidates)), err=True
             )
             customer_id = candidates[choice - 1].id
-        customer = link_by_hand(session.client, session.state, who, customer_id)
+        customer = link_by_hand(session.client, session.state, who, customer_id, force=force)
     if as_json:
         render.emit_json({"ok": True, "member": who.id, "customer": _customer_json(customer)})
         obj.json_printed = True

@@ -196,6 +196,7 @@ def _document(prepared: ConnectPlan) -> dict[str, Any]:
         "plan": plan.counts(),
         "rows": rows,
         "source_problems": [str(p) for p in prepared.problems],
+        "warnings": [text for _, text in plan.warnings],
         "customers_read": prepared.refresh.read,
         "settled_from_earlier_runs": prepared.settled,
     }

@@ -233,6 +233,8 @@ def _render_figures(obj: CliContext, status: dict[str, Any]) -> None:
                 ("last export", _when(invoices["last_export_at"]) or "never"),
                 ("next export day", invoices["next_export_day"]
                  + (" (due now)" if invoices["due_now"] else "")),
+                *([("served ahead (--as-of)", ", ".join(invoices["served_ahead"]))]
+                  if invoices.get("served_ahead") else []),
             ],
         )  # fmt: skip
     for part in (members, invoices):

@@ -168,6 +168,13 @@ class ExportLog:
         ).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
+    def served_after(self, day: date) -> list[date]:
+        """Export days recorded as served that are later than ``day`` (`export --as-of`)."""
+        rows = self._conn.execute(
+            "SELECT day FROM export_days WHERE day > ? ORDER BY day", (day.isoformat(),)
+        ).fetchall()
+        return [date.fromisoformat(str(row[0])) for row in rows]
+
     def serve_day(self, day: date, *, run_id: int | None, now: datetime | None = None) -> None:
         with self._transaction():
             self._conn.execute(

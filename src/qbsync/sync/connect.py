@@ -102,6 +102,8 @@ def prepare_connect(
     )
     if only is not None:  # export's connect attempt for new sign-ups: planned among everyone
         plan = only_for(plan, only)
+    for _, warning in plan.warnings:  # on the terminal (one line each) and in the log file
+        log.warning("%s", warning)
     return ConnectPlan(members, problems, refresh, settled, plan)
 
 

@@ -3,13 +3,16 @@
 Names lose the characters QBO refuses in them (colon, tab, newline) and are cut to QBO's
 lengths (qbo-facts.md "Entities": DisplayName 500, GivenName/FamilyName/CompanyName 100,
 PrimaryEmailAddr 100, phone 30, address lines 500, city 255, region 255, postal code 30,
-country 255). Emails are compared trimmed and lower-cased, and a QBO customer's
-PrimaryEmailAddr may hold several comma-separated addresses: each counts.
+country 255). Emails are compared trimmed, lower-cased and in Unicode NFC (a composed and a
+decomposed "é" are one address), and a QBO customer's PrimaryEmailAddr may hold several
+comma-separated addresses: each counts. An email over 100 characters is never cut (that would
+make another, invalid, address): it is not used to match nor pushed.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +37,9 @@ _ADDRESS_KEYS = ("line1", "line2", "city", "region", "postal_code", "country")
 
 
 def normalize_email(text: str) -> str:
-    return text.strip().lower()
+    # Platforms and QBO may store either form of an accented letter; NFC last, so the result
+    # is always composed whatever lower() did.
+    return unicodedata.normalize("NFC", text.strip().lower())
 
 
 def split_emails(primary: str | None) -> tuple[str, ...]:
@@ -104,7 +109,7 @@ def contact_snapshot(member: Member) -> dict[str, str]:
         "first_name": clean_name(member.first_name, NAME_MAX),
         "last_name": clean_name(member.last_name, NAME_MAX),
         "company": clean_name(member.company, NAME_MAX),
-        "email": member.email.strip()[:EMAIL_MAX],
+        "email": member.email.strip(),  # never cut: see members_plan._plan_linked
         "phone": member.phone.strip()[:PHONE_MAX],
         "line1": a.line1.strip()[:500],
         "line2": a.line2.strip()[:500],

@@ -99,7 +99,9 @@ def invoice_figures(
     today = today_in(export_tz(config.export), moment)
     enabled = state.enabled_at
     enabled_on = today_in(export_tz(config.export), enabled) if enabled else None
-    last_served = state.exports.last_served_day()
+    # As `export` reads it: a day served ahead by `export --as-of` blocks only that day.
+    last_served = state.exports.last_served_day(today)
+    ahead = [d.isoformat() for d in state.exports.served_after(today)]
     due = due_export_day(
         today, last_served, config.export.days, config.export.month_end, enabled_on
     )
@@ -160,6 +162,14 @@ def invoice_figures(
                 "edit them in QBO by hand: qbsync never sends an invoice twice",
             )
         )
+    if ahead:
+        problems.append(
+            Problem(
+                f"export day(s) {', '.join(ahead)} served ahead of time (`export --as-of`): "
+                "the --if-due run on that day will not export",
+                "on that day, run qbsync export --yes to export what is waiting",
+            )
+        )
     if state.get_meta(CUSTOM_NUMBERS_META) == "false" and config.export.doc_number == "auto":
         problems.append(
             Problem(
@@ -181,6 +191,7 @@ def invoice_figures(
         "last_export_at": state.exports.last_export_at(),
         "last_export_day": last_served.isoformat() if last_served else None,
         "next_export_day": nxt.isoformat(),
+        "served_ahead": ahead,
         "due_now": due is not None,
         "problems": [p.to_dict() for p in problems],
     }

@@ -23,9 +23,9 @@ from qbsync.sync.export_run import local_tz
 def find_member(config: Config, state: State, text: str) -> Member:
     """The member named by id or email, from the source (the truth), else the last roster."""
     members = open_source(config.source, tz=local_tz(config.export)).members().records
-    wanted = text.strip().lower()
+    wanted = normalize_email(text)
     by_id = [m for m in members if m.id == text.strip()]
-    found = by_id or [m for m in members if m.email.strip().lower() == wanted]
+    found = by_id or [m for m in members if normalize_email(m.email) == wanted]
     if not found:
         rows = state.members.find(text)
         found = [Member(r.member_id, r.email, first_name=r.name) for r in rows]
@@ -60,7 +60,7 @@ def search_customers(
         email = normalize_email(member.email)
         if email:
             for customer in state.customers.all().values():
-                if email in customer.emails:
+                if email in {normalize_email(e) for e in customer.emails}:
                     found[customer.id] = customer
     text = (
         search
@@ -77,9 +77,27 @@ def search_customers(
     return sorted(found.values(), key=lambda c: (not c.active, c.display_name.lower()))
 
 
+def linked_members(state: State) -> dict[str, list[str]]:
+    """Customer id -> the members linked to it (what the search table shows)."""
+    holders: dict[str, list[str]] = {}
+    for member_id, link in sorted(state.members.links().items()):
+        holders.setdefault(link.customer_id, []).append(member_id)
+    return holders
+
+
 def link_by_hand(
-    client: QboClient, state: State, member: Member, customer_id: str
+    client: QboClient, state: State, member: Member, customer_id: str, *, force: bool = False
 ) -> CachedCustomer:
+    """A manual link. A customer already linked to another member is refused unless ``force``:
+    both members' invoices would go on one account, which only the operator may decide."""
+    others = [m for m in linked_members(state).get(customer_id, []) if m != member.id]
+    if others and not force:
+        raise UsageError(
+            f"customer {customer_id} is already linked to member {', '.join(others)}; "
+            f"nothing was changed for member {member.id}",
+            hint="pick another customer, unlink the other member first (`qbsync unlink "
+            f"{others[0]}`), or add --force to link both members to this customer",
+        )
     try:
         customer = cached_customer(client.get("Customer", customer_id))
     except QboError as exc:

@@ -25,7 +25,7 @@ from qbsync.sources.records import Member
 from qbsync.state.customers import CachedCustomer
 from qbsync.state.db import State
 from qbsync.state.members import PendingCreate
-from qbsync.sync.contacts import contact_snapshot, name_variant, new_customer_body
+from qbsync.sync.contacts import contact_snapshot, name_variant, new_customer_body, normalize_email
 from qbsync.sync.customers import cached_customer, customers_where
 from qbsync.sync.members_plan import CreateAction, MemberPlan, ReactivateAction, UpdateAction
 
@@ -322,7 +322,7 @@ def _duplicate_name(
     member's customer; anything else (another customer, a vendor, an employee, a " (deleted)"
     record) gets one retry with a deterministic variant of the name."""
     member = action.member
-    email = action.body["PrimaryEmailAddr"]["Address"].strip().lower()
+    email = normalize_email(action.body["PrimaryEmailAddr"]["Address"])
     try:
         holders = [cached_customer(c) for c in find_by_name(client, action.display_name)]
     except QboError:

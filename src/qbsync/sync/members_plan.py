@@ -24,6 +24,7 @@ from qbsync.sync.contacts import (
     customer_fields,
     display_name,
     new_customer_body,
+    normalize_email,
     restored_name,
     usable_email,
 )
@@ -87,6 +88,8 @@ class MemberPlan:
     stale_links: list[str] = field(default_factory=list)
     # Linked members whose contact fields were never recorded: today's values become the baseline.
     baselines: dict[str, dict[str, str]] = field(default_factory=dict)
+    # (member id, what was left out of a push and why): said on the terminal and in the log.
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     def of(self, status: str) -> list[Verdict]:
         return [v for v in self.verdicts if v.status == status]
@@ -131,7 +134,8 @@ def _row(
 def email_index(customers: Iterable[CachedCustomer]) -> dict[str, list[CachedCustomer]]:
     index: dict[str, list[CachedCustomer]] = defaultdict(list)
     for customer in customers:
-        for email in customer.emails:
+        # normalized again: a cache written before NFC normalization still matches
+        for email in dict.fromkeys(normalize_email(e) for e in customer.emails):
             index[email].append(customer)
     return index
 
@@ -213,7 +217,38 @@ def plan_members(
             )
             continue
         _plan_match(plan, member, email, by_email.get(email, []), linked_customers, taken, config)
+    _one_claimant_per_customer(plan)
     return plan
+
+
+def _one_claimant_per_customer(plan: MemberPlan) -> None:
+    """Links are planned as they are decided: a customer matched by two members of this run (its
+    email field lists both addresses) goes to neither. Across runs the second claimant needs
+    review (`_linked_elsewhere`); within a run no claimant is first, and the order of the
+    addresses in QBO's email field is no evidence of whose customer it is, so both need review:
+    picking one would be a guess."""
+    claims: dict[str, list[Member]] = defaultdict(list)
+    for action in plan.links:
+        claims[action.customer_id].append(action.member)
+    for again in plan.reactivations:
+        claims[again.customer_id].append(again.member)
+    shared = {cid: members for cid, members in claims.items() if len(members) > 1}
+    if not shared:
+        return
+    plan.links = [a for a in plan.links if a.customer_id not in shared]
+    plan.reactivations = [a for a in plan.reactivations if a.customer_id not in shared]
+    for customer_id, members in sorted(shared.items(), key=lambda kv: _id_order(kv[0])):
+        ids = ", ".join(m.id for m in members)
+        for member in members:
+            plan.verdicts.append(
+                Verdict(
+                    member,
+                    "needs_review",
+                    f"customer {customer_id} has the emails of members {ids}: one customer for "
+                    "several members is for you to decide (`qbsync link`)",
+                    (customer_id,),
+                )
+            )
 
 
 def only_for(plan: MemberPlan, member_ids: Collection[str]) -> MemberPlan:
@@ -228,6 +263,7 @@ def only_for(plan: MemberPlan, member_ids: Collection[str]) -> MemberPlan:
         verdicts=[v for v in plan.verdicts if v.member.id in keep],
         stale_links=[m for m in plan.stale_links if m in keep],
         baselines={m: s for m, s in plan.baselines.items() if m in keep},
+        warnings=[w for w in plan.warnings if w[0] in keep],
     )
 
 
@@ -247,14 +283,27 @@ def _plan_linked(
         plan.baselines[member.id] = snapshot
         plan.verdicts.append(Verdict(member, status, f"linked to customer {customer.id}"))
         return
+    if len(snapshot["email"]) > EMAIL_MAX and snapshot["email"] != before.get("email", ""):
+        # Cut, it would be an invalid address (qbo-facts.md "Entities": PrimaryEmailAddr 100):
+        # the customer keeps the email it has, and the push records the old one as still
+        # current, so the warning comes back every run until the platform's email is fixed.
+        plan.warnings.append(
+            (
+                member.id,
+                f"member {member.id}: its email is {len(snapshot['email'])} characters, over "
+                f"QBO's {EMAIL_MAX}; left out of the update of customer {customer.id}, which "
+                "keeps its email (fix the email at the platform)",
+            )
+        )
+        snapshot["email"] = before.get("email", "")
     keys = changed_keys(snapshot, before)
     if not member.active or not keys:
         plan.verdicts.append(Verdict(member, status, f"linked to customer {customer.id}"))
         return
     fields = customer_fields(snapshot, keys)
     if "email" in keys and len(customer.emails) > 1 and "PrimaryEmailAddr" in fields:
-        old = before.get("email", "").strip().lower()
-        kept = [e for e in customer.emails if e != old]
+        old = normalize_email(before.get("email", ""))
+        kept = [e for e in customer.emails if normalize_email(e) != old]
         addresses = [snapshot["email"]]
         for other in kept:  # whole addresses only, within QBO's 100 characters
             if len(", ".join([*addresses, other])) <= EMAIL_MAX:

@@ -18,6 +18,9 @@ With nothing served yet (``last_served`` None) the choice is:
 - ``enabled_on`` None too: due only when today itself is an export day (nothing is back-filled
   from a history qbsync knows nothing about).
 
+``export --as-of`` a date after today records that export day as served like any other: its
+``--if-due`` run will not export again (``served_ahead_note`` says so; `status` lists them).
+
 Pure functions; the clock is the caller's (``today_in(tz, now)`` turns its ``now`` into a date).
 """
 
@@ -90,6 +93,15 @@ def due_export_day(
     if enabled_on is not None:
         return latest
     return latest if latest == today else None
+
+
+def served_ahead_note(day: date, today: date) -> str | None:
+    """What to say when ``export --as-of`` served ``day`` though it is after ``today``: the
+    semantics stay (tests and backfills rely on them) but a trial run must not cancel a real
+    export day silently."""
+    if day <= today:
+        return None
+    return f"{day} is after today: it is now served; the run on {day} will not export again"
 
 
 def today_in(tz: tzinfo | None, now: datetime) -> date:
