@@ -175,7 +175,7 @@ def _export(
     # and some failed or unanswered: finished, with records listed (exit 5). Never 0 and "ok"
     # with invoices left in flight (QBO answering 503 day after day must be seen).
     done = summary["exported"] + len(summary["settled_from_earlier_runs"])
-    unreachable = waiting and not failed and not done and not summary["adopted_from_qbo"]
+    unreachable = bool(waiting) and not failed and not done and not summary["adopted_from_qbo"]
     result = "unavailable" if unreachable else "partial" if failed or waiting else "ok"
     if run_id is not None:
         state.runs.finish(run_id, result, summary)
@@ -188,8 +188,8 @@ def _export(
         from qbsync.errors import QboUnavailableError
 
         raise QboUnavailableError(
-            f"QBO gave no clear answer for any of the {waiting} invoice(s) sent; they are in "
-            "flight, and the next export looks for them in QBO before sending anything again"
+            f"QBO gave no clear answer for {waiting} invoice(s) and nothing was exported; they "
+            "stay in flight, and the next export looks for them in QBO before sending them again"
         )
     if (failed or waiting) and not dry_run:
         raise RecordsFailedError(
