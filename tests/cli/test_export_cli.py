@@ -85,8 +85,8 @@ def test_export_connects_new_members_first_and_the_alias_works(world: SyncWorld)
     links = world.links()
     assert set(links) == {"m1", "m2"}
     by_note = {i["PrivateNote"]: i for i in world.invoices()}
-    assert by_note["qbsync:i1 #1001"]["CustomerRef"]["value"] == links["m1"]
-    assert by_note["qbsync:i2 #1002"]["CustomerRef"]["value"] == links["m2"]
+    assert by_note["qbsync:i1 #1001;"]["CustomerRef"]["value"] == links["m1"]
+    assert by_note["qbsync:i2 #1002;"]["CustomerRef"]["value"] == links["m2"]
     with world.state() as state:
         assert state.exports.states() == {"i1": "exported", "i2": "exported"}
 
@@ -142,3 +142,39 @@ def test_as_of_after_today_serves_that_day_and_says_so(world: SyncWorld, tmp_pat
     # A day not after today is served without a word.
     quiet = qbsync("export", "--if-due", "--as-of", date.today().isoformat())
     assert "is after today" not in quiet.output
+
+
+def test_qbo_answering_503_to_every_batch_exits_1_says_so_and_runs_is_not_ok(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qbsync.qbo.session import RetryPolicy
+
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt: 0.0)  # 5 tries, no waits
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    world.emu.inject_fault("/batch", "error", status=503, count=1000)
+    result = qbsync("export", "--yes", "-q")
+    assert result.exit_code == 1, result.output
+    assert "no clear answer" in result.output
+    assert world.invoices() == []
+    with world.state() as state:
+        assert state.exports.states() == {"i1": "exporting", "i2": "exporting"}
+        run = state.runs.last(1)[0]
+        assert run.command == "export" and run.outcome == "unavailable"
+
+
+def test_some_exported_and_some_without_an_answer_exits_5(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qbsync.qbo.session import RetryPolicy
+
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt: 0.0)
+    world.write_config(batch_size=1)
+    assert qbsync("connect-members", "--yes").exit_code == 0
+    world.emu.inject_fault("/batch", "drop", count=5)  # the first batch: every attempt lost
+    result = qbsync("export", "--yes", "-q")
+    assert result.exit_code == 5, result.output
+    assert "1 got no clear answer" in result.output
+    assert len(world.invoices()) == 1
+    with world.state() as state:
+        assert sorted(state.exports.states().values()) == ["exported", "exporting"]
+        assert state.runs.last(1)[0].outcome == "partial"

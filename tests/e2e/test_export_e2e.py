@@ -1,7 +1,7 @@
 """export end to end: real `qbsync` processes, real HTTP, the emulator as QBO.
 
 What QBO holds is checked by the PrivateNote marker each exported invoice carries
-(`qbsync:<invoice id> #<number>`): every eligible invoice exactly once, nothing else.
+(`qbsync:<invoice id> #<number>;`): every eligible invoice exactly once, nothing else.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def _inv(world: SyncWorld, iid: str, mid: str = "m1", **more: Any) -> dict[str, 
 
 
 def _marker(iid: str, number: str | None = None) -> str:
-    return f"qbsync:{iid} #{number or f'N-{iid}'}"
+    return f"qbsync:{iid} #{number or f'N-{iid}'};"
 
 
 def _qbo_invoice(world: SyncWorld, iid: str, number: str | None = None) -> dict[str, Any]:

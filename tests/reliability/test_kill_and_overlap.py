@@ -54,7 +54,7 @@ def _invoices(world: SyncWorld, count: int) -> list[dict[str, Any]]:
 
 
 def _markers(count: int) -> set[str]:
-    return {f"qbsync:inv-{n:04d} #{5000 + n}" for n in range(count)}
+    return {f"qbsync:inv-{n:04d} #{5000 + n};" for n in range(count)}
 
 
 @pytest.mark.slow

@@ -95,7 +95,7 @@ def _detail(mapped: Mapped, index: int = 0) -> dict[str, Any]:
 
 
 def test_marker_names_id_and_number() -> None:
-    assert marker(_invoice()) == "qbsync:inv-1 #INV-1001"
+    assert marker(_invoice()) == "qbsync:inv-1 #INV-1001;"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +161,7 @@ def test_a_plain_invoice_maps_to_the_whole_body() -> None:
     assert mapped.invoice_id == "inv-1"
     assert mapped.total == Decimal("25.00")
     assert mapped.doc_number is None
-    assert mapped.marker == "qbsync:inv-1 #INV-1001"
+    assert mapped.marker == "qbsync:inv-1 #INV-1001;"
     assert mapped.body == {
         "CustomerRef": {"value": "57"},
         "Line": [
@@ -178,7 +178,7 @@ def test_a_plain_invoice_maps_to_the_whole_body() -> None:
         ],
         "TxnDate": "2026-03-05",
         "DueDate": "2026-03-19",
-        "PrivateNote": "qbsync:inv-1 #INV-1001",
+        "PrivateNote": "qbsync:inv-1 #INV-1001;",
         "BillEmail": {"Address": "ann@example.com"},
         "AllowIPNPayment": False,
         "AllowOnlineCreditCardPayment": False,
@@ -323,7 +323,7 @@ def test_a_21_character_number_is_fine_and_22_is_refused() -> None:
 
 def test_a_long_number_is_fine_when_qbo_numbers_invoices() -> None:
     mapped = _mapped(_invoice(number="N" * 40), export=ExportConfig(doc_number="qbo"))
-    assert mapped.marker.endswith("N" * 40)
+    assert mapped.marker.endswith("N" * 40 + ";")
 
 
 def test_an_empty_source_number_is_not_sent() -> None:
@@ -578,7 +578,8 @@ def test_a_memo_carries_only_its_own_marker() -> None:
 
     assert carries_marker("qbsync:A #1", "qbsync:A #1")
     assert carries_marker("qbsync:A #1\npaid by check", "qbsync:A #1")
-    assert carries_marker("qbsync:A #1 (paid)", "qbsync:A #1")
+    # the old format (rows sent before markers ended with ";"): only the marker or a new line
+    assert not carries_marker("qbsync:A #1 (paid)", "qbsync:A #1")
     assert not carries_marker("qbsync:A #12", "qbsync:A #1")
     assert not carries_marker("qbsync:A #1 #5", "qbsync:A #1")
     assert not carries_marker("qbsync:A #1-b", "qbsync:A #1")

@@ -172,17 +172,33 @@ def _export(
     failed = summary["failed"]
     if day is not None and not dry_run:
         _warn_served_ahead(session, day)
+    waiting = 0 if dry_run else len(summary["in_flight"])
+    # Nothing done and everything sent unanswered: QBO could not be reached (exit 1); some done
+    # and some failed or unanswered: finished, with records listed (exit 5). Never 0 and "ok"
+    # with invoices left in flight (QBO answering 503 day after day must be seen).
+    done = summary["exported"] + len(summary["settled_from_earlier_runs"])
+    unreachable = bool(waiting) and not failed and not done and not summary["adopted_from_qbo"]
+    result = "unavailable" if unreachable else "partial" if failed or waiting else "ok"
     if run_id is not None:
-        state.runs.finish(run_id, "partial" if failed else "ok", summary)
+        state.runs.finish(run_id, result, summary)
     if as_json:
-        render.emit_json({"ok": not failed, "dry_run": dry_run, "summary": summary})
+        render.emit_json({"ok": result == "ok", "dry_run": dry_run, "summary": summary})
         obj.json_printed = True
-    elif not obj.quiet or failed:
+    elif not obj.quiet or failed or waiting:
         _show_summary(summary, dry_run=dry_run)
-    if failed and not dry_run:
+    if unreachable:
+        from qbsync.errors import QboUnavailableError
+
+        raise QboUnavailableError(
+            f"QBO gave no clear answer for {waiting} invoice(s) and nothing was exported; they "
+            "stay in flight, and the next export looks for them in QBO before sending them again"
+        )
+    if (failed or waiting) and not dry_run:
         raise RecordsFailedError(
-            f"{failed} invoice(s) failed (listed above); the others were exported",
-            hint="fix what each line says; failed invoices are sent again by the next export",
+            f"{failed} invoice(s) failed and {waiting} got no clear answer from QBO (listed "
+            "above); the others were exported",
+            hint="fix what each failed line says; failed invoices are sent again by the next "
+            "export, and those without an answer are looked for in QBO first",
         )
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -158,6 +158,7 @@ class QboClient:
         params: Mapping[str, str] | None,
         body: object,
         content_type: str = "application/json",
+        on_attempt: Callable[[], None] | None = None,
     ) -> requests.Response:
         data: str | None = None
         if body is not None:
@@ -165,8 +166,14 @@ class QboClient:
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = content_type
+        extra: dict[str, Any] = {} if on_attempt is None else {"on_attempt": on_attempt}
         return self.session.request(
-            method, self.url(subpath), params=dict(params or {}), data=data, headers=headers
+            method,
+            self.url(subpath),
+            params=dict(params or {}),
+            data=data,
+            headers=headers,
+            **extra,
         )
 
     def _parse(self, method: str, resp: requests.Response) -> dict[str, Any]:
@@ -306,14 +313,23 @@ class QboClient:
             raise QboInvalidRequestError(f"requestid must be 1 to {REQUEST_ID_MAX} characters")
         return self.call("POST", entity.lower(), params={"requestid": request_id}, body=body)
 
-    def batch(self, items: Sequence[BatchItem], request_id: str) -> dict[str, BatchAnswer]:
+    def batch(
+        self,
+        items: Sequence[BatchItem],
+        request_id: str,
+        *,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> dict[str, BatchAnswer]:
         """Up to 30 creates/updates in one request; bId -> BatchAnswer for every item sent.
 
         See batch.py for the outcomes. Refused before sending (``QboInvalidRequestError``): no
         items, more than 30, a requestid over 36 characters, a bId over 10 or used twice.
+        ``on_attempt`` is called right before each attempt (retries included) is sent.
         """
         payload = batching.request_body(items, request_id)
-        resp = self._send("POST", "batch", {"requestid": request_id}, payload)
+        resp = self._send(
+            "POST", "batch", {"requestid": request_id}, payload, on_attempt=on_attempt
+        )
         body = self._parse("POST", resp)
         answers = batching.read_answers(
             items, body, after_unclear=getattr(resp, UNCLEAR_BEFORE, False)

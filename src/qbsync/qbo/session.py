@@ -152,6 +152,9 @@ class QboSession(requests.Session):
             names = ("params", "data", "headers", "cookies", "files", "auth", "timeout")
             kwargs.update(zip(names, args, strict=False))
         method = method.upper()
+        # Called right before each attempt goes on the wire (retries included): a caller that
+        # records "sent at" (export's settle grace) learns each attempt's moment as it happens.
+        on_attempt: Callable[[], None] | None = kwargs.pop("on_attempt", None)
         kwargs["timeout"] = kwargs.get("timeout") or self.timeout
         kwargs.pop("stream", None)  # always streamed, then read whole (below)
         params = kwargs.get("params")
@@ -177,6 +180,8 @@ class QboSession(requests.Session):
             # Never follow a redirect: QBO's API does not send them, and a 307 would re-send an
             # entity body (a create) to whatever address it names.
             kwargs["allow_redirects"] = False
+            if on_attempt is not None:
+                on_attempt()
             with self._count_lock:
                 self.request_count += 1
             failure = ""

@@ -34,7 +34,7 @@ class ExportRecord:
     number: str
     doc_number: str | None  # the DocNumber sent (None: QBO numbers it)
     txn_date: str  # YYYY-MM-DD as sent
-    marker: str  # the PrivateNote marker, qbsync:<invoice id> #<number>
+    marker: str  # the PrivateNote marker as sent (invoice_map.marker; older rows: the old format)
     request_id: str | None
     bid: str | None
     source_total: Decimal
@@ -135,6 +135,16 @@ class ExportLog:
                 ],
             )
 
+    def stamp_attempt(self, invoice_ids: Iterable[str], *, now: datetime | None = None) -> None:
+        """Record that an attempt of their batch is being sent now (committed before it goes):
+        the settle grace counts from the last attempt, not the first (retries can take minutes)."""
+        at = iso(now or datetime.now(UTC))
+        with self._transaction():
+            self._conn.executemany(
+                "UPDATE exports SET attempted_at = ? WHERE invoice_id = ? AND state = 'exporting'",
+                [(at, invoice_id) for invoice_id in invoice_ids],
+            )
+
     def mark_exported(
         self,
         invoice_id: str,
@@ -182,6 +192,14 @@ class ExportLog:
                 "ON CONFLICT (day) DO NOTHING",
                 (day.isoformat(), iso(now or datetime.now(UTC)), run_id),
             )
+
+    def last_activity_at(self) -> datetime | None:
+        """The latest moment this state recorded an invoice exported or sent (None: never)."""
+        row = self._conn.execute(
+            "SELECT MAX(MAX(COALESCE(exported_at, '')), MAX(COALESCE(attempted_at, ''))) "
+            "FROM exports"
+        ).fetchone()
+        return parse_time(row[0]) if row and row[0] else None
 
     def last_export_at(self) -> datetime | None:
         row = self._conn.execute("SELECT MAX(exported_at) FROM exports").fetchone()

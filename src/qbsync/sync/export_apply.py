@@ -1,10 +1,13 @@
 """Invoice export, applied: settle what an earlier run left in flight, then send in batches.
 
 Exactly once: each invoice of a batch is recorded ``exporting`` (bId, the batch's requestid)
-before the batch is sent, and settled as ``exported`` or ``failed`` as each answer lands. An
-``exporting`` row found later (a crash, a kill, a lost response) is looked up in QBO (by DocNumber
-where one was sent, else by customer and date) and matched by the PrivateNote marker before
-anything is sent again; requestid alone is not trusted (qbo-facts.md "Idempotency").
+before the batch is sent, its ``attempted_at`` stamped again before each retry goes out, and
+settled as each answer lands: ``exported``, or ``failed`` only when QBO clearly refused it (an
+item Fault, or a 4xx other than 401/408/429 to the first attempt). Anything else once the batch
+left this machine (no answer, 5xx, an unreadable 200, a failed token refresh between retries) is
+unclear: the row stays ``exporting``. An ``exporting`` row is looked up in QBO (by DocNumber where
+one was sent, else by customer and date) and matched by the PrivateNote marker before anything is
+sent again; requestid alone is not trusted (qbo-facts.md "Idempotency").
 """
 
 from __future__ import annotations
@@ -17,25 +20,36 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from qbsync.errors import QboError, QboUnclearOutcomeError, QbsyncError
+from qbsync.errors import QboError, QboUnavailableError, QbsyncError
 from qbsync.qbo.batch import BatchAnswer, BatchItem
 from qbsync.qbo.query import quote
 from qbsync.qbo.requestids import attempt_key, bids_for, request_id
 from qbsync.state.db import State
 from qbsync.state.exports import ExportRecord
-from qbsync.sync.invoice_map import Mapped
+from qbsync.sync.invoice_map import MARKER_END, Mapped
 
 log = logging.getLogger(__name__)
 
 GRACE_ENV = "QBSYNC_SETTLE_GRACE_SECONDS"
-# An invoice sent this recently and not (yet) visible in QBO is left in flight rather than sent
-# again: QBO may still be working on the killed run's request (its request timeout is 120 s).
+# An invoice whose last attempt was sent this recently and is not (yet) visible in QBO is left in
+# flight rather than sent again: QBO may still be working on that request (its request timeout is
+# 120 s, qbo-facts.md "Limits"), so the grace is never shorter than that against Intuit.
 DEFAULT_GRACE = timedelta(seconds=150)
+MIN_GRACE = timedelta(seconds=120)
+# Statuses that are not a refusal of the request itself: 401 is retried after a refresh, 408 and
+# 429 say QBO did not get to it (or may still), so after one of them the outcome is unclear.
+_NOT_A_REFUSAL = (401, 408, 429)
 Progress = Callable[[int, str], None]
 
 
 class InvoiceWriter(Protocol):
-    def batch(self, items: Sequence[BatchItem], request_id: str) -> dict[str, BatchAnswer]: ...
+    def batch(
+        self,
+        items: Sequence[BatchItem],
+        request_id: str,
+        *,
+        on_attempt: Callable[[], None] | None = None,
+    ) -> dict[str, BatchAnswer]: ...
     def query(self, sql: str, *, page_size: int = 1000) -> list[dict[str, Any]]: ...
 
 
@@ -55,17 +69,28 @@ class ExportOutcome:
     in_flight: list[str] = field(default_factory=list)  # unclear, left for the next run
     settled: list[str] = field(default_factory=list)  # earlier runs' in-flight, found in QBO
     resend: list[str] = field(default_factory=list)  # earlier runs' in-flight, not in QBO
+    adopted: list[str] = field(default_factory=list)  # found in QBO, unknown to a stale state
 
 
-def settle_grace() -> timedelta:
+def settle_grace(*, emulator: bool = False) -> timedelta:
+    """How long after its last attempt an unfound invoice waits before it is sent again.
+
+    ``QBSYNC_SETTLE_GRACE_SECONDS`` can lengthen it; against Intuit it is never under QBO's 120 s
+    request timeout. Against the emulator (``emulator``: tests, the demo) the value is taken as
+    given: its requests end when the test says, and the tests use 0 to resend at once.
+    """
     raw = os.environ.get(GRACE_ENV, "").strip()
     try:
-        return timedelta(seconds=float(raw)) if raw else DEFAULT_GRACE
-    except ValueError:
-        return DEFAULT_GRACE
+        grace = timedelta(seconds=float(raw)) if raw else DEFAULT_GRACE
+    except (ValueError, OverflowError):
+        grace = DEFAULT_GRACE
+    if grace < MIN_GRACE and not emulator:
+        log.warning("%s=%s is under QBO's 120 s request timeout; 120 s is used", GRACE_ENV, raw)
+        return MIN_GRACE
+    return grace
 
 
-def _total(obj: Mapping[str, Any]) -> Decimal | None:
+def total_of(obj: Mapping[str, Any]) -> Decimal | None:
     try:
         return Decimal(str(obj["TotalAmt"])) if obj.get("TotalAmt") is not None else None
     except InvalidOperation:
@@ -73,16 +98,19 @@ def _total(obj: Mapping[str, Any]) -> Decimal | None:
 
 
 def carries_marker(note: str, marker: str) -> bool:
-    """The memo is the marker, or starts with it and then something a person added (a space, a
-    newline, punctuation): never another invoice's (``qbsync:A #1`` is not ``qbsync:A #12`` nor
-    ``qbsync:A #1 #5``)."""
+    """The memo carries exactly this marker (``marker`` as stored for the row), never another
+    invoice's.
+
+    Markers of this version end with ``;`` and never hold one inside (invoice_map.marker): the
+    memo starts with the marker, whatever a person added after it. Rows sent by older versions
+    stored ``qbsync:<id> #<number>`` with no end, which another invoice's old marker can start
+    with (``qbsync:A #1`` / ``qbsync:A #1 x #2``): such a memo must be the marker, or the marker
+    and a new line (no marker holds one).
+    """
     note = note.strip()
-    if not note.startswith(marker):
-        return False
-    rest = note[len(marker) :]
-    return not rest or (
-        not rest[0].isalnum() and not rest.startswith(" #") and rest[0] not in "-_."
-    )
+    if marker.endswith(MARKER_END):
+        return note.startswith(marker)
+    return note == marker or (note.startswith(marker) and note[len(marker)] in "\r\n")
 
 
 def find_in_qbo(client: InvoiceWriter, record: ExportRecord) -> dict[str, Any] | None:
@@ -120,7 +148,7 @@ def settle_in_flight(
                 record.invoice_id,
                 qbo_id=str(found["Id"]),
                 doc_number=found.get("DocNumber"),
-                qbo_total=_total(found),
+                qbo_total=total_of(found),
                 now=moment,
             )
             outcome.settled.append(record.invoice_id)
@@ -134,6 +162,27 @@ def settle_in_flight(
             )
             outcome.resend.append(record.invoice_id)
     return outcome
+
+
+def record_of(
+    item: ToSend, *, request_id: str | None, bid: str | None, run_id: int | None
+) -> ExportRecord:
+    return ExportRecord(
+        invoice_id=item.mapped.invoice_id,
+        member_id=item.member_id,
+        customer_id=item.customer_id,
+        state="exporting",
+        number=item.number,
+        doc_number=item.mapped.doc_number,
+        txn_date=str(item.mapped.body["TxnDate"]),
+        marker=item.mapped.marker,
+        request_id=request_id,
+        bid=bid,
+        source_total=item.mapped.total,
+        fingerprint=item.fingerprint,
+        run_id=run_id,
+        platform_total=item.mapped.platform_total,
+    )
 
 
 def export_batches(
@@ -170,21 +219,8 @@ def _send(
     # would get the old fault back. Nothing is ever re-sent without looking in QBO first.
     rid = request_id("invoice-create", [*keys, attempt_key(run_id, now())])
     records = {
-        bids[item.mapped.invoice_id]: ExportRecord(
-            invoice_id=item.mapped.invoice_id,
-            member_id=item.member_id,
-            customer_id=item.customer_id,
-            state="exporting",
-            number=item.number,
-            doc_number=item.mapped.doc_number,
-            txn_date=str(item.mapped.body["TxnDate"]),
-            marker=item.mapped.marker,
-            request_id=rid,
-            bid=bids[item.mapped.invoice_id],
-            source_total=item.mapped.total,
-            fingerprint=item.fingerprint,
-            run_id=run_id,
-            platform_total=item.mapped.platform_total,
+        bids[item.mapped.invoice_id]: record_of(
+            item, request_id=rid, bid=bids[item.mapped.invoice_id], run_id=run_id
         )
         for item in chunk
     }
@@ -192,19 +228,33 @@ def _send(
     items = [
         BatchItem(bids[i.mapped.invoice_id], "create", "Invoice", i.mapped.body) for i in chunk
     ]
+    sent = 0
+
+    def stamp() -> None:  # before each attempt goes out: the grace counts from the last one
+        nonlocal sent
+        state.exports.stamp_attempt(keys, now=now())
+        sent += 1
+
     try:
-        answers = client.batch(items, rid)
-    except QboUnclearOutcomeError as exc:
+        answers = client.batch(items, rid, on_attempt=stamp)
+    except QbsyncError as exc:
+        if not sent or clear_refusal(exc):  # never left this machine, or QBO said no to it
+            code = getattr(exc, "code", None)
+            for record in records.values():
+                state.exports.mark_failed(record.invoice_id, code=code, message=exc.message)
+                outcome.failed.append(_with_error(record, exc))
+            _record_run(
+                state, run_id, [(r.invoice_id, "failed", exc.message) for r in records.values()]
+            )
+            if not isinstance(exc, QboError):
+                raise  # not QBO's answer (a token, a bug): the run stops
+            return
         log.warning("a batch of %d invoices had no clear answer: %s", len(items), exc.message)
+        if not isinstance(exc, QboError):  # e.g. the token refresh between two attempts
+            outcome.in_flight.extend(keys)  # left `exporting`: the next run looks first
+            _record_run(state, run_id, [(k, "in_flight", exc.message) for k in keys])
+            raise
         answers = {}
-    except QboError as exc:  # refused as a whole (e.g. 400, auth): nothing was created
-        for record in records.values():
-            state.exports.mark_failed(record.invoice_id, code=exc.code, message=exc.message)
-            outcome.failed.append(_with_error(record, exc))
-        _record_run(
-            state, run_id, [(r.invoice_id, "failed", exc.message) for r in records.values()]
-        )
-        return
     rows: list[tuple[str, str, str | None]] = []
     unclear: list[ExportRecord] = []
     with state.transaction():  # one commit for the batch's clear answers (they arrive together)
@@ -239,10 +289,22 @@ def _send(
     _record_run(state, run_id, rows)
 
 
+def clear_refusal(error: QbsyncError) -> bool:
+    """QBO refused the request itself, so nothing of it was done: a 4xx fault other than
+    401/408/429, and no earlier attempt of it could have done the work (client.py turns a fault
+    after such an attempt into QboUnclearOutcomeError, a QboUnavailableError). Anything else
+    after the batch was sent (a 5xx, no answer, an unreadable 200, a token refresh failing
+    between attempts) leaves its outcome unclear."""
+    if not isinstance(error, QboError) or isinstance(error, QboUnavailableError):
+        return False
+    status = error.status
+    return status is not None and 400 <= status < 500 and status not in _NOT_A_REFUSAL
+
+
 def _exported(
     state: State, record: ExportRecord, obj: Mapping[str, Any], at: datetime
 ) -> ExportRecord:
-    total = _total(obj)
+    total = total_of(obj)
     doc = obj.get("DocNumber")
     state.exports.mark_exported(
         record.invoice_id, qbo_id=str(obj["Id"]), doc_number=doc, qbo_total=total, now=at

@@ -16,12 +16,14 @@ from qbsync.sources.records import Member, Problem, SourceInvoice
 from qbsync.state.db import State
 from qbsync.state.exports import ExportRecord
 from qbsync.sync.eligibility import Eligible, Skipped, aware, classify
+from qbsync.sync.export_adopt import adopt_from_qbo
 from qbsync.sync.export_apply import (
     ExportOutcome,
     InvoiceWriter,
     Progress,
     ToSend,
     export_batches,
+    settle_grace,
     settle_in_flight,
 )
 from qbsync.sync.invoice_map import CustomerInfo, Mapped, QboRefs, Refused, map_invoice
@@ -133,7 +135,8 @@ def plan_export(
             hint="run `qbsync auth`",
         )
     # A dry run settles nothing: invoices still in flight are listed as such.
-    settled = settle_in_flight(client, state, now=now) if settle else ExportOutcome()
+    grace = settle_grace(emulator=config.qbo.endpoints.name == "emulator")
+    settled = settle_in_flight(client, state, now=now, grace=grace) if settle else ExportOutcome()
     plan = ExportPlan(today, export_day, settled, problems=list(problems))
     by_member = {m.id: m for m in members}
     links = {m: link.customer_id for m, link in state.members.links().items()}
@@ -160,6 +163,12 @@ def plan_export(
     refs = qbo_refs(client)
     state.set_meta("custom_txn_numbers", "true" if refs.custom_txn_numbers else "false")
     plan.to_send, plan.refused = _map_all(eligible, by_member, state, config, refs, tz)
+    if settle and plan.to_send:
+        # One read: invoices QBO holds that a state behind it (a restored backup) would resend.
+        since = state.exports.last_activity_at() or enabled_at
+        plan.to_send, settled.adopted = adopt_from_qbo(
+            client, state, plan.to_send, since=since, now=now
+        )
     return plan
 
 
@@ -268,6 +277,7 @@ def export_summary(plan: ExportPlan, outcome: ExportOutcome | None) -> dict[str,
         "skipped_detail": [f"invoice {s.invoice_id}: {s.reason}" for s in plan.skipped],
         "in_flight": (outcome.in_flight if outcome else []) + plan.settled.in_flight,
         "settled_from_earlier_runs": plan.settled.settled,
+        "adopted_from_qbo": plan.settled.adopted,
         "total_differences": differences,
         "changed_since_export": plan.changed_since_export,
         "source_problems": [str(p) for p in plan.problems],

@@ -79,9 +79,24 @@ class _Refusal(Exception):
         self.reason = reason
 
 
+MARKER_END = ";"  # ends every marker; never inside one (escaped below)
+
+
 def marker(invoice: SourceInvoice) -> str:
-    """The PrivateNote qbsync writes on each invoice it exports: ``qbsync:<id> #<number>``."""
-    return f"qbsync:{invoice.id} #{invoice.number}"
+    """The PrivateNote qbsync writes on each invoice it exports: ``qbsync:<id> #<number>;``.
+
+    Id and number go in with ``%``, ``#``, ``;`` and control characters as ``%XX``, so the first
+    ``;`` ends the marker and no invoice's marker starts with another's (``qbsync:A #1;`` is not
+    a prefix of ``qbsync:A %231 x #2;``). Invoices exported before carry ``qbsync:<id> #<number>``
+    without the end (export_apply.carries_marker tells the two apart).
+    """
+
+    def escaped(text: str) -> str:
+        return "".join(
+            f"%{ord(c):02X}" if c in "%#;" or ord(c) < 32 or ord(c) == 127 else c for c in text
+        )
+
+    return f"qbsync:{escaped(invoice.id)} #{escaped(invoice.number)}{MARKER_END}"
 
 
 def source_total(invoice: SourceInvoice) -> Decimal:
