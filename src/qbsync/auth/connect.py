@@ -147,9 +147,7 @@ def connect(
         _save(config, store, state, tokens)
         if history_missing:
             # `qbsync state rebuild` binds it, from QBO's markers and the config's enabled_at.
-            return Connected(
-                tokens.realm_id, config.export.enabled_at, None, history_missing=True
-            )
+            return Connected(tokens.realm_id, config.export.enabled_at, None, history_missing=True)
         # Bind before the first API call: whatever CompanyInfo does, the stored tokens and the
         # state agree on the company, and enabled_at is the moment of this first connection
         # (another company after --fresh-state, confirmed above: a new enablement).

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class CliContext:
     """What every command gets from the global options (as ``ctx.obj``)."""
@@ -177,4 +178,3 @@ def keep_history(
             f"from now on, `{obj.command_line('state', 'rebuild', '--fresh')}`",
         )
     return config
-

@@ -311,13 +311,15 @@ class Checker:
         if key not in body:
             return None
         value = body[key]
-        example = "e.g. \"2026-11-03T10:15:00+00:00\""
+        example = 'e.g. "2026-11-03T10:15:00+00:00"'
         if isinstance(value, str):
             try:
                 value = datetime.fromisoformat(value.strip())
             except ValueError:
                 raise self.fail(
-                    table, key, f"expected a date and time with its offset, {example}; got {value!r}"
+                    table,
+                    key,
+                    f"expected a date and time with its offset, {example}; got {value!r}",
                 ) from None
         if not isinstance(value, datetime):
             raise self.fail(

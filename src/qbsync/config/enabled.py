@@ -77,8 +77,6 @@ def _edited(text: str, value: str) -> str:
     if start is None:
         tail = "" if not text or text.endswith(("\n", "\r")) else newline
         return f"{text}{tail}{newline}[{TABLE}]{newline}{entry}"
-    end = next(
-        (i for i in range(start + 1, len(lines)) if _ANY_HEADER.match(lines[i])), len(lines)
-    )
+    end = next((i for i in range(start + 1, len(lines)) if _ANY_HEADER.match(lines[i])), len(lines))
     kept = [line for line in lines[start + 1 : end] if not _KEY_LINE.match(line)]
     return "".join([*lines[: start + 1], entry, *kept, *lines[end:]])
