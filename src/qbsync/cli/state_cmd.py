@@ -111,12 +111,16 @@ def _rebuild(
             hint="run `qbsync state rebuild --enabled-at TIME` with the moment of the first "
             "`qbsync auth` (e.g. 2026-11-03T10:15:00+00:00), or `qbsync state rebuild --fresh`",
         )
-    source = open_source(config.source, tz=local_tz(config.export))
-    invoices = source.invoices(statuses=config.export.statuses, created_since=None)
+    records: list[Any] = []
+    if config.source.type != "csv" or config.source.invoices is not None:
+        # The source names each invoice's member (for the links) and its fingerprint.
+        source = open_source(config.source, tz=local_tz(config.export))
+        read = source.invoices(statuses=config.export.statuses, created_since=None)
+        records = list(read.records)
     now = utcnow()
     plan = plan_rebuild(
         read_qbo_invoices(client, enabled),
-        invoices.records,
+        records,
         enabled_at=enabled,
         exported=state.exports.states(),
         links=state.members.links().keys(),
