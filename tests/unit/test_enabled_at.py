@@ -88,8 +88,8 @@ def test_written_into_a_file_without_export_table_keeping_comments(tmp_path: Pat
 
 
 def test_written_under_the_export_header_and_replacing_an_old_value(tmp_path: Path) -> None:
-    body = GOOD + "\n[export]  # when\ndays = [5]\nenabled_at = \"2020-01-01T00:00:00+00:00\"\n"
-    body += "\n[export.items]\nmailbox = \"Mailbox rental\"\n"
+    body = GOOD + '\n[export]  # when\ndays = [5]\nenabled_at = "2020-01-01T00:00:00+00:00"\n'
+    body += '\n[export.items]\nmailbox = "Mailbox rental"\n'
     path = _write(tmp_path, body)
     write_enabled_at(path, WHEN)
     doc = tomllib.loads(path.read_text())
@@ -183,7 +183,12 @@ def test_plan_restores_each_marker_once_and_links_to_the_newest_customer() -> No
     assert [r.invoice_id for r in plan.restore] == ["A", "C", "E"]
     assert {r.state for r in plan.restore} == {"exported"}
     a = plan.restore[0]
-    assert (a.qbo_id, a.customer_id, a.member_id, a.source_total) == ("10", "c1", "m1", Decimal("25.00"))
+    assert (a.qbo_id, a.customer_id, a.member_id, a.source_total) == (
+        "10",
+        "c1",
+        "m1",
+        Decimal("25.00"),
+    )
     assert plan.restore[2].member_id == "" and plan.member_unknown == ["E"]
     assert plan.duplicates == ["12"] and plan.already_exported == ["D"]
     assert plan.links == [("m1", "c9")] and plan.link_conflicts == ["m1"]
