@@ -105,6 +105,14 @@ def test_an_inline_export_table_is_written_again_with_its_values(tmp_path: Path)
     assert config.export.enabled_at == WHEN and config.export.days == (10,)
 
 
+def test_a_symlinked_config_is_written_where_it_lives(tmp_path: Path) -> None:
+    real = _write(tmp_path, GOOD)
+    link = tmp_path / "link.toml"
+    link.symlink_to(real)
+    write_enabled_at(link, WHEN)
+    assert link.is_symlink() and _load(real).export.enabled_at == WHEN
+
+
 def test_init_force_keeps_enabled_at(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD + f'\n[export]\nenabled_at = "{WHEN.isoformat()}"\n')
     assert existing_values(path)["export"]["enabled_at"] == WHEN.isoformat()

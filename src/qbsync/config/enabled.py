@@ -36,7 +36,8 @@ def enabled_at_text(when: datetime) -> str:
 
 def write_enabled_at(path: Path, when: datetime) -> None:
     """Set ``[export] enabled_at`` in the config at ``path`` (ConfigError when it cannot)."""
-    path = Path(path).expanduser()
+    # A config kept elsewhere behind a symlink (dotfiles) is written where it lives.
+    path = Path(path).expanduser().resolve()
     try:
         raw = path.read_bytes()
         mode = os.stat(path).st_mode & 0o777
