@@ -54,6 +54,10 @@ def test_first_auth_writes_enabled_at_and_a_new_state_does_not_move_it(
     assert config_enabled_at(setup) == enabled
     assert setup.config_path.read_text().startswith(before)  # the rest of the file kept
 
+    forced = run("init", "--force", "--yes")  # rewrites the config: the key is kept
+    assert forced.exit_code == 0, forced.output
+    assert config_enabled_at(setup) == enabled
+
     again = login()  # the same company, the state kept: nothing moves
     assert again.exit_code == 0, again.output
     assert state_of(setup) == (realm, enabled) and config_enabled_at(setup) == enabled
