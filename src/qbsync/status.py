@@ -191,6 +191,19 @@ def build_status(
             f"the tokens are for company {tokens.realm_id} but the state belongs to "
             f"{realm_in_state}; run `qbsync auth`"
         )
+    config_enabled = config.export.enabled_at
+    state_enabled = _parse_time(meta.get("enabled_at"))
+    if not realm_in_state and (tokens is not None or config_enabled is not None):
+        warnings.append(
+            "the state holds no export history (it is new or empty): syncing waits until "
+            "`qbsync state rebuild` restores it from QBO (or `qbsync state rebuild --fresh` "
+            "starts over from now)"
+        )
+    elif isinstance(state_enabled, datetime) and config_enabled not in (None, state_enabled):
+        warnings.append(
+            f"[export] enabled_at in the config ({iso(config_enabled)}) differs from the "
+            f"state's ({iso(state_enabled)}); the state's is used"
+        )
     company = (check.company_name if check and check.ok else None) or meta.get("company_name")
     return StatusReport(
         profile=config.profile,
@@ -205,7 +218,7 @@ def build_status(
         connected=connected,
         realm_id=tokens.realm_id if tokens else realm_in_state,
         company_name=company,
-        enabled_at=_parse_time(meta.get("enabled_at")),
+        enabled_at=state_enabled or config_enabled,
         problem=problem,
         reason=reason,
         warnings=tuple(warnings),

@@ -80,8 +80,12 @@ def check_login_possible(config: Config, state: State, *, starting: bool) -> Non
 @dataclass(frozen=True)
 class Connected:
     realm_id: str
-    enabled_at: datetime
+    enabled_at: datetime | None  # None: a lost state, and a config that never recorded it
     replaced: str | None  # the realm whose links and history were deleted (--fresh-state)
+    # The profile was connected before but its state holds no history (deleted, or a new data
+    # folder): the state is left unbound, so syncing refuses until `qbsync state rebuild`.
+    history_missing: bool = False
+    config_problem: str | None = None  # [export] enabled_at could not be written to the config
 
 
 def connect(
@@ -104,6 +108,9 @@ def connect(
     """
     bound = state.realm_id
     switching = bound is not None and bound != callback.realm_id
+    # Connected before (the config recorded the enablement, or tokens are stored) but the state
+    # is unbound: the state was lost, not new. Binding it now would forget what was exported.
+    history_missing = bound is None and connected_before(config, store)
     if switching and not fresh_state:
         name = state.company_name
         raise StateError(
@@ -119,7 +126,7 @@ def connect(
             held.enter_context(run_lock(config.data_dir))
             confirm(
                 f"Delete this profile's links and export history for company {bound} and "
-                f"connect company {callback.realm_id}?"
+                f"connect company {callback.realm_id} (enabled from now on)?"
             )
         # A code can be spent only once: make sure the state can be written (another process
         # may hold it for longer than the busy timeout) before spending it, not after.
@@ -138,10 +145,41 @@ def connect(
         if switching:
             state.reset_for_new_realm()
         _save(config, store, state, tokens)
+        if history_missing:
+            # `qbsync state rebuild` binds it, from QBO's markers and the config's enabled_at.
+            return Connected(tokens.realm_id, config.export.enabled_at, None, history_missing=True)
         # Bind before the first API call: whatever CompanyInfo does, the stored tokens and the
-        # state agree on the company, and enabled_at is the moment of this first connection.
+        # state agree on the company, and enabled_at is the moment of this first connection
+        # (another company after --fresh-state, confirmed above: a new enablement).
         enabled_at = state.bind_realm(tokens.realm_id, now=now, company_name=None)
-    return Connected(tokens.realm_id, enabled_at, bound if switching else None)
+    problem = None
+    if switching or config.export.enabled_at is None:
+        problem = record_enabled_at(config, enabled_at)
+    return Connected(
+        tokens.realm_id, enabled_at, bound if switching else None, config_problem=problem
+    )
+
+
+def record_enabled_at(config: Config, enabled_at: datetime) -> str | None:
+    """Keep enabled_at in the config too (a new state takes it from there); what went wrong, as
+    a warning: the state has it, and the next command that opens the state tries again."""
+    from qbsync.config.enabled import write_enabled_at
+
+    try:
+        write_enabled_at(config.path, enabled_at)
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
+def connected_before(config: Config, store: CredentialStore) -> bool:
+    """The config recorded an enablement, or tokens are stored: the profile was connected."""
+    if config.export.enabled_at is not None:
+        return True
+    try:
+        return store.load_tokens() is not None
+    except QbsyncError:  # unreadable tokens: something was stored
+        return True
 
 
 def _save(config: Config, store: CredentialStore, state: State, tokens: TokenSet) -> None:

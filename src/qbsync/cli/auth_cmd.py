@@ -309,12 +309,21 @@ def _report(obj: CliContext, session: Session, done: Connected, name: str | None
     rows = [
         ("Realm", done.realm_id),
         ("Company", name or "-"),
-        ("Enabled at", render.when(done.enabled_at, utcnow())),
+        ("Enabled at", render.when(done.enabled_at, utcnow()) if done.enabled_at else "-"),
         ("Token store", f"{store.kind} ({store.location})"),
     ]
     if done.replaced:
         rows.append(("Replaced", f"company {done.replaced} (its links and history were deleted)"))
     render.key_values(None, rows)
+    if done.config_problem:
+        render.warn(f"enabled_at was not written to the config: {done.config_problem}")
+    if done.history_missing:
+        render.warn(
+            "this profile was connected before, but its state holds no export history (deleted, "
+            f"or a new data folder); syncing waits until `{obj.command_line('state', 'rebuild')}` "
+            "restores it from QBO (or "
+            f"`{obj.command_line('state', 'rebuild', '--fresh')}` starts over from now)"
+        )
     if store.kind == "keyring":
         # The usual way cron loses access: the job runs outside the desktop session.
         render.info(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from qbsync.config import Config
     from qbsync.qbo.client import QboClient
     from qbsync.state.db import State
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -110,16 +113,26 @@ def emulator_time_scale(config: Config) -> float:
 
 @contextlib.contextmanager
 def open_session(
-    obj: CliContext, *, qbo: bool = True, state: bool = True, run_lock: bool = False
+    obj: CliContext,
+    *,
+    qbo: bool = True,
+    state: bool = True,
+    run_lock: bool = False,
+    need_history: bool | None = None,
 ) -> Iterator[Session]:
     """Config and credential store always; then, in this order:
 
     - ``run_lock``: the run lock (``LockedError``, exit 4, at once when another run holds it);
     - ``qbo``: a TokenManager and the QboClient (``AuthError``, exit 3, when not connected);
-    - ``state``: the state database (created when missing).
+    - ``state``: the state database (created when missing). A bound state gives the config its
+      ``[export] enabled_at`` when the config has none yet. With ``need_history`` (default:
+      ``run_lock``, i.e. every syncing command) a state without history next to a connected
+      config is refused (``StateError``, exit 2) until `qbsync state rebuild`.
 
     Everything opened is closed on the way out, also when the command fails.
     """
+    if need_history is None:
+        need_history = run_lock
     config, store = obj.load()
     with contextlib.ExitStack() as stack:
         if run_lock:
@@ -146,4 +159,52 @@ def open_session(
             from qbsync.state.db import State
 
             opened = stack.enter_context(State.open(config.state_path))
+            config = keep_history(obj, config, store, opened, need_history=need_history)
         yield Session(obj, config, store, opened, manager, client)
+
+
+def keep_history(
+    obj: CliContext, config: Config, store: CredentialStore, state: State, *, need_history: bool
+) -> Config:
+    """The config with the state's enabled_at filled in (written to the file once, for configs
+    from before the key existed); or, for a syncing command, the refusal of a state that lost
+    its history while the profile is connected."""
+    import dataclasses
+
+    from qbsync.errors import ConfigError, StateError
+
+    enabled = state.enabled_at
+    if state.realm_id is not None:
+        if enabled is None or config.export.enabled_at == enabled:
+            return config
+        if config.export.enabled_at is not None:  # hand-edited: the state's history rules
+            log.warning(
+                "%s: [export] enabled_at %s differs from the state's %s; using the state's",
+                config.path,
+                config.export.enabled_at.isoformat(),
+                enabled.isoformat(),
+            )
+            return config
+        from qbsync.config.enabled import write_enabled_at
+
+        try:
+            write_enabled_at(config.path, enabled)
+        except ConfigError as exc:
+            log.warning("%s", exc.message)
+        return dataclasses.replace(
+            config, export=dataclasses.replace(config.export, enabled_at=enabled)
+        )
+    from qbsync.auth.connect import connected_before
+
+    if need_history and connected_before(config, store):
+        since = config.export.enabled_at
+        raise StateError(
+            f"the state {config.state_path} holds no export history (it is new or empty), but "
+            "this profile has been connected to QBO"
+            + (f" since {since.isoformat()}" if since else "")
+            + ": syncing now could export again invoices QBO already has, or skip pending ones",
+            hint=f"run `{obj.command_line('state', 'rebuild')}` to restore the links and the "
+            "exported invoices from QBO, or, to start over and export only invoices created "
+            f"from now on, `{obj.command_line('state', 'rebuild', '--fresh')}`",
+        )
+    return config

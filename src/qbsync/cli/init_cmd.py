@@ -175,6 +175,8 @@ def init_command(
         ),
         "export": {"days": old.get("export", {}).get("days", list(DEFAULT_EXPORT_DAYS))},
     }
+    if "enabled_at" in old.get("export", {}):  # the integration's history: never dropped
+        values["export"]["enabled_at"] = old["export"]["enabled_at"]
 
     _validate(values, path, obj)
     store = _open_store(values["tokens"]["store"], obj)

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "links": ("qbsync.cli.links_cmd", "List every member with its link status, its QBO customer and, for needs-review, the candidate customers."),
     "export": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "export-invoices": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
+    "state": ("qbsync.cli.state_cmd", "Restore this profile's state (export history, links) from QBO after it was lost."),
     "runs": ("qbsync.cli.runs_cmd", "List recorded runs (connect-members, export) with their counts and problems."),
 }  # fmt: skip
 

@@ -44,6 +44,7 @@ def status_command(as_json: bool, check: bool) -> None:
         config, store = session.config, session.store
         tokens = store.load_tokens()
         meta = status.read_meta(config)
+        _fill_enabled_at(config, meta)
         secret_problem: QbsyncError | None = None
         try:
             resolve_client_secret(store)  # cron needs it to refresh: a missing one is exit 2
@@ -82,6 +83,24 @@ def status_command(as_json: bool, check: bool) -> None:
     if built.problem is not None:
         # The report is out; cli/main.py says the error once more and exits with its code.
         raise built.problem
+
+
+def _fill_enabled_at(config: Any, meta: dict[str, str | None]) -> None:
+    """A config from before `[export] enabled_at` existed gets the state's (once)."""
+    if config.export.enabled_at is not None or not meta.get("realm_id"):
+        return
+    enabled = meta.get("enabled_at")
+    if not enabled:
+        return
+    from qbsync.config.enabled import write_enabled_at
+    from qbsync.errors import ConfigError
+
+    try:
+        write_enabled_at(config.path, datetime.fromisoformat(enabled))
+    except (ConfigError, ValueError) as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("%s", getattr(exc, "message", exc))
 
 
 def _figures(config: Any) -> dict[str, Any]:

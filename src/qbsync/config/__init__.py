@@ -12,6 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -115,6 +116,10 @@ class ExportConfig:
     online_payment: tuple[str, ...] = ()
     items: Mapping[str, str] = field(default_factory=dict)
     tax_codes: Mapping[str, str] = field(default_factory=dict)
+    # When the integration was enabled (aware, UTC): written by the first `qbsync auth` and never
+    # moved by qbsync unless the operator says so. A new state takes it from here, so a lost state
+    # does not move it to "now" (docs/reliability.md "Losing the state").
+    enabled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -338,4 +343,5 @@ def _export(check: Checker, body: dict[str, Any]) -> ExportConfig:
         online_payment=online,
         items=check.mapping(body, "export", "items"),
         tax_codes=check.mapping(body, "export", "tax_codes"),
+        enabled_at=check.moment(body, "export", "enabled_at"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +59,7 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "export": (
         "days", "month_end", "timezone", "statuses", "doc_number", "default_item",
         "unmapped_items", "default_tax_code", "online_payment", "items", "tax_codes",
+        "enabled_at",
     ),
 }  # fmt: skip
 # Tables under a table: their keys are free-form (item codes, a plugin's own options).
@@ -310,6 +312,33 @@ class Checker:
                 )
             out[str(code).strip()] = name.strip()
         return out
+
+    def moment(self, body: dict[str, Any], table: str, key: str) -> datetime | None:
+        """An aware time: an ISO 8601 string with its offset, or a TOML offset date-time."""
+        if key not in body:
+            return None
+        value = body[key]
+        example = 'e.g. "2026-11-03T10:15:00+00:00"'
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise self.fail(
+                    table,
+                    key,
+                    f"expected a date and time with its offset, {example}; got {value!r}",
+                ) from None
+        if not isinstance(value, datetime):
+            raise self.fail(
+                table,
+                key,
+                f"expected a date and time with its offset, {example}; got {_type_name(value)}",
+            )
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise self.fail(
+                table, key, f"expected a date and time WITH its offset (+00:00 for UTC), {example}"
+            )
+        return value.astimezone(UTC)
 
     def not_for(self, body: dict[str, Any], kind: str, keys: tuple[str, ...]) -> None:
         for key in keys:

@@ -71,6 +71,8 @@ def _existing_from(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     keep("source", "base_url", lambda: check.string(source, "source", "base_url", default=None))
     keep("source", "token_env", lambda: _valid_env_name(check, source))
     keep("export", "days", lambda: list(check.days(table("export"))))
+    # enabled_at is the integration's history, not a setting: `init --force` never drops it.
+    keep("export", "enabled_at", lambda: _valid_moment(check, table("export")))
     return {name: body for name, body in out.items() if body}
 
 
@@ -155,3 +157,12 @@ def _valid_env_name(check: Checker, source: dict[str, Any]) -> str:
     if not ENV_NAME.fullmatch(value):
         raise check.fail("source", "token_env", "expected the NAME of an environment variable")
     return value
+
+
+def _valid_moment(check: Checker, export: dict[str, Any]) -> str:
+    from qbsync.config.enabled import enabled_at_text
+
+    moment = check.moment(export, "export", "enabled_at")
+    if moment is None:  # pragma: no cover - keep() only asks when the key is there
+        raise check.fail("export", "enabled_at", "missing")
+    return enabled_at_text(moment)

@@ -201,20 +201,30 @@ class State:
     def company_name(self) -> str | None:
         return self.get_meta("company_name")
 
-    def bind_realm(self, realm_id: str, *, now: datetime, company_name: str | None) -> datetime:
+    def bind_realm(
+        self,
+        realm_id: str,
+        *,
+        now: datetime,
+        company_name: str | None,
+        enabled_at: datetime | None = None,
+    ) -> datetime:
         """Tie this state to one QBO company; return when the integration was enabled.
 
+        A state bound here for the first time records ``enabled_at`` (the config's, when it has
+        one: a new state never moves it), else ``now``.
         Links and exported-invoice records point at Ids inside one company's books; reusing them
         against another company would attach members to the wrong customers, so that is refused.
         """
         with self.transaction():
             bound = self.realm_id
             if bound is None:
+                first = enabled_at or now
                 self.set_meta("realm_id", realm_id)
-                self.set_meta("enabled_at", iso(now))
+                self.set_meta("enabled_at", iso(first))
                 if company_name:
                     self.set_meta("company_name", company_name)
-                return now.astimezone(UTC)
+                return first.astimezone(UTC)
             if bound != realm_id:
                 name = self.company_name
                 label = f"{bound} ({name})" if name else bound
@@ -231,6 +241,11 @@ class State:
                 self.set_meta("enabled_at", iso(now))
                 enabled = now.astimezone(UTC)
             return enabled
+
+    def set_enabled_at(self, when: datetime) -> None:
+        """Move enabled_at: only on the operator's word (`qbsync state rebuild`)."""
+        with self.transaction():
+            self.set_meta("enabled_at", iso(when))
 
     def reset_for_new_realm(self) -> None:
         """Delete every row of every table (the file, its mode and schema stay)."""

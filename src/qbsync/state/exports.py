@@ -161,6 +161,35 @@ class ExportLog:
             (qbo_id, doc_number, money(qbo_total), iso(now or datetime.now(UTC)), invoice_id),
         )
 
+    def restore(self, records: Iterable[ExportRecord]) -> int:
+        """Record invoices found in QBO as ``exported`` (`qbsync state rebuild`); a row already
+        ``exported`` is kept as it is. How many rows were written."""
+        rows = [
+            (
+                r.invoice_id, r.member_id, r.customer_id, r.number, r.doc_number, r.txn_date,
+                r.marker, money(r.source_total), r.fingerprint, r.qbo_id, money(r.qbo_total),
+                iso(r.attempted_at or datetime.now(UTC)), iso(r.exported_at or datetime.now(UTC)),
+                r.run_id,
+            )
+            for r in records
+        ]  # fmt: skip
+        with self._transaction():
+            before = self._conn.total_changes
+            self._conn.executemany(
+                f"INSERT INTO exports ({_COLUMNS}) VALUES "  # noqa: S608
+                "(?, ?, ?, 'exported', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL, NULL, ?, ?, ?) "
+                "ON CONFLICT (invoice_id) DO UPDATE SET member_id = excluded.member_id, "
+                "customer_id = excluded.customer_id, state = 'exported', number = excluded.number, "
+                "doc_number = excluded.doc_number, txn_date = excluded.txn_date, "
+                "marker = excluded.marker, request_id = NULL, bid = NULL, "
+                "source_total = excluded.source_total, fingerprint = excluded.fingerprint, "
+                "qbo_id = excluded.qbo_id, qbo_total = excluded.qbo_total, error_code = NULL, "
+                "error_message = NULL, exported_at = excluded.exported_at, run_id = excluded.run_id "
+                "WHERE exports.state != 'exported'",
+                rows,
+            )
+            return self._conn.total_changes - before
+
     def mark_failed(self, invoice_id: str, *, code: str | None, message: str) -> None:
         with self._transaction():
             self._conn.execute(
