@@ -169,7 +169,7 @@ class ExportLog:
                 r.invoice_id, r.member_id, r.customer_id, r.number, r.doc_number, r.txn_date,
                 r.marker, money(r.source_total), r.fingerprint, r.qbo_id, money(r.qbo_total),
                 iso(r.attempted_at or datetime.now(UTC)), iso(r.exported_at or datetime.now(UTC)),
-                r.run_id,
+                r.run_id, money(r.platform_total),
             )
             for r in records
         ]  # fmt: skip
@@ -177,15 +177,15 @@ class ExportLog:
             before = self._conn.total_changes
             self._conn.executemany(
                 f"INSERT INTO exports ({_COLUMNS}) VALUES "  # noqa: S608
-                "(?, ?, ?, 'exported', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL, NULL, ?, ?, ?) "
+                "(?, ?, ?, 'exported', ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?) "
                 "ON CONFLICT (invoice_id) DO UPDATE SET member_id = excluded.member_id, "
                 "customer_id = excluded.customer_id, state = 'exported', number = excluded.number, "
                 "doc_number = excluded.doc_number, txn_date = excluded.txn_date, "
                 "marker = excluded.marker, request_id = NULL, bid = NULL, "
                 "source_total = excluded.source_total, fingerprint = excluded.fingerprint, "
                 "qbo_id = excluded.qbo_id, qbo_total = excluded.qbo_total, error_code = NULL, "
-                "error_message = NULL, exported_at = excluded.exported_at, run_id = excluded.run_id "
-                "WHERE exports.state != 'exported'",
+                "error_message = NULL, exported_at = excluded.exported_at, run_id = excluded.run_id, "
+                "platform_total = excluded.platform_total WHERE exports.state != 'exported'",
                 rows,
             )
             return self._conn.total_changes - before

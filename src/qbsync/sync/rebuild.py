@@ -219,6 +219,7 @@ def _record(
         qbo_total=qbo_total,
         attempted_at=created,
         exported_at=created,
+        platform_total=source.total if source else None,
     )
 
 
