@@ -247,7 +247,8 @@ def check_types(entity: str, data: dict[str, Any]) -> None:
             continue
         if kind in (S, D) and not isinstance(value, str):
             raise invalid_property(key, "a string is expected")
-        if kind == B and not isinstance(value, bool):
+        # python-quickbooks' CreditMemo sends ApplyTaxAfterDiscount as "": blank is "not given".
+        if kind == B and value != "" and not isinstance(value, bool):
             raise invalid_property(key, "true or false is expected")
         if kind == N and value != "":
             to_decimal(value, key)

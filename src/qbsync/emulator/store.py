@@ -24,20 +24,17 @@ from qbsync.emulator.entities import (
     Fault,
     check_types,
     clean,
-    exact,
     invalid_property,
-    is_blank,
     not_found,
     parse_offset,
     unsupported,
 )
 from qbsync.emulator.indexes import Indexes, payment_links
-from qbsync.emulator.prefs import SEED_KEYS, Preferences
+from qbsync.emulator.prefs import Preferences
 
 __all__ = ["Company", "Fault"]
 
 DEFAULT_REALM = "9341455130166501"
-_COMPANY_INFO_SKIP = SEED_KEYS  # emulator settings, not CompanyInfo fields
 NAME_SEQUENCE = "Name"  # Customer, Vendor and Employee Ids share one sequence (qbo-facts.md)
 
 
@@ -52,6 +49,9 @@ def _void_key(entity: str, ident: str) -> str:
 
 class Company:
     """One realm. ``seed`` is a dict shaped like default_seed.json; missing keys mean empty."""
+
+    prefs: Preferences  # set by reset() (company_state.load_seed) or import_state
+    _info: dict[str, Any]  # the CompanyInfo record
 
     def __init__(self, seed: dict[str, Any], *, clock: Callable[[], datetime]) -> None:
         self.lock = threading.RLock()
@@ -95,51 +95,9 @@ class Company:
             self._deleted: dict[str, list[dict[str, Any]]] = {e: [] for e in ALL_ENTITIES}
             self._ix = Indexes(self._rows)
             self._next_doc = 1001
-            self._voided: set[str] = set()  # voided invoice Ids (voids.py)
+            self._voided: set[str] = set()  # voided invoices and payments (_void_key)
             self.requestids.clear()
-            stamp = self.stamp()
-            info = self._seed.get("company") or {}
-            self.prefs = Preferences.from_seed(info, stamp)
-            # Invoices last: they refer to customers, items and tax codes.
-            for entity in ("Customer", "Vendor", "Employee", "Item", "TaxCode", "Invoice"):
-                raws = self._seed.get(entity) or []
-                if not isinstance(raws, list) or not all(isinstance(r, dict) for r in raws):
-                    raise ValueError(f"key '{entity}' must be a list of objects")
-                for index, raw in enumerate(raws):
-                    try:
-                        self._load(entity, exact(copy.deepcopy(raw)), stamp)
-                    except Fault as fault:
-                        raise ValueError(
-                            f"{entity}[{index}]: {fault.message} ({fault.detail})"
-                        ) from fault
-            self._info = {k: v for k, v in info.items() if k not in _COMPANY_INFO_SKIP}
-            self._info.update(
-                {
-                    "Id": "1",
-                    "SyncToken": "0",
-                    "CompanyName": self.company_name,
-                    "Country": self.country,
-                    "domain": "QBO",
-                    "sparse": False,
-                    "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
-                }
-            )
-
-    def _load(self, entity: str, record: dict[str, Any], stamp: str) -> None:
-        """Store one seed record after QBO's rules, as if it had been created through the API
-        (an inactive one keeps its seed name: it was renamed when it went inactive)."""
-        ident = str(record["Id"]) if not is_blank(record.get("Id")) else None
-        if entity in WRITABLE:
-            check_types(entity, record)
-            previous = {"Id": None, "Active": record.get("Active", True)}
-            record = self._apply(entity, self._input(entity, record), previous)
-        if ident is not None and self._id_taken(entity, ident):
-            raise ValueError(
-                f"{entity} Id {ident} is already used (Customer, Vendor and "
-                "Employee Ids share one sequence)"
-            )
-        ident = ident or self._new_id(entity)
-        self._store(entity, ident, record, stamp, create_time=stamp, token="0")
+            company_state.load_seed(self, self._seed)
 
     def export_state(self) -> dict[str, Any]:
         """Everything a restart must keep (company_state.py; persist.py writes it)."""
