@@ -218,3 +218,13 @@ def test_python_quickbooks_creates_a_credit_memo(
     memo.Line.append(line)
     memo.save(qb=qb)
     assert stored(emulator, "CreditMemo", memo.Id)["RemainingCredit"] == Decimal("12.00")
+
+
+def test_a_merge_moves_payments_with_their_invoices(emulator: Emulator) -> None:
+    paid = invoice(emulator, "25.00", customer="2")
+    payment = emulator.record_payment({paid: "10.00"})
+    emulator.merge_customers("2", "1")
+    assert stored(emulator, "Payment", payment["Id"])["CustomerRef"]["value"] == "1"
+    assert stored(emulator, "Invoice", paid)["CustomerRef"]["value"] == "1"
+    assert stored(emulator, "Invoice", paid)["Balance"] == Decimal("15.00")
+    assert stored(emulator, "Customer", "1")["Balance"] == Decimal("15.00")
