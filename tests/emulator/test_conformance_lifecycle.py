@@ -15,7 +15,7 @@ import requests
 from quickbooks import QuickBooks
 from quickbooks.objects.customer import Customer
 
-from qbsync.emulator import Emulator, voids
+from qbsync.emulator import Emulator
 from qbsync.emulator.api import ApiResult, handle_api
 from qbsync.emulator.merge import merge_customers
 from qbsync.emulator.seed import default_seed
@@ -250,17 +250,6 @@ def test_a_voided_invoice_cannot_be_modified_or_voided_again(company: Company) -
     # It can still be deleted (QBO keeps it otherwise).
     company.delete("Invoice", {"Id": created["Id"], "SyncToken": "1"})
     assert company.count("Invoice") == 0
-
-
-def test_void_is_refused_when_a_payment_is_applied(
-    company: Company, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # No Payment entity yet: voids.applied_payments is where one plugs in.
-    created = new_invoice(company)
-    monkeypatch.setattr(voids, "applied_payments", lambda _company, ident: ["77"])
-    refused = fault_of(company.void, "Invoice", {"Id": created["Id"], "SyncToken": "0"})
-    assert refused.code == "6000" and "payments applied (77)" in refused.detail
-    assert company.read("Invoice", created["Id"])["TotalAmt"] == Decimal("25.00")
 
 
 def test_void_is_for_invoices_and_single_requests_only(company: Company) -> None:

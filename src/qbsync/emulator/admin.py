@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from qbsync.emulator import accountant
 from qbsync.emulator.clock import qbo_time
 from qbsync.emulator.faults import make_rule
 from qbsync.emulator.oauth import OAuthClient
@@ -216,6 +217,20 @@ _ROUTES: dict[tuple[str, str], Callable[[Emulator, Request], Response]] = {
     ("POST", "clock/advance"): _advance_clock,
     ("POST", "tokens"): _tokens,
 }
+
+
+def _accountant_endpoint(handler: accountant.Handler) -> Callable[[Emulator, Request], Response]:
+    def endpoint(emu: Emulator, request: Request) -> Response:
+        try:
+            return Response.json(200, handler(emu, _object(request)))
+        except ValueError as exc:  # a QBO rule refused it, or the body is wrong
+            raise AdminError(400, str(exc)) from exc
+
+    return endpoint
+
+
+# Acting as the accountant in QBO (accountant.py): payments, voids, deletes, edits, credit memos.
+_ROUTES.update({("POST", path): _accountant_endpoint(h) for path, h in accountant.ROUTES.items()})
 
 
 def handle(emu: Emulator, request: Request) -> Response:

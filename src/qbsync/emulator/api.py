@@ -133,17 +133,37 @@ def _dispatch(
         return ApiResult(200, {entity: company.read(entity, parts[1]), "time": time})
     if method == "POST" and len(parts) == 1:
         data = _json_object(body)
-        obj = _write(company, entity, params.get("operation"), data)
+        obj = _write(company, entity, params.get("operation"), data, params.get("include"))
         return ApiResult(200, {entity: obj, "time": time})
     raise unsupported(f"Operation {method} {'/'.join(parts)} is not supported")
 
 
 def _write(
-    company: Company, entity: str, operation: str | None, data: dict[str, Any]
+    company: Company,
+    entity: str,
+    operation: str | None,
+    data: dict[str, Any],
+    include: str | None = None,
 ) -> dict[str, Any]:
     if operation == "delete":
         return company.delete(entity, data)
     if operation == "void":  # invoices only (voids.py); not in a batch
+        if entity != "Invoice":
+            raise unsupported(
+                f"Operation Void is not supported for {entity}"
+                + (
+                    "; a payment is voided with operation=update&include=void"
+                    * (entity == "Payment")
+                )
+            )
+        return company.void(entity, data)
+    if operation == "update" and include == "void":
+        # Payments are voided by a sparse update with include=void (consolibyte quickbooks-php,
+        # python-quickbooks 0.9.12's VoidMixin: {Id, SyncToken, sparse: true}); not in a batch.
+        if entity != "Payment":
+            raise unsupported(f"Operation include=void is not supported for {entity}")
+        if data.get("sparse") is not True:
+            raise invalid_property("sparse", "a void is a sparse update: send sparse true")
         return company.void(entity, data)
     if operation not in (None, "", "create", "update"):
         raise unsupported(f"Operation {operation} is not supported for {entity}")

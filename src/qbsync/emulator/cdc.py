@@ -2,7 +2,8 @@
 
 Shape and rules from Intuit's ChangeDataCapture reference (copy in Petrus-Han/finance_plugins,
 ref/quickbooks_dev_docs/api-reference/changedatacapture.md) and qbo-facts.md: at most 30 days
-back, at most 1000 objects, objects grouped by type and ordered by last update, deleted ones after
+back, at most 1000 objects in all (shared by the entities asked for: qbo-facts.md "After
+export"), objects grouped by type and ordered by last update, deleted ones after
 the others as ``{"Id", "status": "Deleted", ...}``.
 """
 
@@ -43,7 +44,15 @@ def parse_since(company: Company, changed_since: str) -> datetime:
     if since.tzinfo is None:
         since = since.replace(tzinfo=company.tz)
     if company.now() - since > timedelta(days=CDC_MAX_DAYS):
-        raise invalid_property("changedSince", f"must be within the last {CDC_MAX_DAYS} days")
+        # QBO's words (Wish-Org/QuickBooksSharp issue 19, 2024); the code there is not shown:
+        # 2010 is the emulator's Choice (docs/emulator-rules.md "Change data capture").
+        raise Fault(
+            "2010",
+            "Request has invalid or unsupported property",
+            f"Operation cdc with changedSince date {changed_since} which is older than fixed "
+            "days is not supported.",
+            "changedSince",
+        )
     return since
 
 

@@ -110,8 +110,19 @@ def not_found(entity: str, ident: str) -> Fault:
 
 NAME_LIST = ("Customer", "Vendor", "Employee", "Item", "TaxCode")
 PERSON_ENTITIES = ("Customer", "Vendor", "Employee")
-ALL_ENTITIES = ("Customer", "Invoice", "Item", "TaxCode", "Vendor", "Employee")
-CDC_ENTITIES = ("Customer", "Invoice", "Item", "Vendor", "Employee")  # Intuit: no TaxCode in CDC
+ALL_ENTITIES = (
+    "Customer",
+    "Invoice",
+    "Item",
+    "TaxCode",
+    "Vendor",
+    "Employee",
+    "Payment",
+    "CreditMemo",
+)
+TRANSACTIONS = ("Invoice", "Payment", "CreditMemo")  # deleted for good, with a CDC tombstone
+# Intuit's CDC reference: no TaxCode.
+CDC_ENTITIES = ("Customer", "Invoice", "Item", "Vendor", "Employee", "Payment", "CreditMemo")
 
 _META = {"MetaData.CreateTime": q.DATETIME, "MetaData.LastUpdatedTime": q.DATETIME}
 _PERSON_QUERY = {
@@ -152,6 +163,25 @@ QUERY_FIELDS: dict[str, dict[str, str]] = {
         "DocNumber": q.STR,
         "TxnDate": q.DATE,
         "DueDate": q.DATE,
+        "CustomerRef": q.REF,
+        "TotalAmt": q.DECIMAL,
+        "Balance": q.DECIMAL,
+        **_META,
+    },
+    # Intuit's Payment and CreditMemo references mark these filterable.
+    "Payment": {
+        "Id": q.ID,
+        "TxnDate": q.DATE,
+        "CustomerRef": q.REF,
+        "TotalAmt": q.DECIMAL,
+        "PaymentMethodRef": q.REF,
+        "PaymentRefNum": q.STR,
+        **_META,
+    },
+    "CreditMemo": {
+        "Id": q.ID,
+        "DocNumber": q.STR,
+        "TxnDate": q.DATE,
         "CustomerRef": q.REF,
         "TotalAmt": q.DECIMAL,
         "Balance": q.DECIMAL,
@@ -217,7 +247,8 @@ def check_types(entity: str, data: dict[str, Any]) -> None:
             continue
         if kind in (S, D) and not isinstance(value, str):
             raise invalid_property(key, "a string is expected")
-        if kind == B and not isinstance(value, bool):
+        # python-quickbooks' CreditMemo sends ApplyTaxAfterDiscount as "": blank is "not given".
+        if kind == B and value != "" and not isinstance(value, bool):
             raise invalid_property(key, "true or false is expected")
         if kind == N and value != "":
             to_decimal(value, key)

@@ -1,7 +1,7 @@
 """Merging two customers, as a QBO user does in the product (not through the API).
 
 QBO merges name-list entries in its UI: renaming one customer to another's DisplayName offers to
-merge them; the merged-away customer's transactions move to the one kept, and the merged-away
+merge them; the merged-away customer's transactions (invoices, credit memos, payments) move to the one kept, and the merged-away
 record is gone. The emulator offers it as an admin action (``Emulator.merge_customers``,
 ``POST /_emulator/merge``) so that clients can be tested against a customer that disappears
 under them. What CDC then reports is unverified at Intuit: the emulator reports the merged-away
@@ -30,17 +30,20 @@ def merge_customers(company: Company, source_id: str, target_id: str) -> dict[st
             raise ValueError("a customer cannot be merged into itself")
         if not target.get("Active", True):
             raise ValueError(f"customer {target_id} is inactive: merge into an active one")
-        for invoice in list(company.rows("Invoice")):
-            if invoice["CustomerRef"]["value"] == source_id:
-                company.update(
-                    "Invoice",
-                    {
-                        "Id": invoice["Id"],
-                        "SyncToken": invoice["SyncToken"],
-                        "sparse": True,
-                        "CustomerRef": {"value": target_id},
-                    },
-                    in_product=True,  # voided invoices move too
-                )
+        # Invoices and credit memos first, then the payments that link them (a payment's
+        # lines must name its own customer's transactions).
+        for entity in ("Invoice", "CreditMemo", "Payment"):
+            for row in list(company.rows(entity)):
+                if row["CustomerRef"]["value"] == source_id:
+                    company.update(
+                        entity,
+                        {
+                            "Id": row["Id"],
+                            "SyncToken": row["SyncToken"],
+                            "sparse": True,
+                            "CustomerRef": {"value": target_id},
+                        },
+                        in_product=True,  # voided ones move too
+                    )
         company.forget("Customer", source_id)
         return company.read("Customer", target_id)

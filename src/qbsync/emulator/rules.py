@@ -255,10 +255,8 @@ def _sales_line(
     return out, money(amount)
 
 
-def apply_invoice(
-    company: Company, record: dict[str, Any], previous: dict[str, Any] | None
-) -> dict[str, Any]:
-    record = clean(record)
+def customer_ref(company: Company, record: dict[str, Any]) -> str:
+    """Check ``CustomerRef`` (invoices, credit memos, payments) and store it with the name."""
     customer_id = _ref_value(record, "CustomerRef")
     if customer_id is None:
         raise required_missing("CustomerRef")
@@ -274,6 +272,18 @@ def apply_invoice(
             "CustomerRef",
         )
     record["CustomerRef"] = {"value": customer_id, "name": customer["DisplayName"]}
+    return customer_id
+
+
+def apply_invoice(
+    company: Company,
+    record: dict[str, Any],
+    previous: dict[str, Any] | None,
+    entity: str = "Invoice",
+) -> dict[str, Any]:
+    """An Invoice, or a CreditMemo (``entity``): Intuit gives both the same line model."""
+    record = clean(record)
+    customer_ref(company, record)
     lines = record.get("Line")
     if not lines:
         raise required_missing("Line")
@@ -325,11 +335,14 @@ def apply_invoice(
         if not isinstance(memo.get("value", ""), str):
             raise invalid_property("CustomerMemo.value", "a string is expected")
         check_length(memo.get("value"), "CustomerMemo", CUSTOMER_MEMO_MAX)
-    _apply_doc_number(company, record, previous)
+    if entity == "Invoice":
+        _apply_doc_number(company, record, previous)
+    else:
+        _credit_memo_number(company, record, previous)
     record.setdefault("TxnDate", company.today())
     tax = sales_tax(company, taxable)
     record["TotalAmt"] = total + tax
-    record["Balance"] = total + tax  # no payments are emulated
+    record["Balance"] = total + tax  # less what payments apply: store.py (payments.derive)
     record["TxnTaxDetail"] = {"TotalTax": tax}
     return record
 
@@ -373,3 +386,15 @@ def _apply_doc_number(
             f"with TxnId={owner}",
             "DocNumber",
         )
+
+
+def _credit_memo_number(
+    company: Company, record: dict[str, Any], previous: dict[str, Any] | None
+) -> None:
+    # Choice (unverified at Intuit): a credit memo draws from the invoices' number sequence
+    # when custom numbers are off, and its numbers are not checked for duplicates.
+    if record.get("DocNumber") is None and previous is not None and previous.get("DocNumber"):
+        record["DocNumber"] = previous["DocNumber"]
+    if record.get("DocNumber") is None and not company.custom_txn_numbers:
+        record["DocNumber"] = company.next_doc_number()
+    check_text(record, "DocNumber", DOC_NUMBER_MAX)

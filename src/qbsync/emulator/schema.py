@@ -149,7 +149,9 @@ WRITABLE: dict[str, dict[str, str]] = {
         "ExchangeRate": N,
         "TxnTaxDetail": OBJ,
         "TaxExemptionRef": R,
-        "LinkedTxn": L,
+        # Read-only on an invoice: a payment is applied through the Payment, never the invoice
+        # (qbo-facts.md "After export"); the emulator answers the payments that link it.
+        "LinkedTxn": RO,
         "DeliveryInfo": OBJ,
         "RecurDataRef": R,
         "EInvoiceStatus": S,
@@ -160,6 +162,39 @@ WRITABLE: dict[str, dict[str, str]] = {
         "HomeTotalAmt": RO,
         "Deposit": N,
     },
+}
+
+# CreditMemo: the invoice's line model (Intuit's CreditMemo reference; python-quickbooks 0.9.12's
+# CreditMemo sends RemainingCredit, Balance and GlobalTaxCalculation too).
+WRITABLE["CreditMemo"] = {
+    **{k: v for k, v in WRITABLE["Invoice"].items() if k not in ("Deposit", "DueDate")},
+    "RemainingCredit": RO,
+    "PaymentMethodRef": R,
+    "DepositToAccountRef": R,
+    "InvoiceRef": R,
+    "ProjectRef": R,
+}
+# Payment: Intuit's Payment reference plus every attribute python-quickbooks 0.9.12 sends.
+WRITABLE["Payment"] = {
+    **_COMMON,
+    "CustomerRef": R,
+    "TotalAmt": N,
+    "Line": L,
+    "TxnDate": D,
+    "PaymentRefNum": S,
+    "PaymentMethodRef": R,
+    "DepositToAccountRef": R,
+    "ARAccountRef": R,
+    "CurrencyRef": R,
+    "TaxExemptionRef": R,
+    "PrivateNote": S,
+    "ProcessPayment": B,
+    "ExchangeRate": N,
+    "TxnSource": S,
+    "TxnStatus": S,
+    "TransactionLocationType": S,
+    "CreditCardPayment": OBJ,
+    "UnappliedAmt": RO,
 }
 
 

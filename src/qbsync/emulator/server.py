@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from qbsync.emulator import routes
+from qbsync.emulator.accountant import Accountant
 from qbsync.emulator.clock import Clock
 from qbsync.emulator.faults import FaultPlan, make_rule
 from qbsync.emulator.limits import BATCH_PER_MINUTE, RateLimiter
@@ -169,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
-class Emulator:
+class Emulator(Accountant):
     """QBO and Intuit's OAuth server on loopback, for tests, the demo and users' CI.
 
     ``with Emulator() as emu:`` serves on a free port of 127.0.0.1 until the block ends.

@@ -14,29 +14,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from qbsync.emulator import cdc, lookup, rules, versions, voids
+from qbsync.emulator import cdc, company_state, lookup, payments, rules, versions, voids
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     NAME_LIST,
     PERSON_ENTITIES,
+    TRANSACTIONS,
     WRITABLE,
     Fault,
     check_types,
     clean,
-    exact,
     invalid_property,
-    is_blank,
     not_found,
     parse_offset,
     unsupported,
 )
-from qbsync.emulator.indexes import Indexes
-from qbsync.emulator.prefs import SEED_KEYS, Preferences
+from qbsync.emulator.indexes import Indexes, payment_links
+from qbsync.emulator.prefs import Preferences
 
 __all__ = ["Company", "Fault"]
 
 DEFAULT_REALM = "9341455130166501"
-_COMPANY_INFO_SKIP = SEED_KEYS  # emulator settings, not CompanyInfo fields
 NAME_SEQUENCE = "Name"  # Customer, Vendor and Employee Ids share one sequence (qbo-facts.md)
 
 
@@ -44,8 +42,16 @@ def _sequence(entity: str) -> str:
     return NAME_SEQUENCE if entity in PERSON_ENTITIES else entity
 
 
+def _void_key(entity: str, ident: str) -> str:
+    # Invoice Ids as such (files written before payments were emulated); other entities named.
+    return ident if entity == "Invoice" else f"{entity}:{ident}"
+
+
 class Company:
     """One realm. ``seed`` is a dict shaped like default_seed.json; missing keys mean empty."""
+
+    prefs: Preferences  # set by reset() (company_state.load_seed) or import_state
+    _info: dict[str, Any]  # the CompanyInfo record
 
     def __init__(self, seed: dict[str, Any], *, clock: Callable[[], datetime]) -> None:
         self.lock = threading.RLock()
@@ -89,91 +95,17 @@ class Company:
             self._deleted: dict[str, list[dict[str, Any]]] = {e: [] for e in ALL_ENTITIES}
             self._ix = Indexes(self._rows)
             self._next_doc = 1001
-            self._voided: set[str] = set()  # voided invoice Ids (voids.py)
+            self._voided: set[str] = set()  # voided invoices and payments (_void_key)
             self.requestids.clear()
-            stamp = self.stamp()
-            info = self._seed.get("company") or {}
-            self.prefs = Preferences.from_seed(info, stamp)
-            # Invoices last: they refer to customers, items and tax codes.
-            for entity in ("Customer", "Vendor", "Employee", "Item", "TaxCode", "Invoice"):
-                raws = self._seed.get(entity) or []
-                if not isinstance(raws, list) or not all(isinstance(r, dict) for r in raws):
-                    raise ValueError(f"key '{entity}' must be a list of objects")
-                for index, raw in enumerate(raws):
-                    try:
-                        self._load(entity, exact(copy.deepcopy(raw)), stamp)
-                    except Fault as fault:
-                        raise ValueError(
-                            f"{entity}[{index}]: {fault.message} ({fault.detail})"
-                        ) from fault
-            self._info = {k: v for k, v in info.items() if k not in _COMPANY_INFO_SKIP}
-            self._info.update(
-                {
-                    "Id": "1",
-                    "SyncToken": "0",
-                    "CompanyName": self.company_name,
-                    "Country": self.country,
-                    "domain": "QBO",
-                    "sparse": False,
-                    "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
-                }
-            )
-
-    def _load(self, entity: str, record: dict[str, Any], stamp: str) -> None:
-        """Store one seed record after QBO's rules, as if it had been created through the API
-        (an inactive one keeps its seed name: it was renamed when it went inactive)."""
-        ident = str(record["Id"]) if not is_blank(record.get("Id")) else None
-        if entity in WRITABLE:
-            check_types(entity, record)
-            previous = {"Id": None, "Active": record.get("Active", True)}
-            record = self._apply(entity, self._input(entity, record), previous)
-        if ident is not None and self._id_taken(entity, ident):
-            raise ValueError(
-                f"{entity} Id {ident} is already used (Customer, Vendor and "
-                "Employee Ids share one sequence)"
-            )
-        ident = ident or self._new_id(entity)
-        self._store(entity, ident, record, stamp, create_time=stamp, token="0")
+            company_state.load_seed(self, self._seed)
 
     def export_state(self) -> dict[str, Any]:
-        """Everything a restart must keep (persist.py writes it): a deep copy, money as Decimal.
-        ``requestids`` holds api.ApiResult objects, which persist.py turns into dicts."""
-        with self.lock:
-            return copy.deepcopy(
-                {
-                    "realm_id": self.realm_id,
-                    "info": self._info,
-                    "rows": self._rows,
-                    "next_id": self._next_id,
-                    "deleted": self._deleted,
-                    "next_doc": self._next_doc,
-                    "preferences": self.prefs.to_state(),
-                    "voided": sorted(self._voided),
-                    "requestids": self.requestids,
-                }
-            )
+        """Everything a restart must keep (company_state.py; persist.py writes it)."""
+        return company_state.export_state(self)
 
     def import_state(self, state: dict[str, Any]) -> None:
         """Take over a state from ``export_state`` (KeyError/TypeError/ValueError if malformed)."""
-        with self.lock:
-            state = copy.deepcopy(state)
-            rows = state["rows"]
-            if set(rows) != set(ALL_ENTITIES):
-                raise ValueError("the saved entities do not match this emulator's")
-            self.realm_id = str(state["realm_id"])
-            self._info = dict(state["info"])
-            self.company_name = str(self._info.get("CompanyName") or self.company_name)
-            self.country = str(self._info.get("Country") or self.country)
-            self._rows = rows
-            self._next_id = {str(k): int(v) for k, v in state["next_id"].items()}
-            self._deleted = state["deleted"]
-            self._next_doc = int(state["next_doc"])
-            self.prefs = Preferences(**state["preferences"])
-            self._voided = {str(ident) for ident in state.get("voided", [])}  # older files: none
-            self.requestids.clear()
-            self.requestids.update(state["requestids"])
-            self._ix = Indexes(self._rows)
-            self._ix.rebuild()
+        company_state.import_state(self, state)
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         with self.lock:
@@ -230,19 +162,20 @@ class Company:
             ident = self._new_id(entity)
             stamp = self.stamp()
             self._store(entity, ident, record, stamp, create_time=stamp, token="0")
+            self._after_write(entity, None, self._rows[entity][ident])
             return self.render(self._rows[entity][ident])
 
     def update(
         self, entity: str, data: dict[str, Any], *, in_product: bool = False
     ) -> dict[str, Any]:
         """``in_product``: a QBO user's action in the product (merge.py), which also moves voided
-        invoices; through the API a voided invoice cannot be modified."""
+        invoices; through the API a voided invoice or payment cannot be modified."""
         with self.lock:
             self._writable(entity)
             check_types(entity, data)
             previous = self._current(entity, data)
             if not in_product and self.is_voided(entity, previous["Id"]):
-                raise voids.voided_is_final(previous["Id"])
+                raise voids.voided_is_final(previous["Id"], entity)
             sparse = data.get("sparse", False)
             if not isinstance(sparse, bool):
                 raise invalid_property("sparse", "true or false is expected")
@@ -253,7 +186,7 @@ class Company:
                 merged.update({k: v for k, v in data.items() if k in incoming or v == ""})
             else:
                 merged = incoming  # full update: fields not sent go back to their defaults
-            record = self._apply(entity, merged, previous)
+            record = self._apply(entity, merged, previous, in_product=in_product)
             token = str(int(previous["SyncToken"]) + 1)
             create_time = previous["MetaData"]["CreateTime"]
             if versions.unchanged(self._stored_form(entity, record, previous), previous):
@@ -261,41 +194,89 @@ class Company:
                 # QBO does (docs/emulator-rules.md "Entities and common behaviour").
                 return self.render(previous)
             self._store(entity, previous["Id"], record, self.stamp(), create_time, token)
+            self._after_write(entity, previous, self._rows[entity][previous["Id"]])
             return self.render(self._rows[entity][previous["Id"]])
 
     def void(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
-        """``POST invoice?operation=void`` with ``{Id, SyncToken}`` (voids.py)."""
+        """An invoice (``operation=void``, voids.py) or a payment (``operation=update&include=
+        void``, payments.py) with ``{Id, SyncToken}``; api.py picks which operation goes where."""
         with self.lock:
-            if entity != "Invoice":
+            if entity not in ("Invoice", "Payment"):
                 raise unsupported(f"Operation Void is not supported for {entity}")
             previous = self._current(entity, data)
-            record = voids.voided_record(self, previous)
+            if entity == "Invoice":
+                record = voids.voided_record(self, previous)
+            elif self.is_voided(entity, previous["Id"]):
+                raise voids.voided_is_final(previous["Id"], entity)
+            else:
+                record = payments.voided(previous)
             token = str(int(previous["SyncToken"]) + 1)
             create_time = previous["MetaData"]["CreateTime"]
             self._store(entity, previous["Id"], record, self.stamp(), create_time, token)
-            self._voided.add(previous["Id"])
+            self._voided.add(_void_key(entity, previous["Id"]))
+            self._after_write(entity, previous, self._rows[entity][previous["Id"]])
             return self.render(self._rows[entity][previous["Id"]])
 
     def is_voided(self, entity: str, ident: str) -> bool:
-        return entity == "Invoice" and ident in self._voided
+        return _void_key(entity, ident) in self._voided
 
-    def delete(self, entity: str, data: dict[str, Any]) -> dict[str, Any]:
+    def delete(
+        self, entity: str, data: dict[str, Any], *, in_product: bool = False
+    ) -> dict[str, Any]:
+        """``operation=delete``: a hard delete of an invoice, payment or credit memo.
+        ``in_product``: as a QBO user deletes in the product, where payments applied to the
+        invoice stay with their amount unapplied (payments.unlink); the API refuses those."""
         with self.lock:
-            if entity != "Invoice":
+            if entity not in TRANSACTIONS:
                 # Name-list entities are never deleted in QBO, only made inactive (qbo-facts.md).
                 raise unsupported(
                     f"Operation Delete is not supported for {entity}; send Active:false instead"
                 )
             previous = self._current(entity, data)
+            if in_product:
+                payments.unlink(self, entity, previous["Id"])
+            payments.check_delete(self, entity, previous["Id"])
             self.forget(entity, previous["Id"])
+            self._after_write(entity, previous, None)
             return {"Id": previous["Id"], "status": "Deleted", "domain": "QBO"}
 
+    def applied_to(self, target: tuple[str, str]) -> Decimal:
+        """What payments apply to an invoice or credit memo (``("Invoice", Id)``)."""
+        return self._ix.applied.get(target, Decimal("0"))
+
+    def linked_payments(self, target: tuple[str, str]) -> list[str]:
+        """Ids of the payments whose lines link an invoice or credit memo, in Id order."""
+        return sorted(self._ix.links.get(target, {}), key=int)
+
+    def _after_write(
+        self, entity: str, old: dict[str, Any] | None, new: dict[str, Any] | None
+    ) -> None:
+        """After a payment changes, each invoice and credit memo it links (before or after) is
+        stored again with its new Balance: SyncToken +1 and LastUpdatedTime now, as QBO bumps
+        an invoice a payment is applied to (qbo-facts.md "After export")."""
+        if entity != "Payment":
+            return
+        targets = {t for t, _ in payment_links(old or {})} | {
+            t for t, _ in payment_links(new or {})
+        }
+        for target_entity, ident in sorted(targets):
+            row = self._rows[target_entity].get(ident)
+            if row is None:
+                continue
+            record = {k: v for k, v in row.items() if k not in ("Id", "SyncToken", "MetaData")}
+            if versions.unchanged(self._stored_form(target_entity, record, row), row):
+                continue
+            token = str(int(row["SyncToken"]) + 1)
+            self._store(
+                target_entity, ident, record, self.stamp(), row["MetaData"]["CreateTime"], token
+            )
+
     def forget(self, entity: str, ident: str) -> None:
-        """Remove a record for good, leaving a CDC tombstone (an invoice delete; the customer
-        merged away by merge.py). Call under the lock."""
+        """Remove a record for good, leaving a CDC tombstone (an invoice, payment or credit
+        memo delete; the customer merged away by merge.py). Call under the lock."""
         previous = self._rows[entity].pop(ident)
         self._ix.remove(entity, ident, previous)
-        self._voided.discard(ident)
+        self._voided.discard(_void_key(entity, ident))
         stamp = {"LastUpdatedTime": self.stamp()}
         self._deleted[entity].append(
             {"Id": ident, "status": "Deleted", "domain": "QBO", "MetaData": stamp}
@@ -353,14 +334,24 @@ class Company:
         return versions.current(self._rows[entity], entity, data)
 
     def _apply(
-        self, entity: str, record: dict[str, Any], previous: dict[str, Any] | None
+        self,
+        entity: str,
+        record: dict[str, Any],
+        previous: dict[str, Any] | None,
+        *,
+        in_product: bool = False,
     ) -> dict[str, Any]:
         if entity in PERSON_ENTITIES:
             return rules.apply_person(self, entity, record, previous)
         if entity == "Item":
             return rules.apply_item(self, record, previous)
-        if entity == "Invoice":
-            return rules.apply_invoice(self, record, previous)
+        if entity in ("Invoice", "CreditMemo"):
+            record = rules.apply_invoice(self, record, previous, entity)
+            if previous is not None and not in_product:  # a merge moves paid invoices too
+                payments.check_change(self, entity, previous, record)
+            return record
+        if entity == "Payment":
+            return payments.apply_payment(self, record, previous)
         raise unsupported(f"Operation Create/Update is not supported for {entity}")
 
     def _id_taken(self, entity: str, ident: str) -> bool:
@@ -405,10 +396,11 @@ class Company:
         if entity in NAME_LIST:
             record.setdefault("Active", True)
         if entity == "Customer":
-            # A customer's Balance is what its open invoices owe (no payments are emulated);
-            # kept up to date as invoices change, so reads and queries need no scan.
+            # A customer's Balance is what it owes less its open credits (indexes.py); kept up
+            # to date as invoices, credit memos and payments change, so reads need no scan.
             record["Balance"] = old["Balance"] if old else Decimal("0.00")
             record["BalanceWithJobs"] = record["Balance"]
+        payments.derive(self, entity, record, old["Id"] if old else None)
         return record
 
     def _sorted(self, entity: str) -> list[dict[str, Any]]:

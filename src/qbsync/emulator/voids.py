@@ -19,7 +19,7 @@ import copy
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from qbsync.emulator.entities import ALL_ENTITIES, business
+from qbsync.emulator.entities import business
 from qbsync.emulator.textrules import PRIVATE_NOTE_MAX
 
 if TYPE_CHECKING:
@@ -30,25 +30,16 @@ VOIDED = "Voided"
 ZERO = Decimal("0")  # the capture answers 0, not 0.00, for the zeroed amounts
 
 
-def voided_is_final(ident: str) -> Fault:
+def voided_is_final(ident: str, entity: str = "Invoice") -> Fault:
     return business(
-        f"Invoice {ident} has been voided: a voided transaction cannot be modified", "Id"
+        f"{entity} {ident} has been voided: a voided transaction cannot be modified", "Id"
     )
 
 
 def applied_payments(company: Company, invoice_id: str) -> list[str]:
     """Ids of the payments whose lines link this invoice (qbo-facts.md "After export": a payment
-    is applied through ``Payment.Line[].LinkedTxn[{TxnId, TxnType: "Invoice"}]``). The emulator
-    has no Payment entity yet, so none; once ``Payment`` is in ALL_ENTITIES this finds them."""
-    if "Payment" not in ALL_ENTITIES:
-        return []
-    found = []
-    for payment in company.rows("Payment"):
-        for line in payment.get("Line") or []:
-            for linked in line.get("LinkedTxn") or []:
-                if linked.get("TxnType") == "Invoice" and str(linked.get("TxnId")) == invoice_id:
-                    found.append(str(payment["Id"]))
-    return found
+    is applied through ``Payment.Line[].LinkedTxn[{TxnId, TxnType: "Invoice"}]``; payments.py)."""
+    return company.linked_payments(("Invoice", invoice_id))
 
 
 def voided_record(company: Company, previous: dict[str, Any]) -> dict[str, Any]:
