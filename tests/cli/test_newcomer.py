@@ -162,3 +162,24 @@ def test_link_create_refuses_an_id_or_a_member_without_email(world: SyncWorld) -
     result = qbsync("link", "M-1200", "--create")
     assert result.exit_code == 2 and "no usable email" in result.output, result.output
     assert _links(world) == {} and world.customers_with("twins@example.com") == []
+
+
+# -- small texts -------------------------------------------------------------------------------
+
+
+def test_a_link_hint_names_the_member_not_a_placeholder(world: SyncWorld) -> None:
+    result = qbsync("link", "M-1000", "9999")
+    assert result.exit_code == 2, result.output
+    assert "no customer 9999" in result.output
+    assert "qbsync link M-1000" in result.output and "MEMBER" not in result.output
+    assert _links(world) == {}
+
+
+def test_a_piped_table_keeps_a_cell_with_a_line_break_on_its_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from qbsync.cli import render
+
+    render.table(None, ("member", "why"), [("M-1", "first line\nsecond line"), ("M-2", "ok")])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["member  why", "M-1     first line second line", "M-2     ok"]

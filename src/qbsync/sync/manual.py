@@ -113,7 +113,8 @@ def link_by_hand(
     except QboError as exc:
         if getattr(exc, "code", None) == "610":
             raise UsageError(
-                f"QBO has no customer {customer_id}", hint="search with `qbsync link MEMBER`"
+                f"QBO has no customer {customer_id}",
+                hint=f"search with `qbsync link {member.id}`",
             ) from None
         raise
     if not customer.active:
