@@ -23,9 +23,20 @@ STATUSES = ("auto", "created", "manual", "needs-review", "unmatched", "unlinked"
 @click.option(
     "--force", is_flag=True, help="Link even when the customer is linked to another member."
 )
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create a new QBO customer from the member's details and link it (members sharing "
+    "an email).",
+)
 @json_option
 def link(
-    member: str, customer_id: str | None, search: str | None, force: bool, as_json: bool
+    member: str,
+    customer_id: str | None,
+    search: str | None,
+    force: bool,
+    create: bool,
+    as_json: bool,
 ) -> None:
     """Link MEMBER (an id or email) to a QBO customer by hand; manual links stick.
 
@@ -34,15 +45,32 @@ def link(
     --search TEXT) and asks which one; --json lists the candidates without picking.
     A manual link replaces any automatic one and connect-members never changes it. A customer
     already linked to another member is refused (the table shows who) unless --force.
+    With --create, creates a new QBO customer from the member's own details (as connect-members
+    would) and links it by hand: for members who share an email. A member already linked is
+    refused (`qbsync unlink` it first to give it a new customer).
     """
     from qbsync.cli import render
     from qbsync.errors import UsageError
-    from qbsync.sync.manual import find_member, link_by_hand, linked_members, search_customers
+    from qbsync.sync.manual import (
+        create_and_link,
+        find_member,
+        link_by_hand,
+        linked_members,
+        search_customers,
+    )
 
+    if create and (customer_id is not None or search is not None):
+        raise UsageError(
+            "--create makes a new customer: give neither CUSTOMER_ID nor --search with it"
+        )
     obj = CliContext.get()
     with open_session(obj, run_lock=True) as session:
         assert session.client is not None and session.state is not None
         who = find_member(session.config, session.state, member)
+        if create:
+            made = create_and_link(session.client, session.state, session.config, who)
+            _linked(obj, as_json, who.id, made.customer, "created" if made.created else "found")
+            return
         if customer_id is None:
             candidates = search_customers(session.client, session.state, who, search)
             holders = linked_members(session.state)
@@ -89,12 +117,35 @@ def link(
             )
             customer_id = candidates[choice - 1].id
         customer = link_by_hand(session.client, session.state, who, customer_id, force=force)
+    _linked(obj, as_json, who.id, customer, None)
+
+
+def _linked(
+    obj: CliContext, as_json: bool, member_id: str, customer: CachedCustomer, how: str | None
+) -> None:
+    """Say what `link` did; ``how``: None (an existing customer), "created" or "found" (by
+    --create: QBO said the name was taken, and the customer with it had the member's email)."""
+    from qbsync.cli import render
+
     if as_json:
-        render.emit_json({"ok": True, "member": who.id, "customer": _customer_json(customer)})
+        doc: dict[str, Any] = {
+            "ok": True,
+            "member": member_id,
+            "customer": _customer_json(customer),
+        }
+        if how is not None:
+            doc["created"] = how == "created"
+        render.emit_json(doc)
         obj.json_printed = True
     elif not obj.quiet:
+        made = {
+            None: "",
+            "created": "new ",
+            "found": "existing (QBO had its name and email) ",
+        }[how]
         render.result(
-            f"Linked member {who.id} to QBO customer {customer.id} ({customer.display_name}) by hand."
+            f"Linked member {member_id} to {made}QBO customer {customer.id} "
+            f"({customer.display_name}) by hand."
         )
 
 
@@ -160,23 +211,20 @@ def links(status_filter: str | None, as_json: bool) -> None:
             "No members yet: run `qbsync connect-members`." if not status_filter else "None."
         )
         return
+    # A linked member has a customer and no reason; one column holds either, so the table
+    # fits 80 columns with emails whole.
     render.table(
         None,
-        ("member", "email", "status", "customer", "why / candidates"),
-        [
-            (
-                r["member"],
-                r["email"],
-                r["status"],
-                f"{r['customer_id']} {r['customer_name'] or ''}".strip()
-                if r["customer_id"]
-                else "",
-                (r["detail"] or "")
-                + (f" (candidates: {', '.join(r['candidates'])})" if r["candidates"] else ""),
-            )
-            for r in rows
-        ],
+        ("member", "email", "status", "customer / why"),
+        [(r["member"], r["email"], r["status"], _customer_or_why(r)) for r in rows],
     )
+
+
+def _customer_or_why(row: dict[str, Any]) -> str:
+    if row["customer_id"]:
+        return f"{row['customer_id']} {row['customer_name'] or ''}".strip()
+    candidates = f" (candidates: {', '.join(row['candidates'])})" if row["candidates"] else ""
+    return (row["detail"] or "") + candidates
 
 
 def register(group: click.Group) -> None:

@@ -132,9 +132,61 @@ def key_values(title: str | None, rows: Iterable[tuple[str, str]]) -> None:
     console.print(table)
 
 
+TABLE_GAP = 3  # what table() puts between two columns on a terminal
+
+
+def fit_widths(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], room: int
+) -> list[int] | None:
+    """Column widths that fit ``room`` cells, or None when every cell fits as it is.
+
+    Words come first: every column gets its longest word (an email, a name) while that fits,
+    the longest words being shortened equally when they do not; what room is left then goes
+    to the columns that wrap (prose), equally. So an email is elided only when the table
+    cannot show it whole, and a reason wraps at its spaces instead of squeezing the rest."""
+    from rich.cells import cell_len
+
+    columns = [
+        [h, *(row[n] if n < len(row) else "" for row in rows)] for n, h in enumerate(headers)
+    ]
+    natural = [max(cell_len(cell) for cell in column) for column in columns]
+    if sum(natural) <= room:
+        return None
+    words = [max(cell_len(w) for cell in column for w in [*cell.split(), ""]) for column in columns]
+    floors = [1] * len(headers)
+    if sum(floors) > room:
+        return None  # too narrow for any layout: rich does what it can
+    widths = _fill(floors, words, room)
+    return _fill(widths, natural, room)
+
+
+def _fill(floors: Sequence[int], caps: Sequence[int], room: int) -> list[int]:
+    """Raise every column from its floor towards its cap by one common level, as far as
+    ``room`` allows (water filling); what the level leaves goes one cell each, left first."""
+
+    def at(level: int) -> list[int]:
+        return [max(f, min(c, level)) for f, c in zip(floors, caps, strict=True)]
+
+    low, high = 0, max(caps, default=0)
+    while low < high:  # the highest level that fits
+        mid = (low + high + 1) // 2
+        if sum(at(mid)) <= room:
+            low = mid
+        else:
+            high = mid - 1
+    widths = at(low)
+    spare = room - sum(widths)
+    for n, (width, cap) in enumerate(zip(widths, caps, strict=True)):
+        if spare > 0 and width < cap:
+            widths[n] += 1
+            spare -= 1
+    return widths
+
+
 def table(title: str | None, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A table on stdout: rich on a terminal, plain aligned columns into a pipe or a file."""
-    rows = [[redact(str(cell)) for cell in row] for row in rows]
+    """A table on stdout: rich on a terminal, fitted to its width; into a pipe or a file, plain
+    aligned columns, one record a line (a line break inside a cell becomes a space)."""
+    rows = [[" ".join(redact(str(cell)).splitlines()) for cell in row] for row in rows]
     console = stdout_console()
     if not console.is_terminal:
         widths = [len(h) for h in headers]
@@ -145,11 +197,24 @@ def table(title: str | None, headers: Sequence[str], rows: Iterable[Sequence[str
             lines.append("  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=False)).rstrip())
         click.echo("\n".join(lines))
         return
+    from rich import box
     from rich.table import Table
 
-    grid = Table(title=title, title_justify="left", header_style="bold")
-    for header in headers:
-        grid.add_column(_escape(header), overflow="fold")
+    # A light frame (3 columns between cells, none at the edges) leaves the room to the cells.
+    # Each cell wraps at spaces; a word longer than its column (an email, an id) is elided
+    # with "…" rather than folded mid-word (`fit_widths` says how wide each column is).
+    grid = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+    )
+    gaps = TABLE_GAP * (len(headers) - 1)
+    fitted = fit_widths(headers, rows, console.width - gaps)
+    for n, header in enumerate(headers):
+        grid.add_column(_escape(header), overflow="ellipsis", width=fitted[n] if fitted else None)
     for row in rows:
         grid.add_row(*(_escape(cell) for cell in row))
     console.print(grid)

@@ -4,6 +4,7 @@ expected. The known keys and defaults live here; `config.py` re-exports them."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -274,13 +275,18 @@ class Checker:
 
     def days(self, export: dict[str, Any]) -> tuple[int, ...]:
         value = export.get("days", list(DEFAULT_EXPORT_DAYS))
-        ok = isinstance(value, list) and all(
-            isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 31 for day in value
-        )
-        if not ok or not value:
-            raise self.fail(
-                "export", "days", "expected a non-empty list of days of the month, 1 to 31"
-            )
+        expected = "expected a non-empty list of days of the month, 1 to 31"
+        if not isinstance(value, list) or not value:
+            got = "an empty list" if value == [] else _type_name(value)
+            raise self.fail("export", "days", f"{expected}, got {got}")
+        bad = [
+            day
+            for day in value
+            if not (isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 31)
+        ]
+        if bad:  # name every value that is not a day, so one edit fixes them all
+            shown = ", ".join(_shown(day) for day in bad)
+            raise self.fail("export", "days", f"{expected}; not a day: {shown}")
         return tuple(sorted(set(value)))
 
     def boolean(self, body: dict[str, Any], table: str, key: str, default: bool) -> bool:
@@ -366,6 +372,17 @@ def _secret_advice(key: str, trail: tuple[str, ...]) -> str:
             "in the QBSYNC_CLIENT_SECRET environment variable"
         )
     return "QBO tokens are kept in the credential store by `qbsync auth`, never in the config"
+
+
+def _shown(value: Any) -> str:
+    """A config value as TOML writes it: 32, "5", true, 1.5 (a table or list by its type)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return str(value)
+    return _type_name(value)
 
 
 def _type_name(value: Any) -> str:

@@ -157,8 +157,27 @@ def _header_index(
     for name in required:
         if name not in index:
             found = ", ".join(c.strip() for c in header if c.strip()) or "none"
-            raise ConfigError(
-                f"{path}: no {name!r} column (the header has: {found})",
-                hint=f"add a {name!r} column to {path.name}; required: {', '.join(required)}",
+            hint = f"add {article(name)} {name!r} column to {path.name}; required: " + ", ".join(
+                required
             )
+            if any(";" in cell for cell in header):
+                # Spreadsheets in locales with a decimal comma save "CSV" with semicolons.
+                hint = (
+                    f"{path.name} looks semicolon-separated (its header line has ';'); qbsync "
+                    "reads comma-separated CSV: save it with commas (a spreadsheet's "
+                    "'CSV (comma delimited)')"
+                )
+            raise ConfigError(f"{path}: no {name!r} column (the header has: {found})", hint=hint)
     return index
+
+
+# Words spelt with a vowel but said with a "y" or "w" sound take "a" (a unit, a one-off).
+_VOWEL_SPELT_CONSONANT = ("uni", "use", "usu", "uti", "eu", "one", "once")
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` before ``word`` (a column name): "an 'id' column", "a 'number' column"."""
+    lower = word.strip().lower()
+    if lower[:1] in ("a", "e", "i", "o", "u") and not lower.startswith(_VOWEL_SPELT_CONSONANT):
+        return "an"
+    return "a"

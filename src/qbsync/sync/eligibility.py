@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from qbsync.sources.records import SourceInvoice
+from qbsync.sync.members_plan import is_shared_email
 from qbsync.zones import machine_zone
 
 REASON_CODES = (
@@ -63,11 +64,13 @@ def classify(
     member_states: Mapping[str, str],
     known_members: Collection[str],
     tz: tzinfo | None = None,
+    member_details: Mapping[str, str | None] | None = None,
 ) -> tuple[list[Eligible], list[Skipped]]:
     """Split ``invoices`` into those to export now and those skipped (see the module docstring).
 
     ``settled``: invoice id -> "exported" | "exporting" | "failed"; ``links``: member id -> QBO
     customer id; ``member_states``: member id -> state, for members without a link;
+    ``member_details``: member id -> the reason of that state (connect-members' verdict);
     ``known_members``: the member ids the source knows. Raises ValueError on an invoice id listed
     twice or an unknown settled state (both mean a bug upstream; exporting on would risk a
     duplicate in QBO).
@@ -83,6 +86,9 @@ def classify(
             raise ValueError(f"the source lists invoice {invoice.id!r} more than once")
         seen.add(invoice.id)
         skip = _skip_reason(invoice, floor, wanted, settled, links, member_states, known, tz)
+        detail = (member_details or {}).get(invoice.member_id)
+        if skip is not None and skip[0] == "member_needs_review" and detail:
+            skip = _review_reason(invoice.member_id, detail)
         if skip is None:
             eligible.append(Eligible(invoice, links[invoice.member_id]))
         else:
@@ -144,6 +150,19 @@ def _skip_reason(
         why += f" ({member_state})" if member_state else ""
         why += f"; run `qbsync connect-members` or {link}"
     return "member_not_connected", f"member {member} {why}"
+
+
+def _review_reason(member: str, detail: str) -> tuple[str, str]:
+    """A needs-review member's invoice: connect-members' own reason (one wording everywhere)
+    and its fix; members sharing an email each get a customer of their own with --create."""
+    link = f"`qbsync link {member} <customer id>`"
+    if is_shared_email(detail):
+        return (
+            "member_needs_review",
+            f"member {member} needs review: {detail}; give it a customer with "
+            f"`qbsync link {member} --create` or {link}",
+        )
+    return "member_needs_review", f"member {member} needs review: {detail}; pick one with {link}"
 
 
 def aware(moment: datetime, tz: tzinfo | None) -> datetime:

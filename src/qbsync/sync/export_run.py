@@ -155,6 +155,7 @@ def plan_export(
         member_states=member_states,
         known_members=by_member.keys(),
         tz=tz,
+        member_details={m: row.detail for m, row in roster.items() if m not in links},
     )
     plan.skipped = [s for s in skipped if s.reason_code != "already_exported"]
     plan.changed_since_export = changed_since_export(invoices, records)

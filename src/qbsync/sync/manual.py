@@ -5,19 +5,29 @@ What `qbsync link`, `unlink` and `links` do, without rendering.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from qbsync.config import Config
-from qbsync.errors import QboError, UsageError
+from qbsync.errors import QboError, RecordsFailedError, UsageError
 from qbsync.qbo.client import QboClient
 from qbsync.qbo.query import quote
 from qbsync.sources.base import open_source
 from qbsync.sources.records import Member
 from qbsync.state.customers import CachedCustomer
 from qbsync.state.db import State
-from qbsync.sync.contacts import contact_snapshot, normalize_email
+from qbsync.sync.contacts import (
+    contact_snapshot,
+    display_name,
+    name_variant,
+    new_customer_body,
+    normalize_email,
+    usable_email,
+)
 from qbsync.sync.customers import cached_customer, customers_where, refresh_customers
 from qbsync.sync.export_run import local_tz
+from qbsync.sync.members_apply import Failure, apply_member_plan
+from qbsync.sync.members_plan import CreateAction, MemberPlan
 
 
 def find_member(config: Config, state: State, text: str) -> Member:
@@ -103,7 +113,8 @@ def link_by_hand(
     except QboError as exc:
         if getattr(exc, "code", None) == "610":
             raise UsageError(
-                f"QBO has no customer {customer_id}", hint="search with `qbsync link MEMBER`"
+                f"QBO has no customer {customer_id}",
+                hint=f"search with `qbsync link {member.id}`",
             ) from None
         raise
     if not customer.active:
@@ -116,6 +127,80 @@ def link_by_hand(
         state.members.link(member.id, customer.id, "manual")
         state.members.set_pushed(member.id, contact_snapshot(member))
     return customer
+
+
+class CreateFailedError(RecordsFailedError):
+    """QBO refused the customer `link --create` asked for, or gave no clear answer (exit 5)."""
+
+
+def create_and_link(client: QboClient, state: State, config: Config, member: Member) -> Created:
+    """A new QBO customer for ``member``, from its own details, linked by hand (`link --create`).
+
+    For the members connect-members cannot decide (typically members sharing an email): the
+    customer is created as connect-members creates one (same name template, body, pending
+    create, 6240 handling), then the link is ``manual`` so connect-members never changes it.
+    A member already linked is refused: a second customer would be a duplicate in the books;
+    to give a member a new customer instead, `qbsync unlink` it first."""
+    link = state.members.links().get(member.id)
+    if link is not None:
+        raise UsageError(
+            f"member {member.id} is already linked to customer {link.customer_id} "
+            f"({link.how}); nothing was created",
+            hint=f"to give it a new customer instead: `qbsync unlink {member.id}`, then "
+            f"`qbsync link {member.id} --create`",
+        )
+    email = usable_email(member)
+    if email is None:
+        raise UsageError(
+            f"member {member.id} has no usable email ({member.email!r}); qbsync creates "
+            "customers with the member's email only",
+            hint=f"add the email at the platform, or `qbsync link {member.id} CUSTOMER_ID`",
+        )
+    refresh_customers(client, state, full=False)
+    customers = state.customers.all().values()
+    name = display_name(member, config.members.display_name)
+    for candidate in (name, name_variant(name, member)):
+        # The member's customer may exist already (an earlier create whose answer was lost):
+        # the same name and email is it; creating again would make a duplicate.
+        same = [c for c in customers if c.display_name.lower() == candidate.lower()]
+        if any(email in {normalize_email(e) for e in c.emails} for c in same):
+            found = next(c for c in same if email in {normalize_email(e) for e in c.emails})
+            raise UsageError(
+                f"QBO already has customer {found.id} ({found.display_name}) with member "
+                f"{member.id}'s name and email; nothing was created",
+                hint=f"link it: `qbsync link {member.id} {found.id}`",
+            )
+    if name.lower() in {c.display_name.lower() for c in customers}:
+        name = name_variant(name, member)  # the variant connect-members retries with on 6240
+    snapshot = contact_snapshot(member)
+    action = CreateAction(
+        member, name, new_customer_body(member, name, snapshot), "`qbsync link --create`", snapshot
+    )
+    outcome = apply_member_plan(
+        MemberPlan(creates=[action]),
+        client=client,
+        state=state,
+        config=config.members,
+        batch_size=1,
+    )
+    made = state.members.links().get(member.id)
+    if made is None:
+        failure = outcome.failed[0] if outcome.failed else Failure(member.id, None, "not created")
+        raise CreateFailedError(
+            f"no customer was linked to member {member.id}: {failure}",
+            hint="fix what it says and run the command again (a create without a clear answer "
+            "is looked for in QBO by the next connect-members before anything is created again)",
+        )
+    state.members.link(member.id, made.customer_id, "manual")
+    customer = state.customers.get(made.customer_id)
+    assert customer is not None  # record_link cached it
+    return Created(customer, created=member.id in outcome.created)
+
+
+@dataclass(frozen=True)
+class Created:
+    customer: CachedCustomer
+    created: bool  # False: QBO answered 6240 and the customer with the name and email was it
 
 
 def member_rows(state: State) -> list[dict[str, Any]]:

@@ -211,14 +211,26 @@ def plan_members(
         others = [m for m in sharing[email] if m != member.id]
         if others:
             plan.verdicts.append(
-                Verdict(
-                    member, "needs_review", f"members {', '.join(sharing[email])} share {email}"
-                )
+                Verdict(member, "needs_review", shared_email_reason(sharing[email], email))
             )
             continue
         _plan_match(plan, member, email, by_email.get(email, []), linked_customers, taken, config)
     _one_claimant_per_customer(plan)
     return plan
+
+
+SHARE_WORD = " share "
+
+
+def shared_email_reason(member_ids: Sequence[str], email: str) -> str:
+    """The one wording of members sharing an email, wherever it shows (connect-members, links,
+    export, status): ``members M-1100, M-1101 share twins@example.com``."""
+    return f"members {', '.join(member_ids)}{SHARE_WORD}{email}"
+
+
+def is_shared_email(reason: str | None) -> bool:
+    """Whether a verdict's reason is ``shared_email_reason``'s (its fix: `link --create`)."""
+    return reason is not None and reason.startswith("members ") and SHARE_WORD in reason
 
 
 def _one_claimant_per_customer(plan: MemberPlan) -> None:
