@@ -47,6 +47,7 @@ from qbsync.config.checks import (
 )
 from qbsync.config.write import DroppedValue, dropped_values, existing_values
 from qbsync.errors import ConfigError, CredentialStoreError, UsageError
+from qbsync.paths import ensure_dir
 
 
 @command("init")
@@ -218,7 +219,13 @@ def init_command(
 
 def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
     """Load ``values`` through ``load_config`` from a temp file next to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ensure_dir(path.parent)  # 0755 at most whatever the umask: others must not swap the config
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the folder of {path}: {exc.strerror or exc}",
+            hint=f"check that {path.parent} can be created (a file in the way, permissions)",
+        ) from None
     fd, tmp_name = tempfile.mkstemp(prefix=".init-", suffix=".toml", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
