@@ -10,8 +10,8 @@ growing sleep until the deadline.
 A lock file deleted (``rm run.lock``) while its lock is held must not let a second holder in. Two
 things guard against it: after each flock the file we locked must still be the file at that path
 (same device and inode), else we locked a deleted file and start over on the new one; and the run
-lock is also a flock on the data folder itself, which an ``rm`` of the lock file cannot remove
-(a non-empty folder cannot be unlinked), so a run started after the deletion still finds it held.
+lock is two files, the hidden ``.run.lock`` first, so a run started after an ``rm run.lock``
+still finds the lock held (and the holder's note with it).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def file_lock(
     """
     ensure_private_dir(path.parent)
     deadline = time.monotonic() + max(timeout, 0.0)
-    fd = _acquire(path, deadline, what=what, hint=hint, note=path, timeout=timeout)
+    fd = _acquire(path, deadline, what=what, hint=hint, timeout=timeout)
     try:
         _write_holder(fd)
         try:
@@ -57,11 +57,9 @@ def file_lock(
         os.close(fd)
 
 
-def _open(path: Path, *, folder: bool) -> int:
-    """An fd to lock: the lock file (created 0600, never through a symlink), or the folder."""
+def _open(path: Path) -> int:
+    """An fd to lock: the lock file, created 0600, never through a symlink."""
     try:
-        if folder:
-            return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except IsADirectoryError:
         raise _folder_in_the_way(path) from None
@@ -82,7 +80,7 @@ def _folder_in_the_way(path: Path) -> UsageError:
 
 
 def _is_at(fd: int, path: Path) -> bool:
-    """Whether ``fd`` is still the file or folder at ``path`` (not deleted or replaced since)."""
+    """Whether ``fd`` is still the file at ``path`` (not deleted or replaced since)."""
     try:
         now = os.stat(path)
     except OSError:
@@ -97,13 +95,11 @@ def _acquire(
     *,
     what: str,
     hint: str | None,
-    note: Path,
     timeout: float,
-    folder: bool = False,
 ) -> int:
     """Open ``path`` and flock it (waiting until ``deadline``); return the locked fd."""
     wait = _FIRST_WAIT
-    fd = _open(path, folder=folder)
+    fd = _open(path)
     try:
         while True:
             try:
@@ -118,14 +114,14 @@ def _acquire(
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
                 fd = -1
-                fd = _open(path, folder=folder)
+                fd = _open(path)
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                holder = read_holder(note)
+                holder = read_holder(path)
                 who = "another qbsync process" if holder is None else f"qbsync process {holder}"
                 waited = f"; gave up after {timeout:g} s" if timeout > 0 else ""
-                raise LockedError(f"{who} holds {what} ({note}){waited}", hint=hint)
+                raise LockedError(f"{who} holds {what} ({path}){waited}", hint=hint)
             time.sleep(min(wait, remaining))
             wait = min(wait * 2, _MAX_WAIT)
     except BaseException:
@@ -162,32 +158,26 @@ _RUN_LOCK_HINT = (
 
 @contextlib.contextmanager
 def run_lock(data_dir: Path, *, timeout: float = 0.0) -> Iterator[None]:
-    """The lock a syncing command holds for its whole run: ``data_dir`` itself and
-    ``data_dir/run.lock`` (which also holds the note naming the holder).
+    """The lock a syncing command holds for its whole run: ``data_dir/.run.lock``, then
+    ``data_dir/run.lock``.
 
-    The folder lock is what survives an ``rm run.lock`` during a run; the file lock is what
-    qbsync versions before it took, so a run of either kind excludes the other.
+    The hidden one is what survives an ``rm run.lock`` during a run (the issue: a second run got
+    in and both exported); the visible one is what qbsync versions before it took, so a run of
+    either kind excludes the other. (The data folder itself cannot be the lock: the file token
+    store flocks it around each write, under the run lock.)
     Default timeout 0: a cron run that finds another one still going exits 4 at once rather than
     queueing behind it.
     """
     ensure_private_dir(data_dir)
-    path = data_dir / "run.lock"
-    if path.is_dir():  # refused before the folder lock is taken
-        raise _folder_in_the_way(path)
     deadline = time.monotonic() + max(timeout, 0.0)
-    folder_fd = _acquire(
-        data_dir,
-        deadline,
-        what="the run lock",
-        hint=_RUN_LOCK_HINT,
-        note=path,
-        timeout=timeout,
-        folder=True,
-    )
-    try:
+    for path in (data_dir / "run.lock", data_dir / ".run.lock"):
+        if path.is_dir():  # refused before anything is taken
+            raise _folder_in_the_way(path)
+    with file_lock(
+        data_dir / ".run.lock", timeout=timeout, what="the run lock", hint=_RUN_LOCK_HINT
+    ):
         remaining = max(deadline - time.monotonic(), 0.0)
-        with file_lock(path, timeout=remaining, what="the run lock", hint=_RUN_LOCK_HINT):
+        with file_lock(
+            data_dir / "run.lock", timeout=remaining, what="the run lock", hint=_RUN_LOCK_HINT
+        ):
             yield
-    finally:
-        fcntl.flock(folder_fd, fcntl.LOCK_UN)
-        os.close(folder_fd)

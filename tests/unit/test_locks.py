@@ -151,6 +151,7 @@ def test_run_lock_deleted_while_held_does_not_let_a_second_run_in(tmp_path: Path
             granted = True
         assert not granted
         assert info.value.exit_code == ExitCode.LOCKED
+        assert f"pid {holder.pid}" in info.value.message  # the hidden lock file keeps the note
     finally:
         ready.with_suffix(".release").write_text("")
         holder.wait(10)
