@@ -176,6 +176,7 @@ def init_command(
         ),
         "export": {"days": old.get("export", {}).get("days", list(DEFAULT_EXPORT_DAYS))},
     }
+    _keep_the_rest(values, old)
 
     _validate(values, path, obj)
     store = _open_store(values["tokens"]["store"], obj)
@@ -215,6 +216,20 @@ def init_command(
             f"using {values['qbo']['redirect_uri']}"
         )
     _report(config, store.kind, store.location, secret_note=note, obj=obj, notes=notes)
+
+
+def _keep_the_rest(values: dict[str, Any], old: dict[str, Any]) -> None:
+    """Add the old file's valid keys that init does not ask for (``[members]``, ``[export]``
+    beyond days, ``[qbo] batch_size``...) to ``values``: `init --force` keeps every key the
+    config schema knows (README). A ``[source.<type>]`` table stays only with its type."""
+    for table, body in old.items():
+        target = values.setdefault(table, {})
+        for key, value in body.items():
+            if key in target or f"[{table}] {key}" in _FLAGS:  # init's own: the answer wins
+                continue
+            if table == "source" and isinstance(value, dict) and key != target.get("type"):
+                continue  # the options of a source that is no longer in use
+            target[key] = value
 
 
 def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
