@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from qbsync.config import DEFAULT_EXPORT_DAYS
 from qbsync.demo_checks import Holdings, check_invoices, check_members
 from qbsync.errors import QbsyncError, UsageError
+from qbsync.paths import ensure_dir
 from qbsync.sync.schedule import export_days_in_month, next_export_day, today_in
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def _workdir(keep: Path | None) -> Iterator[Path]:
             # A second demo in the same folder would meet the first one's config and tokens,
             # issued by an emulator that has stopped since.
             raise UsageError(f"{keep} is not empty", hint="give --keep a new or empty folder")
-        keep.mkdir(parents=True, exist_ok=True)
+        ensure_dir(keep)  # 0755 at most, whatever the umask
         yield keep
         return
     path = Path(tempfile.mkdtemp(prefix="qbsync-demo-"))

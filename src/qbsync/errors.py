@@ -131,7 +131,7 @@ class CredentialStoreError(QbsyncError):
 
 class CorruptTokenFileError(CredentialStoreError):
     """The token file is not one qbsync wrote, or its tokens are unreadable (exit 2, like a
-    corrupt state database: the operator moves the file aside)."""
+    corrupt state database; the token file, unlike the state, may be moved aside)."""
 
     exit_code = ExitCode.USAGE
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from qbsync.paths import ensure_dir
@@ -74,3 +75,39 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+class UnsafeFileError(OSError):
+    """A file qbsync was asked to append to is not one it may write: a symlink, not a regular
+    file, or another user's."""
+
+
+def open_private_append(path: Path, *, mode: int = 0o600) -> int:
+    """Open ``path`` for appending (created with ``mode``, its folders with ``folder_mode``);
+    return the file descriptor.
+
+    A path given on the command line (``--log-file``) may sit in a folder others can write to
+    (/tmp): a symlink planted there would make us append to whatever it points at (another
+    user's ``.profile``), so the last component is opened without following symlinks, and a file
+    that is not a regular file of ours is refused. ``O_NONBLOCK`` keeps a planted FIFO from
+    hanging the open; it changes nothing for a regular file.
+    """
+    ensure_dir(path.parent, folder_mode(mode))
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        if path.is_symlink():  # ELOOP (Linux) / EMLINK (FreeBSD) from O_NOFOLLOW
+            raise UnsafeFileError(f"{path} is a symbolic link; refusing to follow it") from None
+        raise exc from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFileError(f"{path} is not a regular file")
+        if info.st_uid != os.geteuid():
+            raise UnsafeFileError(f"{path} belongs to another user (uid {info.st_uid}), not to you")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

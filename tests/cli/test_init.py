@@ -600,3 +600,98 @@ def test_next_step_quotes_a_config_path_with_a_space(home: Path, tmp_path: Path)
     assert result.exit_code == 0, result.stderr
     assert custom.exists()
     assert f"Next step:      qbsync --config '{custom}' auth" in result.stdout
+
+
+FULL_CONFIG = """\
+[qbo]
+environment = "http://127.0.0.1:4116"
+client_id = "emu-client-1"
+redirect_uri = "http://127.0.0.1:9123/cb"
+batch_size = 20
+
+[tokens]
+store = "auto"
+
+[source]
+type = "csv"
+members = "/srv/members.csv"
+timeout_seconds = 45
+
+[source.csv]
+delimiter = ";"
+
+[members]
+create_missing = false
+reactivate_inactive = false
+update_display_name = true
+display_name = "{last_name}, {first_name}"
+
+[export]
+days = [1, 15]
+month_end = false
+timezone = "America/Chicago"
+statuses = ["pending", "open"]
+doc_number = "source"
+default_item = "Dues"
+unmapped_items = "default"
+default_tax_code = "TAX"
+online_payment = ["card"]
+
+[export.items]
+DUES = "Membership Dues"
+
+[export.tax_codes]
+GST = "GST on Income"
+"""
+
+
+@pytest.mark.parametrize("yes", [False, True], ids=["no-terminal", "yes"])
+def test_force_token_store_file_keeps_every_key_the_schema_knows(home: Path, yes: bool) -> None:
+    # The issue: `init --force --token-store file` dropped every [members] and [export] key and
+    # [qbo] batch_size as "not valid; left out": create_missing silently back on, the time zone
+    # and the item mapping lost.
+    path = _existing(home, FULL_CONFIG)
+    before = tomllib.loads(FULL_CONFIG)
+    args = ["init", "--force", "--token-store", "file", *(["--yes"] if yes else [])]
+    result = _run(args, env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    after = tomllib.loads(path.read_text())
+    assert after["tokens"] == {"store": "file"}  # the one change asked for
+    before["tokens"] = after["tokens"]
+    before["qbo"]["scopes"] = after["qbo"]["scopes"]  # init writes the default scopes out
+    assert after == before
+    assert "not valid" not in result.stdout and "left out" not in result.stdout
+    config = load_config(path, profile="default", data_dir=_data(home))
+    assert config.members.create_missing is False and config.qbo.batch_size == 20
+    assert config.export.timezone == "America/Chicago"
+    assert dict(config.export.items) == {"DUES": "Membership Dues"}
+
+
+def test_force_drops_only_the_invalid_ones_of_the_other_keys(home: Path) -> None:
+    text = FULL_CONFIG.replace("create_missing = false", 'create_missing = "no"')
+    text = text.replace('timezone = "America/Chicago"', 'timezone = "Mars/Olympus"')
+    path = _existing(home, text)
+    result = _run(
+        ["init", "--force", "--token-store", "file", "--yes"], env={"QBSYNC_CLIENT_SECRET": SECRET}
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    after = tomllib.loads(path.read_text())
+    assert "create_missing" not in after["members"] and "timezone" not in after["export"]
+    assert after["members"]["display_name"] == "{last_name}, {first_name}"
+    assert after["export"]["items"] == {"DUES": "Membership Dues"}
+    assert "[members] create_missing was not valid" in result.stdout
+    assert "[export] timezone was not valid" in result.stdout
+
+
+def test_force_to_another_source_type_drops_the_old_types_options(home: Path) -> None:
+    path = _existing(home, FULL_CONFIG)
+    args = ["init", "--force", "--source", "http", "--base-url", "https://platform.example/api"]
+    result = _run([*args, "--yes"], env={"QBSYNC_CLIENT_SECRET": SECRET})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    after = tomllib.loads(path.read_text())
+    assert after["source"] == {
+        "type": "http",
+        "base_url": "https://platform.example/api",
+        "timeout_seconds": 45,
+    }
+    assert after["members"]["create_missing"] is False

@@ -488,7 +488,7 @@ def test_missing_config_hint_repeats_the_command_with_the_profile(isolated_env: 
 
 
 def test_existing_values_keeps_what_is_valid(tmp_path: Path) -> None:
-    from qbsync.config import existing_values
+    from qbsync.config.write import existing_values
 
     path = _write(
         tmp_path,
@@ -526,14 +526,14 @@ days = [1, 15]
 
 @pytest.mark.parametrize("text", ["[qbo\n", "\xff", ""])
 def test_existing_values_of_a_broken_file_is_empty(tmp_path: Path, text: str) -> None:
-    from qbsync.config import existing_values
+    from qbsync.config.write import existing_values
 
     assert existing_values(_write(tmp_path, text)) == {}
     assert existing_values(tmp_path / "missing.toml") == {}
 
 
 def test_dropped_values_names_each_lost_key_without_secret_values(tmp_path: Path) -> None:
-    from qbsync.config import dropped_values
+    from qbsync.config.write import dropped_values
 
     path = tmp_path / "config.toml"
     path.write_text(

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from qbsync.config import existing_values, load_config
+from qbsync.config import load_config
 from qbsync.config.enabled import write_enabled_at
+from qbsync.config.write import existing_values
 from qbsync.errors import ConfigError
 from qbsync.sources.records import InvoiceLine, SourceInvoice
 from qbsync.sync.invoice_map import marker

@@ -150,3 +150,26 @@ def test_write_config_folders_under_umask_0(root: Path, umask0: None) -> None:
     write_config(path, {"qbo": {"environment": "sandbox"}}, force=False)
     assert _mode(path) == 0o644
     assert _folders(root) == {"conf": 0o755, "conf/qbsync": 0o755}
+
+
+def test_init_creates_the_config_folders_0755_under_umask_0(
+    root: Path, umask0: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The issue: `umask 000; qbsync init` made ~/.config/qbsync 0777, and another user then
+    # replaced the owner's config.toml.
+    from click.testing import CliRunner
+
+    from qbsync.cli.main import cli
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "cfg" / "xdg"))
+    monkeypatch.setenv("QBSYNC_DATA_DIR", str(root / "data"))
+    monkeypatch.setenv("QBSYNC_CLIENT_SECRET", "s-e-c-r-e-t-1")
+    args = ["init", "--client-id", "Abc", "--token-store", "file", "--source", "csv"]
+    args += ["--members", str(root / "members.csv"), "--yes"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    folders = _folders(root)
+    assert folders["cfg"] == 0o755 and folders["cfg/xdg"] == 0o755
+    assert folders["cfg/xdg/qbsync"] == 0o755
+    assert all(mode & 0o022 == 0 for mode in folders.values()), folders
+    assert _mode(root / "cfg" / "xdg" / "qbsync" / "config.toml") == 0o644

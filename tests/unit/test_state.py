@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import random
+import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -258,3 +262,139 @@ def test_concurrent_processes_create_migrate_and_write(db: Path) -> None:
         assert all(r.outcome == "ok" for r in runs)
         assert state.schema_version == SCHEMA_VERSION
     assert _mode(db) == 0o600
+
+
+# -- files the state must refuse, or set right, before SQLite touches them ----------------------
+
+
+def _sides(db: Path) -> list[Path]:
+    return [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm")]
+
+
+def _scramble_pages_after_the_first(db: Path) -> None:
+    data = bytearray(db.read_bytes())
+    noise = random.Random(7)
+    for index in range(4096, len(data)):
+        data[index] = noise.randrange(256)
+    db.write_bytes(bytes(data))
+
+
+def test_an_empty_state_file_is_refused_not_taken_for_a_new_state(db: Path) -> None:
+    # The issue: a 0-byte state.sqlite3 was migrated into a fresh, empty state: the export
+    # history gone, old invoices eligible again.
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"")
+    with pytest.raises(StateError) as info:
+        State.open(db)
+    assert str(db) in info.value.message and "empty" in info.value.message
+    assert info.value.exit_code == 2
+    assert "aside" not in (info.value.hint or "") and "backup" in (info.value.hint or "")
+    assert db.read_bytes() == b""  # left as it was: no schema written into it
+    assert not any(side.exists() for side in _sides(db))
+
+
+def test_a_new_state_is_built_aside_and_linked_in_whole(db: Path) -> None:
+    with State.open(db) as state:
+        assert state.schema_version == SCHEMA_VERSION
+    assert sorted(p.name for p in db.parent.iterdir()) == ["state.sqlite3"]  # no temp left
+    assert db.read_bytes()[:16] == b"SQLite format 3\x00"
+    assert _mode(db) == 0o600
+
+
+def test_scrambled_pages_are_a_state_error_at_open(db: Path) -> None:
+    with State.open(db) as state:
+        state.bind_realm("9130", now=NOW, company_name="Acme")
+        for n in range(200):
+            state.runs.finish(state.runs.start(f"cmd{n}", now=NOW), "ok", {"n": n})
+    _scramble_pages_after_the_first(db)
+    with pytest.raises(StateError) as info:
+        State.open(db)
+    assert str(db) in info.value.message and "damaged" in info.value.message
+    assert "state rebuild" in (info.value.hint or "") and "aside" not in (info.value.hint or "")
+
+
+def test_damage_met_by_a_query_inside_the_block_is_a_state_error(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with State.open(db) as state:
+        for n in range(200):
+            state.runs.finish(state.runs.start(f"cmd{n}", now=NOW), "ok", {"n": n})
+    _scramble_pages_after_the_first(db)
+    monkeypatch.setattr(State, "_check_pages", lambda self: None, raising=False)  # found later
+    with pytest.raises(StateError) as info, State.open(db) as state:
+        state.runs.last(1000)
+    assert "damaged" in info.value.message and info.value.exit_code == 2
+
+
+def test_a_read_only_state_is_refused_and_leaves_no_side_files(db: Path) -> None:
+    # The issue: a 0400 state.sqlite3 made SQLite create 0400 -wal/-shm files (it copies the
+    # database's mode) that broke every later run with "attempt to write a readonly database".
+    State.open(db).close()
+    db.chmod(0o400)
+    with pytest.raises(StateError) as info:
+        State.open(db)
+    assert str(db) in info.value.message and "400" in info.value.message
+    assert f"chmod u+rw {db}" in (info.value.hint or "")
+    assert not any(side.exists() for side in _sides(db))
+    db.chmod(0o600)
+    with State.open(db) as state:
+        state.set_meta("after", "1")
+
+
+def test_side_files_left_read_only_are_set_back_to_0600(db: Path) -> None:
+    with State.open(db) as state:
+        state.set_meta("x", "1")
+    db.chmod(0o400)
+    reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)  # what a read-only run left behind
+    assert reader.execute("SELECT value FROM meta WHERE key = 'x'").fetchone() == ("1",)
+    reader.close()
+    assert [_mode(side) for side in _sides(db)] == [0o400, 0o400]
+    db.chmod(0o600)
+    with State.open(db) as state:
+        assert [_mode(side) for side in _sides(db)] == [0o600, 0o600]
+        state.set_meta("x", "2")
+    with State.open(db) as state:
+        assert state.get_meta("x") == "2"
+
+
+AS_NOBODY = """
+import sys
+from pathlib import Path
+from qbsync.errors import StateError
+from qbsync.state.db import State
+try:
+    State.open(Path(sys.argv[1])).close()
+except StateError as exc:
+    print(exc.message)
+    print(exc.hint)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None,
+    reason="needs root (and util-linux setpriv) to act as two users",
+)
+def test_a_side_file_of_another_user_is_named(tmp_path: Path) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="qbsync-state-"))  # reachable by another user
+    try:
+        db = folder / "state.sqlite3"
+        with State.open(db) as state:
+            state.set_meta("x", "1")
+            shm = db.with_name(db.name + "-shm")
+            kept = shm.read_bytes()
+        shm.write_bytes(kept)  # left by a run as root (say, sudo): root's, 0600
+        shm.chmod(0o600)
+        for item in (folder, db):
+            os.chown(item, 65534, 65534)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        result = subprocess.run(
+            [*as_nobody, sys.executable, "-c", AS_NOBODY, str(db)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"side file {shm}" in result.stdout and "owned by uid 0" in result.stdout
+    finally:
+        shutil.rmtree(folder)

@@ -47,6 +47,7 @@ from qbsync.config.checks import (
 )
 from qbsync.config.write import DroppedValue, dropped_values, existing_values
 from qbsync.errors import ConfigError, CredentialStoreError, UsageError
+from qbsync.paths import ensure_dir
 
 
 @command("init")
@@ -177,6 +178,7 @@ def init_command(
     }
     if "enabled_at" in old.get("export", {}):  # the integration's history: never dropped
         values["export"]["enabled_at"] = old["export"]["enabled_at"]
+    _keep_the_rest(values, old)
 
     _validate(values, path, obj)
     store = _open_store(values["tokens"]["store"], obj)
@@ -218,9 +220,29 @@ def init_command(
     _report(config, store.kind, store.location, secret_note=note, obj=obj, notes=notes)
 
 
+def _keep_the_rest(values: dict[str, Any], old: dict[str, Any]) -> None:
+    """Add the old file's valid keys that init does not ask for (``[members]``, ``[export]``
+    beyond days, ``[qbo] batch_size``...) to ``values``: `init --force` keeps every key the
+    config schema knows (README). A ``[source.<type>]`` table stays only with its type."""
+    for table, body in old.items():
+        target = values.setdefault(table, {})
+        for key, value in body.items():
+            if key in target or f"[{table}] {key}" in _FLAGS:  # init's own: the answer wins
+                continue
+            if table == "source" and isinstance(value, dict) and key != target.get("type"):
+                continue  # the options of a source that is no longer in use
+            target[key] = value
+
+
 def _validate(values: dict[str, Any], path: Path, obj: CliContext) -> None:
     """Load ``values`` through ``load_config`` from a temp file next to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ensure_dir(path.parent)  # 0755 at most whatever the umask: others must not swap the config
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the folder of {path}: {exc.strerror or exc}",
+            hint=f"check that {path.parent} can be created (a file in the way, permissions)",
+        ) from None
     fd, tmp_name = tempfile.mkstemp(prefix=".init-", suffix=".toml", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

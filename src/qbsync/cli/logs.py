@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from pathlib import Path
 
+from qbsync.errors import UsageError
+from qbsync.files import UnsafeFileError, open_private_append
 from qbsync.redact import RedactingFilter, RedactingFormatter
 
 
@@ -16,6 +19,33 @@ class _PlainFormatter(RedactingFormatter):
         record = logging.makeLogRecord(record.__dict__)
         record.levelname = record.levelname.lower()
         return super().format(record)
+
+
+class _PrivateFileHandler(logging.FileHandler):
+    """A FileHandler whose file is opened by ``files.open_private_append``: created 0600 in
+    folders of at most 0700, never through a symlink, never another user's file. Opened at once
+    (a problem is an error before the command runs, not a line logging swallows later)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, mode="a", encoding="utf-8", delay=True)
+        self.stream = self._open()
+
+    def _open(self) -> io.TextIOWrapper:  # FileHandler's hook (also used if it reopens the file)
+        path = Path(self.baseFilename)
+        try:
+            fd = open_private_append(path)
+        except UnsafeFileError as exc:
+            raise UsageError(
+                f"--log-file {path}: {exc}",
+                hint="give --log-file a path of your own (e.g. under ~/.local/state), not one "
+                "another user can plant a file or link at",
+            ) from None
+        except OSError as exc:
+            raise UsageError(
+                f"--log-file {path}: cannot open it: {exc.strerror or exc}",
+                hint=f"check that {path.parent} is a folder you can write to (or can be created)",
+            ) from None
+        return open(fd, "a", encoding="utf-8")  # closed by the handler
 
 
 def setup_logging(verbose: int, *, quiet: bool = False, log_file: Path | None = None) -> None:
@@ -31,8 +61,7 @@ def setup_logging(verbose: int, *, quiet: bool = False, log_file: Path | None = 
     handler.setLevel(level)
     handlers: list[logging.Handler] = [handler]
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file = _PrivateFileHandler(log_file)
         to_file.setFormatter(
             RedactingFormatter("%(asctime)s pid %(process)d %(levelname)s %(name)s: %(message)s")
         )

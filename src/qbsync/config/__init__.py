@@ -49,7 +49,6 @@ from qbsync.config.hints import (
     set_hint_command,
 )
 from qbsync.config.source import SourceConfig, source_config
-from qbsync.config.write import dropped_values, existing_values
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
 from qbsync.paths import DEFAULT_PROFILE, config_path, ensure_dir
@@ -65,9 +64,8 @@ __all__ = [
     "MembersConfig",
     "QboConfig",
     "SourceConfig",
-    "dropped_values",
+    "check_setting",
     "environment_problem",
-    "existing_values",
     "is_secret_key",
     "load_config",
     "set_hint_command",
@@ -252,6 +250,24 @@ def _read_toml(path: Path, profile: str = DEFAULT_PROFILE) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's messages name the position ("at line 3, column 9"), never the value.
         raise ConfigError(f"{path}: invalid TOML: {exc}", hint=f"edit {path}") from None
+
+
+def check_setting(path: Path, table: str, key: str, value: Any) -> None:
+    """Raise ``ConfigError`` unless ``[table] key = value`` passes the check ``load_config``
+    gives it (on its own: the other keys of its table at their defaults). For `init --force`,
+    which keeps every valid key the file has (config/write.py)."""
+    check = Checker(path)
+    body = {key: value}
+    if table == "members":
+        _members(check, body)
+    elif table == "export":
+        _export(check, body)
+    elif (table, key) == ("qbo", "batch_size"):
+        _batch_size(check, body)
+    elif (table, key) == ("source", "timeout_seconds"):
+        check.number(body, "source", key, 30.0)
+    else:  # the keys init asks for have their own checks in write.py; nothing passes unchecked
+        raise check.fail(table, key, "no check for this key")
 
 
 def _batch_size(check: Checker, qbo: dict[str, Any]) -> int:

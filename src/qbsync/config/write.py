@@ -1,5 +1,10 @@
 """What `qbsync init --force` keeps of an existing config (``existing_values``, the new defaults)
-and what it drops (``dropped_values``, for its notes)."""
+and what it drops (``dropped_values``, for its notes).
+
+Every key the config schema knows (``KNOWN_KEYS``) is kept when its value passes its check, so
+`init --force --token-store file` changes the store and nothing else (README): the keys init asks
+for have their checks here, the others (``[members]``, most of ``[export]``, ``[qbo]
+batch_size``...) go through ``check_setting``, the check ``load_config`` gives them."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qbsync.config import check_setting
 from qbsync.config.checks import (
     DEFAULT_TIMEOUT_SECONDS,
     ENV_NAME,
@@ -73,7 +79,22 @@ def _existing_from(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     keep("export", "days", lambda: list(check.days(table("export"))))
     # enabled_at is the integration's history, not a setting: `init --force` never drops it.
     keep("export", "enabled_at", lambda: _valid_moment(check, table("export")))
+    for name in ("qbo", "source", "members", "export"):
+        for key in KNOWN_KEYS[name]:
+            if key in table(name) and key not in out.setdefault(name, {}):
+                value = table(name)[key]
+                if not (isinstance(value, dict | list) and _holds_secret(value)):
+                    keep(name, key, lambda n=name, k=key, v=value: _checked(path, n, k, v))
+    kind = out["source"].get("type")
+    options = source.get(kind) if isinstance(kind, str) else None
+    if isinstance(kind, str) and isinstance(options, dict) and not _holds_secret(options):
+        out["source"][kind] = options  # [source.<type>]: that source's own options, as they are
     return {name: body for name, body in out.items() if body}
+
+
+def _checked(path: Path, table: str, key: str, value: Any) -> Any:
+    check_setting(path, table, key, value)
+    return value
 
 
 # Values that may be quoted in a note about a dropped value (none of them can hold a secret).
@@ -119,6 +140,8 @@ def dropped_values(path: Path) -> list[DroppedValue]:
         for key, value in body.items():
             if is_secret_key(key) or (isinstance(value, dict | list) and _holds_secret(value)):
                 out.append(DroppedValue(name, key, "secret"))
+            elif key in kept.get(name, {}):
+                continue
             elif name not in KNOWN_KEYS or key not in KNOWN_KEYS[name]:
                 out.append(DroppedValue(name, key, "unknown"))
             elif key not in kept.get(name, {}):

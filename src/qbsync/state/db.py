@@ -6,9 +6,15 @@ The schema lives in ``state/migrations.py`` (append-only). ``PRAGMA user_version
 of migrations applied; a database from a newer qbsync is refused rather than half-understood.
 The connection never leaves the ``state`` package: callers use methods named for their purpose.
 
-The file is created 0600 before SQLite opens it. SQLite creates the ``-wal`` and ``-shm`` files
-with the same permissions as the database file (os_unix.c ``findCreateFileMode``: journal and WAL
-files copy the database file's mode), so they are 0600 too; tests check it.
+A new database is built under a temp name (0600, WAL, migrated) and linked into place, so a
+file at the state path is always one qbsync finished: an empty (0-byte) or unreadable file there
+is refused (exit 2), never taken for a new state, since the state holds the export history.
+SQLite creates the ``-wal`` and ``-shm`` files with the same permissions as the database file
+(os_unix.c ``findCreateFileMode``: journal and WAL files copy the database file's mode), so they
+are 0600 too; tests check it. Hence a read-only (0400) database would leave 0400 side files that
+break every later run: a database, side file or folder qbsync cannot write is refused, naming it,
+before SQLite opens anything. Corruption found later (``PRAGMA quick_check`` at open, or a query
+that meets a damaged page) is a ``StateError`` too, never an "unexpected" exit 1.
 Transactions are explicit (``with state.transaction():``, ``BEGIN IMMEDIATE``), so a writer takes
 the lock up front and waits ``busy_timeout`` for another process instead of failing mid-way.
 """
@@ -18,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -37,6 +45,15 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 15_000
 _SQLITE_HEADER = b"SQLite format 3\x00"
+_SIDE_SUFFIXES = ("-wal", "-shm")
+# SQLite result codes that mean the file is damaged or not a database (sqlite.org/rescode.html):
+# the operator's problem to fix (exit 2), not a bug in qbsync.
+_CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+_FILE_CODES = {*_CORRUPT_CODES, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN}
+REBUILD_HINT = (
+    "restore {path} from a backup, or rebuild it from QBO with `qbsync state rebuild` (it holds "
+    "the export history: do not delete it)"
+)
 
 
 class State:
@@ -56,7 +73,33 @@ class State:
     def open(cls, path: Path) -> State:
         path = Path(path)
         ensure_private_dir(path.parent)
-        _prepare_file(path)
+        if not _prepare_file(path):
+            cls._create(path)
+        return cls._connect(path, check=True)
+
+    @classmethod
+    def _create(cls, path: Path) -> None:
+        """Build a new database under a temp name, then link it in: a crash leaves no half-made
+        (empty) file at ``path``. Another process creating it at the same time wins the link;
+        ours is dropped and theirs used."""
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.new")
+        try:
+            fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create state database {path}: {exc.strerror or exc}",
+                hint=f"check that you may write to {path.parent}",
+            ) from None
+        os.close(fd)
+        try:
+            cls._connect(tmp, check=False).close()  # WAL, migrated; closing folds the WAL in
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            cls.delete_files(tmp)
+
+    @classmethod
+    def _connect(cls, path: Path, *, check: bool) -> State:
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
@@ -77,10 +120,22 @@ class State:
                     if time.monotonic() >= deadline:
                         raise
                     time.sleep(0.02)
+            if check:
+                state._check_pages()
         except BaseException:
             conn.close()
             raise
         return state
+
+    def _check_pages(self) -> None:
+        """``PRAGMA quick_check``: a damaged page is found before the run does any work, not
+        half-way through it (it reads every page: about 0.1 s for a 50 MB database)."""
+        try:
+            problems = [row[0] for row in self._conn.execute("PRAGMA quick_check(1)")]
+        except sqlite3.DatabaseError as exc:
+            raise self._db_error(exc) from None
+        if problems != ["ok"]:
+            raise _corrupt(self.path, "; ".join(str(p) for p in problems))
 
     def _configure(self) -> None:
         try:
@@ -118,9 +173,16 @@ class State:
         text = str(exc)
         if "locked" in text or "busy" in text:
             return LockedError(f"state database {self.path} is locked by another process")
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+        if code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            problem = _unwritable(self.path)
+            if problem is not None:
+                return problem
+        if code in _CORRUPT_CODES:
+            return _corrupt(self.path, text)
         return StateError(
             f"state database {self.path} is unreadable or not a qbsync database ({text})",
-            hint=f"move {self.path} aside; a new one is created on the next run",
+            hint=REBUILD_HINT.format(path=self.path),
         )
 
     @staticmethod
@@ -144,8 +206,13 @@ class State:
     def __enter__(self) -> State:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        # A damaged page or an unwritable side file met by a query inside the block: the
+        # operator's to fix (exit 2, naming the file), like the same problem found at open.
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if isinstance(exc, sqlite3.DatabaseError) and code in _FILE_CODES:
+            raise self._db_error(exc) from None
 
     # -- transactions --------------------------------------------------------------------------
 
@@ -263,35 +330,90 @@ class State:
                 conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from sqlite_master
 
 
-def _prepare_file(path: Path) -> None:
-    """Create the database file 0600, or check that an existing one is SQLite and private."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise StateError(f"cannot create state database {path}: {exc.strerror or exc}") from None
-    else:
-        os.close(fd)
-        return
+def _prepare_file(path: Path) -> bool:
+    """Check an existing database file: SQLite, not empty, private, and it, its side files and
+    its folder writable by us. Return False when there is none (it is to be created)."""
     try:
         with open(path, "rb") as handle:
             header = handle.read(len(_SQLITE_HEADER))
-            mode = os.fstat(handle.fileno()).st_mode
+            info = os.fstat(handle.fileno())
+    except FileNotFoundError:
+        return False
     except IsADirectoryError:
         raise StateError(f"state database path {path} is a folder") from None
     except OSError as exc:
         raise StateError(f"cannot read state database {path}: {exc.strerror or exc}") from None
-    if header and header != _SQLITE_HEADER:
+    if not header:
+        # qbsync never leaves an empty file there (see _create): the file was emptied. Taking it
+        # for a new state would start the export history over and send old invoices again.
+        raise StateError(
+            f"state database {path} is empty (0 bytes): it was truncated or replaced; qbsync "
+            "will not start a new state over it (the export history would be lost)",
+            hint=REBUILD_HINT.format(path=path),
+        )
+    if header != _SQLITE_HEADER:
         raise StateError(
             f"{path} is not a SQLite database (not a qbsync state file, or corrupted)",
-            hint=f"move {path} aside; a new one is created on the next run",
+            hint=REBUILD_HINT.format(path=path),
         )
-    if mode & 0o077:
-        os.chmod(path, 0o600)
-        log.warning("state database %s was readable by others; changed it to 0600", path)
-    for suffix in ("-wal", "-shm"):  # left over from when the database itself was loose
+    for suffix in _SIDE_SUFFIXES:
         side = path.with_name(path.name + suffix)
         with contextlib.suppress(FileNotFoundError):
-            if side.stat().st_mode & 0o077:
+            side_info = side.lstat()
+            mode = stat.S_IMODE(side_info.st_mode)
+            if (
+                stat.S_ISREG(side_info.st_mode)
+                and mode != 0o600
+                and side_info.st_uid == os.geteuid()
+            ):
+                # Left loose, or read-only (0400) by an older qbsync run on a read-only database:
+                # SQLite's own files, which it must open for writing. Ours: set them right.
                 side.chmod(0o600)
+                log.warning("%s had mode %o; changed it to 0600", side, mode)
+    if info.st_mode & 0o077 and info.st_uid == os.geteuid():
+        os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+        log.warning("state database %s was readable by others; changed it to owner only", path)
+    problem = _unwritable(path)
+    if problem is not None:
+        raise problem
+    return True
+
+
+def _unwritable(path: Path) -> StateError | None:
+    """The database, a side file or the folder that this process cannot write, named (SQLite
+    needs all of them writable, also to read a WAL database); None if all can be written."""
+    candidates = [path, *(path.with_name(path.name + s) for s in _SIDE_SUFFIXES), path.parent]
+    for item in candidates:
+        try:
+            info = item.lstat()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return StateError(f"cannot read {item}: {exc.strerror or exc}")
+        mode = stat.S_IMODE(info.st_mode)
+        owner_rw = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+        if info.st_uid == os.geteuid() and (mode & owner_rw) == owner_rw:
+            continue
+        if info.st_uid != os.geteuid() and os.access(item, os.R_OK | os.W_OK):
+            continue  # another owner, yet writable by us (group, root): SQLite can use it
+        ours = info.st_uid == os.geteuid()
+        if item == path.parent:
+            what, fix = "the folder of the state database", f"make {item} writable by you"
+        else:
+            what = "the state database" if item == path else "the state database's side file"
+            fix = f"chmod u+rw {item}" if ours else f"give {item} back to your user (chown)"
+            fix += "; do not delete it (the state holds the export history)"
+        whose = "yours" if ours else f"owned by uid {info.st_uid}"
+        return StateError(
+            f"{what} {item} cannot be written ({whose}, mode {mode:o}); qbsync must write it, "
+            "also to read the state",
+            hint=fix,
+        )
+    return None
+
+
+def _corrupt(path: Path, detail: str) -> StateError:
+    return StateError(
+        f"state database {path} is damaged ({detail})",
+        hint=REBUILD_HINT.format(path=path),
+    )
