@@ -122,10 +122,8 @@ def _render(obj: CliContext, record: RunRecord, prepared: ConnectPlan, *, as_jso
     else:
         _show_summary(record)
     if record.exit_code == 5:
-        failed = record.counts.get("failed", 0)
         raise RecordsFailedError(
-            f"{len(record.problems)} problem(s) need you (listed above): {failed} member(s) "
-            "failed; the rest were done",
+            f"{len(record.problems)} problem(s) need you (listed above); the rest were done",
             hint=f"fix what each line says, then run `{obj.command_line('connect-members')}` again",
         )
 

@@ -130,7 +130,7 @@ def connect_record(
             )
             record.problems.append(
                 Problem(
-                    str(failure),
+                    f"failed: {failure}",
                     "fix what it says, then run qbsync connect-members again",
                     "member",
                     failure.member_id,
@@ -156,7 +156,9 @@ def connect_record(
         if word in ("needs-review", "failed"):
             record.problems.append(
                 Problem(
-                    f"member {verdict.member.id} {word}: {verdict.reason}{extra}",
+                    f"failed: member {verdict.member.id}: {verdict.reason}{extra}"
+                    if word == "failed"
+                    else f"member {verdict.member.id} {word}: {verdict.reason}{extra}",
                     f"pick its customer: qbsync link {verdict.member.id}",
                     "member",
                     verdict.member.id,

@@ -71,7 +71,7 @@ def export_record(
             )
             problems.append(
                 Problem(
-                    what=f"{failure}",
+                    what=f"failed: {failure}",
                     fix="fix what it says, then run qbsync connect-members",
                     kind="member",
                     record=failure.member_id,

@@ -258,10 +258,8 @@ def quiet_lines(record: RunRecord, *, limit: int = QUIET_PROBLEMS) -> list[str]:
 def outcome_line(outcome: Outcome) -> str:
     """A record's line in the log file: ids, number, state, QBO Id, amounts, reason, QBO code
     and Intuit transaction id (what Intuit's support asks for). Nothing secret is in a record."""
-    parts = [f"{outcome.kind} {outcome.id}"]
-    if outcome.number:
-        parts.append(f"#{outcome.number}")
-    parts.append(outcome.result)
+    head = f"{outcome.kind} {outcome.id}" + (f" #{outcome.number}" if outcome.number else "")
+    parts = [outcome.result]
     if outcome.qbo_id:
         parts.append(f"QBO Id {outcome.qbo_id}")
     if outcome.amount is not None:
@@ -274,7 +272,7 @@ def outcome_line(outcome: Outcome) -> str:
         parts.append(f"Intuit transaction id {outcome.intuit_tid}")
     if outcome.detail:
         parts.append(f"reason: {outcome.detail}")
-    return " ".join(parts[:2]) + (": " + ", ".join(parts[2:]) if parts[2:] else "")
+    return f"{head}: {', '.join(parts)}"
 
 
 def log_start(command: str, run_id: int | None) -> None:
