@@ -54,7 +54,7 @@ EXIT_CODES: tuple[ExitCodeInfo, ...] = (
     ExitCodeInfo(ExitCode.USAGE, "usage or configuration error"),
     ExitCodeInfo(ExitCode.AUTH_NEEDED, "QBO authorization needed: run `qbsync auth`"),
     ExitCodeInfo(ExitCode.LOCKED, "another qbsync run holds the lock"),
-    ExitCodeInfo(ExitCode.PARTIAL, "finished, but some records failed (listed)"),
+    ExitCodeInfo(ExitCode.PARTIAL, "finished, but some records need you (listed)"),
     ExitCodeInfo(ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 
@@ -211,6 +211,6 @@ class SourceError(QbsyncError):
 
 
 class RecordsFailedError(QbsyncError):
-    """The run finished, but some records failed; they were listed (exit 5)."""
+    """The run finished, but some records need the operator; they were listed (exit 5)."""
 
     exit_code = ExitCode.PARTIAL

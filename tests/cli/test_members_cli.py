@@ -39,6 +39,15 @@ def qbsync(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def connect(*more: str) -> Result:
+    """connect-members --yes: m3 shares its email with two QBO customers, so m3 needs review,
+    a problem: listed, and the run exits 5 (issue 13: cron sees every problem)."""
+    result = qbsync("connect-members", "--yes", *more)
+    assert result.exit_code == 5, result.output
+    assert "member m3 needs-review" in result.output
+    return result
+
+
 def _twins(world: SyncWorld) -> list[str]:
     return [c["Id"] for c in world.customers_with("twins@example.com")]
 
@@ -49,14 +58,13 @@ def _links(world: SyncWorld) -> dict[str, tuple[str, str]]:
 
 
 def test_a_manual_link_sticks_across_connect_members(world: SyncWorld) -> None:
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     assert _links(world)["m1"] == (EMILY_ID, "auto")
     result = qbsync("link", "emily.platt@example.com", NORTHSIDE_ID)
     assert result.exit_code == 0, result.output
     assert "by hand" in result.output
     assert _links(world)["m1"] == (NORTHSIDE_ID, "manual")
-    again = qbsync("connect-members", "--yes", "--full")
-    assert again.exit_code == 0, again.output
+    connect("--full")
     assert _links(world)["m1"] == (NORTHSIDE_ID, "manual")
     listed = json.loads(qbsync("links", "--status", "manual", "--json").output)["members"]
     assert [(r["member"], r["customer_id"]) for r in listed] == [("m1", NORTHSIDE_ID)]
@@ -64,7 +72,7 @@ def test_a_manual_link_sticks_across_connect_members(world: SyncWorld) -> None:
 
 
 def test_link_without_an_id_lists_candidates_as_json(world: SyncWorld) -> None:
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     result = qbsync("link", "m3", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
@@ -84,7 +92,7 @@ def test_link_without_an_id_lists_candidates_as_json(world: SyncWorld) -> None:
 def test_link_to_an_inactive_or_missing_customer_is_refused(
     world: SyncWorld, customer_id: str
 ) -> None:
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     before = _links(world)
     result = qbsync("link", "m1", customer_id)
     assert result.exit_code == 2, result.output
@@ -94,13 +102,13 @@ def test_link_to_an_inactive_or_missing_customer_is_refused(
 
 
 def test_unlink_keeps_the_member_out_of_connect_members(world: SyncWorld) -> None:
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     result = qbsync("unlink", "m1", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["was_linked_to"] == EMILY_ID
     assert "m1" not in _links(world)
     customers = len(world.customers())
-    assert qbsync("connect-members", "--yes", "--full").exit_code == 0
+    connect("--full")
     assert "m1" not in _links(world)
     assert len(world.customers()) == customers
     listed = json.loads(qbsync("links", "--status", "unlinked", "--json").output)["members"]
@@ -115,7 +123,7 @@ def test_links_filters_by_status(world: SyncWorld) -> None:
     world.write_members(
         [*MEMBERS, member("m4", ""), member("m5", "gone@example.com", status="left")]
     )
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
 
     def status(name: str) -> list[str]:
         result = qbsync("links", "--status", name, "--json")
@@ -136,9 +144,9 @@ def test_links_filters_by_status(world: SyncWorld) -> None:
 def test_a_new_member_without_email_is_listed_even_when_nothing_goes_to_qbo(
     world: SyncWorld,
 ) -> None:
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     world.write_members([*MEMBERS, member("m7", "")])
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     listed = json.loads(qbsync("links", "--status", "no-email", "--json").output)["members"]
     assert [r["member"] for r in listed] == ["m7"]
     with world.state() as state:  # the roster row itself, and a run recorded for it
@@ -155,7 +163,9 @@ def test_without_a_terminal_and_without_yes_nothing_changes(world: SyncWorld) ->
     assert world.emu.request_count("/v3/company/*/batch") == 0
     with world.state() as state:
         assert state.members.links() == {}
-        assert state.runs.last(5) == []
+        # The run starts first (issue 13), so the refusal is in `runs`, as export's is.
+        (run,) = state.runs.last(5)
+        assert run.command == "connect-members" and run.outcome == "error"
 
 
 def test_dry_run_changes_nothing(world: SyncWorld) -> None:
@@ -173,7 +183,7 @@ def test_dry_run_changes_nothing(world: SyncWorld) -> None:
 
 
 def test_a_manual_link_to_a_customer_merged_away_is_reported_as_failed(world: SyncWorld) -> None:
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     assert qbsync("link", "m1", NORTHSIDE_ID).exit_code == 0
     world.emu.merge_customers(NORTHSIDE_ID, EMILY_ID)
     result = qbsync("connect-members", "--yes")
@@ -190,7 +200,7 @@ def test_a_manual_link_to_a_customer_merged_away_is_reported_as_failed(world: Sy
 def test_link_to_a_customer_linked_to_another_member_is_refused_unless_forced(
     world: SyncWorld,
 ) -> None:
-    assert qbsync("connect-members", "--yes").exit_code == 0
+    connect()
     before = _links(world)
     assert before["m1"] == (EMILY_ID, "auto") and before["m2"][0] != EMILY_ID
     refused = qbsync("link", "m2", EMILY_ID)

@@ -191,7 +191,7 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
 
     # The runs: connect-members, then the export (88 and one failure), the export again.
     assert [(r.command, r.outcome) for r in reversed(runs)] == [
-        ("connect-members", "ok"),
+        ("connect-members", "partial"),  # m-003 needs review: a problem (issue 13)
         ("export", "partial"),
         ("export", "partial"),
     ]

@@ -22,9 +22,9 @@ from qbsync.cli.options import (
 if TYPE_CHECKING:
     from qbsync.cli.context import Session
     from qbsync.sync.export_run import ExportPlan
+    from qbsync.sync.runrecord import RunRecord
 
 log = logging.getLogger("qbsync.export")
-SHOWN = 10
 
 
 def _export_command(name: str, hidden: bool = False) -> click.Command:
@@ -68,138 +68,108 @@ def run_export(
     *, if_due: bool, as_of: date | None, dry_run: bool, yes: bool, as_json: bool
 ) -> None:
     from qbsync.cli import render
-    from qbsync.sync.export_run import due
+    from qbsync.cli.runview import quiet_problems, with_unavailable_hint
+    from qbsync.errors import QboUnavailableError
+    from qbsync.sync.export_workflow import run_export_workflow
 
     obj = CliContext.get()
     with open_session(obj, run_lock=True) as session:
-        assert session.state is not None
-        when = due(session.state, session.config.export, as_of=as_of)
-        if if_due and when.day is None:
-            log.info("no export day is due on %s; the next is %s", when.today, when.next_day)
+        assert session.state is not None and session.client is not None
+        hooks = _Hooks(obj, yes=yes or if_due, as_json=as_json)
+        try:
+            run = run_export_workflow(
+                config=session.config,
+                state=session.state,
+                client=session.client,
+                hooks=hooks,
+                if_due=if_due,
+                as_of=as_of,
+                dry_run=dry_run,
+            )
+        except QboUnavailableError as exc:
+            raise with_unavailable_hint(session.config, exc) from None
+        record = run.record
+        if record.status == "not-due":
+            log.info(
+                "no export day is due on %s; the next is %s",
+                record.details["today"],
+                record.details["next_export_day"],
+            )
             if as_json:
                 render.emit_json(
                     {
-                        "ok": True,
-                        "due": False,
-                        "today": when.today.isoformat(),
-                        "next_export_day": when.next_day.isoformat(),
+                        "ok": record.ok,
+                        **record.details,
+                        "problems": [p.to_dict() for p in record.problems],
                     }
                 )
                 obj.json_printed = True
+            else:
+                quiet_problems(record)  # a source that cannot be read, also under -q
+            _raise_for(obj, record)
             return
-        _export(
-            obj, session, when.today, when.day, dry_run=dry_run, yes=yes or if_due, as_json=as_json
-        )
-
-
-def _export(
-    obj: CliContext,
-    session: Session,
-    today: date,
-    day: date | None,
-    *,
-    dry_run: bool,
-    yes: bool,
-    as_json: bool,
-) -> None:
-    from qbsync.cli import render
-    from qbsync.errors import RecordsFailedError
-    from qbsync.sources.base import open_source
-    from qbsync.sync.connect import apply_connect, prepare_connect
-    from qbsync.sync.export_run import (
-        apply_export,
-        export_summary,
-        local_tz,
-        members_to_connect,
-        plan_export,
-    )
-
-    state, client, config = session.state, session.client, session.config
-    assert state is not None and client is not None
-    source = open_source(config.source, tz=local_tz(config.export))
-    members = source.members()
-    invoices = source.invoices(statuses=config.export.statuses, created_since=state.enabled_at)
-    run_id = None if dry_run else state.runs.start("export")
-    try:
-        newcomers = members_to_connect(invoices.records, members.records, state, config)
-        if newcomers and not dry_run:  # new sign-ups: one connect attempt, connect-members' rules
-            _confirm_connect(obj, len(newcomers), yes=yes)
-            prepared = prepare_connect(
-                members.records,
-                [],
-                client=client,
-                state=state,
-                config=config,
-                full=False,
-                only=[m.id for m in newcomers],
-            )
-            apply_connect(prepared, client=client, state=state, config=config, run_id=run_id)
-        plan = plan_export(
-            invoices.records,
-            members.records,
-            [*members.problems, *invoices.problems],
-            client=client,
-            state=state,
-            config=config,
-            today=today,
-            export_day=day,
-            settle=not dry_run,
-        )
-        if not as_json and not obj.quiet:
-            _show_plan(plan)
-        if dry_run or not plan.to_send:
-            outcome = None
-            if not dry_run:
-                outcome = apply_export(
-                    plan, client=client, state=state, config=config, run_id=run_id
-                )
-        else:
-            _confirm(obj, plan, yes=yes)
-            with render.Progress(len(plan.to_send), "export", quiet=obj.quiet or as_json) as bar:
-                outcome = apply_export(
-                    plan,
-                    client=client,
-                    state=state,
-                    config=config,
-                    run_id=run_id,
-                    progress=bar.advance,
-                )
-    except BaseException as exc:
-        if run_id is not None:
-            state.runs.finish(run_id, "error", {"error": str(exc)})
-        raise
-    summary = export_summary(plan, outcome)
-    failed = summary["failed"]
-    if day is not None and not dry_run:
-        _warn_served_ahead(session, day)
-    waiting = 0 if dry_run else len(summary["in_flight"])
-    # Nothing done and everything sent unanswered: QBO could not be reached (exit 1); some done
-    # and some failed or unanswered: finished, with records listed (exit 5). Never 0 and "ok"
-    # with invoices left in flight (QBO answering 503 day after day must be seen).
-    done = summary["exported"] + len(summary["settled_from_earlier_runs"])
-    unreachable = bool(waiting) and not failed and not done and not summary["adopted_from_qbo"]
-    result = "unavailable" if unreachable else "partial" if failed or waiting else "ok"
-    if run_id is not None:
-        state.runs.finish(run_id, result, summary)
+        if record.details.get("export_day") and not dry_run:
+            _warn_served_ahead(session, date.fromisoformat(record.details["export_day"]))
+    summary = record.details
     if as_json:
-        render.emit_json({"ok": result == "ok", "dry_run": dry_run, "summary": summary})
+        render.emit_json(
+            {"ok": record.ok, "dry_run": dry_run, "summary": summary, "run": record.to_json()}
+        )
         obj.json_printed = True
-    elif not obj.quiet or failed or waiting:
-        _show_summary(summary, dry_run=dry_run)
-    if unreachable:
-        from qbsync.errors import QboUnavailableError
+    elif obj.quiet:
+        quiet_problems(record)
+    else:
+        _show_summary(record, dry_run=dry_run)
+    _raise_for(obj, record)
 
+
+def _raise_for(obj: CliContext, record: RunRecord) -> None:
+    """The record's exit code, as the error cli/main.py turns into it."""
+    from qbsync.errors import QboUnavailableError, RecordsFailedError
+
+    waiting = len(record.in_flight)
+    if record.status == "unavailable":
         raise QboUnavailableError(
             f"QBO gave no clear answer for {waiting} invoice(s) and nothing was exported; they "
             "stay in flight, and the next export looks for them in QBO before sending them again"
         )
-    if (failed or waiting) and not dry_run:
+    if record.exit_code != 5:
+        return
+    if record.status == "not-due":
         raise RecordsFailedError(
-            f"{failed} invoice(s) failed and {waiting} got no clear answer from QBO (listed "
-            "above); the others were exported",
-            hint="fix what each failed line says; failed invoices are sent again by the next "
-            "export, and those without an answer are looked for in QBO first",
+            "no export day is due, but the source cannot be read (listed above)",
+            hint="fix it before the next export day",
         )
+    failed = record.counts.get("failed", 0)
+    raise RecordsFailedError(
+        f"{len(record.problems)} problem(s) need you (listed above): {failed} invoice(s) "
+        f"failed and {waiting} got no clear answer from QBO; the others were exported",
+        hint=f"`{obj.command_line('runs', str(record.id))}` lists them again; failed invoices "
+        "are sent again by the next export, and those without an answer are looked for in QBO "
+        "first",
+    )
+
+
+class _Hooks:
+    """The terminal's part of the export workflow: questions, the plan, progress."""
+
+    def __init__(self, obj: CliContext, *, yes: bool, as_json: bool) -> None:
+        self.obj, self.yes, self.as_json = obj, yes, as_json
+
+    def confirm_connect(self, count: int) -> bool:
+        return _confirm_connect(self.obj, count, yes=self.yes)
+
+    def show_plan(self, plan: ExportPlan) -> None:
+        if not self.as_json and not self.obj.quiet:
+            _show_plan(plan)
+
+    def confirm(self, plan: ExportPlan) -> None:
+        _confirm(self.obj, plan, yes=self.yes)
+
+    def progress(self, total: int) -> Any:
+        from qbsync.cli.runview import progress
+
+        return progress(self.obj, total, "export", as_json=self.as_json)
 
 
 def _warn_served_ahead(session: Session, day: date) -> None:
@@ -216,10 +186,11 @@ def _warn_served_ahead(session: Session, day: date) -> None:
         log.warning("%s", note)
 
 
-def _confirm_connect(obj: CliContext, count: int, *, yes: bool) -> None:
-    """Connecting new members may create QBO customers: asked before, like the export itself."""
+def _confirm_connect(obj: CliContext, count: int, *, yes: bool) -> bool:
+    """Connecting new members may create QBO customers: asked before, like the export itself.
+    "No" skips those members' invoices (blocked this run) and goes on with the others."""
     if yes:
-        return
+        return True
     from qbsync.errors import UsageError
 
     if not stdin_is_terminal():
@@ -229,10 +200,9 @@ def _confirm_connect(obj: CliContext, count: int, *, yes: bool) -> None:
             "was changed",
             hint=f"run `{obj.command_line('export', '--if-due')}` from cron, or add --yes",
         )
-    click.confirm(
+    return click.confirm(
         f"{count} member(s) with invoices to export are not connected yet; connect them to QBO "
-        "customers first (creating customers when needed)?",
-        abort=True,
+        "customers first (creating customers when needed)? (no: their invoices wait)",
         err=True,
     )
 
@@ -255,6 +225,7 @@ def _confirm(obj: CliContext, plan: ExportPlan, *, yes: bool) -> None:
 
 def _show_plan(plan: ExportPlan) -> None:
     from qbsync.cli import render
+    from qbsync.cli.runview import shown
 
     for problem in plan.problems:
         render.warn(f"skipped: {problem}")
@@ -268,54 +239,50 @@ def _show_plan(plan: ExportPlan) -> None:
             ("settled from an earlier run", str(len(plan.settled.settled))),
         ],
     )
-    rows = [
-        (
-            t.mapped.invoice_id,
-            t.member_id,
-            "export",
-            f"{t.mapped.total} to customer {t.customer_id}",
-        )
-        for t in plan.to_send[:SHOWN]
-    ]
-    rows += [(r.invoice_id, "", "refused", f"{r.field}: {r.reason}") for r in plan.refused[:SHOWN]]
-    rows += [(s.invoice_id, s.member_id, "skipped", s.reason) for s in plan.skipped[:SHOWN]]
+    rows = shown(
+        [
+            (
+                t.mapped.invoice_id,
+                t.member_id,
+                "export",
+                f"{t.mapped.total} to customer {t.customer_id}",
+            )
+            for t in plan.to_send
+        ]
+    )
+    rows += shown(
+        [
+            (r.invoice_id, plan.members.get(r.invoice_id, "-"), "refused", f"{r.field}: {r.reason}")
+            for r in plan.refused
+        ]
+    )
+    rows += shown([(s.invoice_id, s.member_id, "skipped", s.reason) for s in plan.skipped])
     if rows:
         render.table(None, ("invoice", "member", "what", "why"), rows)
 
 
-def _show_summary(summary: dict[str, Any], *, dry_run: bool) -> None:
+def _show_summary(record: RunRecord, *, dry_run: bool) -> None:
     from qbsync.cli import render
+    from qbsync.sync.runrecord import problem_line
 
+    summary = record.details
     if dry_run:
         render.result("Dry run: nothing was sent.")
         return
-    skipped = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary["skipped"].items()) or "0"
-    render.key_values(
-        "Done",
-        [
-            ("exported", f"{summary['exported']} invoice(s), {summary['exported_total']}"),
-            ("failed", str(summary["failed"])),
-            ("skipped", skipped),
-            ("waiting for an answer", str(len(summary["in_flight"]))),
-            ("total differs in QBO", str(len(summary["total_differences"]))),
-        ],
-    )
-    for failure in summary["failures"]:
-        render.warn(f"failed: {failure}")
-    for diff in summary["total_differences"]:
-        against = (
-            f"the platform's total {diff['platform_total']}"
-            if diff.get("platform_total") is not None
-            else f"qbsync's sum of the lines {diff['source_total']}"
-        )
-        render.warn(
-            f"invoice {diff['invoice']}: QBO's total {diff['qbo_total']} differs from {against}"
-        )
-    if summary["in_flight"]:
-        render.warn(
-            f"{len(summary['in_flight'])} invoice(s) got no clear answer from QBO; the next run "
-            "looks for them in QBO before sending anything again"
-        )
+    rows = [
+        ("exported", f"{summary['exported']} invoice(s), {summary['exported_total']}"),
+        ("failed", str(record.counts.get("failed", 0))),
+    ]
+    # What was not sent, and why, by state (not-eligible ones too: counted, never a problem).
+    for state, reasons in summary.get("not_sent", {}).items():
+        rows.append((state, ", ".join(f"{n} {why}" for why, n in reasons.items())))
+    rows += [
+        ("waiting for an answer", str(len(record.in_flight))),
+        ("total differs in QBO", str(len(summary["total_differences"]))),
+    ]
+    render.key_values("Done", rows)
+    for problem in record.problems:
+        render.warn(problem_line(problem))
 
 
 export = _export_command("export")

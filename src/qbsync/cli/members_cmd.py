@@ -20,8 +20,7 @@ from qbsync.cli.options import (
 if TYPE_CHECKING:
     from qbsync.sync.connect import ConnectPlan
     from qbsync.sync.members_plan import MemberPlan
-
-SHOWN = 10  # rows shown per kind of action (all of them go to --json)
+    from qbsync.sync.runrecord import RunRecord
 
 
 @command("connect-members")
@@ -41,37 +40,43 @@ def connect_members(dry_run: bool, yes: bool, full: bool, as_json: bool) -> None
     Shows the plan first and asks before changing QBO (--yes skips the question; under cron,
     --yes is required). --dry-run stops after the plan.
     """
-    from qbsync.sources.base import open_source
-    from qbsync.sync.connect import apply_connect, prepare_connect
-    from qbsync.sync.export_run import local_tz
+    from qbsync.cli.runview import with_unavailable_hint
+    from qbsync.errors import QboUnavailableError
+    from qbsync.sync.connect_workflow import run_connect_workflow
 
     obj = CliContext.get()
     with open_session(obj, run_lock=True) as session:
         assert session.client is not None and session.state is not None
-        config = session.config
-        source = open_source(config.source, tz=local_tz(config.export))
-        read = source.members()
-        prepared = prepare_connect(
-            read.records,
-            read.problems,
-            client=session.client,
-            state=session.state,
-            config=config,
-            full=full,
-            settle=not dry_run,
-        )
-        plan = prepared.plan
-        if not as_json and not obj.quiet:
+        try:
+            run = run_connect_workflow(
+                config=session.config,
+                state=session.state,
+                client=session.client,
+                hooks=_Hooks(obj, yes=yes, as_json=as_json),
+                full=full,
+                dry_run=dry_run,
+            )
+        except QboUnavailableError as exc:
+            raise with_unavailable_hint(session.config, exc) from None
+    assert run.prepared is not None
+    _render(obj, run.record, run.prepared, as_json=as_json)
+
+
+class _Hooks:
+    def __init__(self, obj: CliContext, *, yes: bool, as_json: bool) -> None:
+        self.obj, self.yes, self.as_json = obj, yes, as_json
+
+    def show_plan(self, prepared: ConnectPlan) -> None:
+        if not self.as_json and not self.obj.quiet:
             _show_plan(prepared)
-        if dry_run:
-            _finish_dry_run(obj, prepared, as_json=as_json)
-            return
-        if plan.changes:
-            _confirm(obj, plan, yes=yes)
-        # Even with nothing to send, the run is recorded (it closes a killed run as
-        # interrupted) and so are the verdicts, the links settled from an earlier run, stale
-        # links and contact baselines.
-        _apply(obj, session, prepared, as_json=as_json, apply=apply_connect)
+
+    def confirm(self, plan: MemberPlan) -> None:
+        _confirm(self.obj, plan, yes=self.yes)
+
+    def progress(self, total: int) -> Any:
+        from qbsync.cli.runview import progress
+
+        return progress(self.obj, total, "connect-members", as_json=self.as_json)
 
 
 def _confirm(obj: CliContext, plan: MemberPlan, *, yes: bool) -> None:
@@ -95,63 +100,32 @@ def _confirm(obj: CliContext, plan: MemberPlan, *, yes: bool) -> None:
     )
 
 
-def _apply(
-    obj: CliContext, session: Any, prepared: ConnectPlan, *, as_json: bool, apply: Any
-) -> None:
+def _render(obj: CliContext, record: RunRecord, prepared: ConnectPlan, *, as_json: bool) -> None:
     from qbsync.cli import render
+    from qbsync.cli.runview import quiet_problems
     from qbsync.errors import RecordsFailedError
 
-    state = session.state
-    plan = prepared.plan
-    run_id = state.runs.start("connect-members")
-    total = len(plan.links) + len(plan.creates) + len(plan.reactivations) + len(plan.updates)
-    try:
-        with render.Progress(total, "connect-members", quiet=obj.quiet or as_json) as bar:
-            result = apply(
-                prepared,
-                client=session.client,
-                state=state,
-                config=session.config,
-                run_id=run_id,
-                progress=bar.advance,
-            )
-    except BaseException as exc:
-        state.runs.finish(run_id, "error", {"error": str(exc)})
-        raise
-    summary = result.summary()
-    outcome = "partial" if summary["failed"] else "ok"
-    state.runs.finish(run_id, outcome, summary)
+    summary = record.details
     if as_json:
-        render.emit_json(
-            {
-                "ok": not summary["failed"],
-                "dry_run": False,
-                **_document(prepared),
-                "summary": summary,
-            }
-        )
+        doc: dict[str, Any] = {"ok": record.ok, "dry_run": record.dry_run, **_document(prepared)}
+        if not record.dry_run:
+            doc["summary"] = summary
+        doc["run"] = record.to_json()
+        render.emit_json(doc)
         obj.json_printed = True
-    elif plan.changes == 0 and not prepared.settled and not summary["failed"]:
-        if not obj.quiet:
-            render.result("Nothing to change in QBO.")
-    elif not obj.quiet or summary["failed"]:
-        _show_summary(summary)
-    if summary["failed"]:
+    elif obj.quiet:
+        quiet_problems(record)
+    elif record.dry_run:
+        render.result("Dry run: nothing was changed.")
+    elif prepared.plan.changes == 0 and not prepared.settled and not record.problems:
+        render.result("Nothing to change in QBO.")
+    else:
+        _show_summary(record)
+    if record.exit_code == 5:
         raise RecordsFailedError(
-            f"{summary['failed']} member(s) failed (listed above); the rest were done",
+            f"{len(record.problems)} problem(s) need you (listed above); the rest were done",
             hint=f"fix what each line says, then run `{obj.command_line('connect-members')}` again",
         )
-
-
-def _finish_dry_run(obj: CliContext, prepared: ConnectPlan, *, as_json: bool) -> None:
-    from qbsync.cli import render
-
-    if as_json:
-        render.emit_json({"ok": True, "dry_run": True, **_document(prepared)})
-        obj.json_printed = True
-        return
-    if not obj.quiet:
-        render.result("Dry run: nothing was changed.")
 
 
 def _document(prepared: ConnectPlan) -> dict[str, Any]:
@@ -225,32 +199,48 @@ def _show_plan(prepared: ConnectPlan) -> None:
             ("unlinked by you", str(counts.get("unlinked", 0))),
         ],
     )
-    rows: list[tuple[str, str, str]] = []
-    rows += [
-        (a.member.id, "link", f"customer {a.customer_id}: {a.reason}") for a in plan.links[:SHOWN]
-    ]
-    rows += [
-        (a.member.id, "create", f"{a.display_name!r}: {a.reason}") for a in plan.creates[:SHOWN]
-    ]
-    rows += [
-        (a.member.id, "reactivate", f"customer {a.customer_id}: {a.reason}")
-        for a in plan.reactivations[:SHOWN]
-    ]
-    rows += [
-        (a.member.id, "update", f"customer {a.customer_id}: {', '.join(a.changed)}")
-        for a in plan.updates[:SHOWN]
-    ]
+    from qbsync.cli.runview import shown
+
+    rows: list[tuple[str, ...]] = []
+    rows += shown(
+        [(a.member.id, "link", f"customer {a.customer_id}: {a.reason}") for a in plan.links]
+    )
+    rows += shown(
+        [(a.member.id, "create", f"{a.display_name!r}: {a.reason}") for a in plan.creates]
+    )
+    rows += shown(
+        [
+            (a.member.id, "reactivate", f"customer {a.customer_id}: {a.reason}")
+            for a in plan.reactivations
+        ]
+    )
+    rows += shown(
+        [
+            (a.member.id, "update", f"customer {a.customer_id}: {', '.join(a.changed)}")
+            for a in plan.updates
+        ]
+    )
     for status in ("needs_review", "unmatched", "no_email", "failed"):
-        for v in plan.of(status)[:SHOWN]:
-            extra = f" (candidates: {', '.join(v.candidates)})" if v.candidates else ""
-            rows.append((v.member.id, status.replace("_", " "), v.reason + extra))
+        rows += shown(
+            [
+                (
+                    v.member.id,
+                    status.replace("_", " "),
+                    v.reason
+                    + (f" (candidates: {', '.join(v.candidates)})" if v.candidates else ""),
+                )
+                for v in plan.of(status)
+            ]
+        )
     if rows:
         render.table(None, ("member", "what", "why"), rows)
 
 
-def _show_summary(summary: dict[str, Any]) -> None:
+def _show_summary(record: RunRecord) -> None:
     from qbsync.cli import render
+    from qbsync.sync.runrecord import problem_line
 
+    summary = record.details
     render.key_values(
         "Done",
         [
@@ -268,8 +258,8 @@ def _show_summary(summary: dict[str, Any]) -> None:
             )
         ],
     )
-    for failure in summary["failures"]:
-        render.warn(f"failed: {failure}")
+    for problem in record.problems:
+        render.warn(problem_line(problem))
 
 
 def register(group: click.Group) -> None:

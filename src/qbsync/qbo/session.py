@@ -16,6 +16,7 @@ unknown: that is ``QboUnclearOutcomeError``, a ``QboUnavailableError``; on a rea
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import threading
@@ -42,6 +43,12 @@ log = logging.getLogger(__name__)
 # Set on every response: True when an earlier attempt of the same write was lost or answered 5xx,
 # so QBO may have done the work then; a fault answered now does not prove it was not done.
 UNCLEAR_BEFORE = "qbsync_unclear_before"
+
+
+def whole_seconds(delay: float) -> int:
+    """A retry delay as people read it: whole seconds, rounded up (``retrying in 2 s``, never
+    ``retrying in 1.73205 s``); the wait itself stays exact."""
+    return math.ceil(delay)
 
 
 @dataclass(frozen=True)
@@ -203,7 +210,9 @@ class QboSession(requests.Session):
                 if repeatable and attempt < self.retry.max_attempts:
                     unclear = unclear or not read
                     delay = self.retry.backoff(attempt)
-                    log.warning("QBO %s: %s; retrying in %g s", where, failure, delay)
+                    log.warning(
+                        "QBO %s: %s; retrying in %d s", where, failure, whole_seconds(delay)
+                    )
                     self._sleep(delay)
                     continue
                 text = (
@@ -244,12 +253,12 @@ class QboSession(requests.Session):
                         )
                     wait = min(wait, max(self.retry.max_delay, self.retry.throttle_delay))
                     log.warning(
-                        "QBO %s %s answered %s%s; retrying in %g s",
+                        "QBO %s %s answered %s%s; retrying in %d s",
                         method,
                         _path(url),
                         resp.status_code,
                         _tid_note(resp),
-                        wait,
+                        whole_seconds(wait),
                     )
                     self._sleep(wait)
                     continue

@@ -127,6 +127,15 @@ class RunLog:
         ).fetchall()
         return list(dict.fromkeys(str(r[0]) for r in rows))
 
+    def get(self, run_id: int) -> RunRecord | None:
+        """One run by its id (None when there is none)."""
+        row = self._conn.execute(
+            "SELECT id, command, started_at, finished_at, outcome, summary_json, pid FROM runs "
+            "WHERE id = ?",
+            (run_id,),
+        ).fetchone()
+        return None if row is None else _row(row)
+
     def last(self, n: int = 10, *, command: str | None = None) -> list[RunRecord]:
         """The ``n`` most recent runs (of ``command`` when given), newest first."""
         sql = "SELECT id, command, started_at, finished_at, outcome, summary_json, pid FROM runs"
@@ -135,15 +144,16 @@ class RunLog:
             sql += " WHERE command = ?"
             params = (command, n)
         rows = self._conn.execute(sql + " ORDER BY id DESC LIMIT ?", params).fetchall()
-        return [
-            RunRecord(
-                id=row[0],
-                command=row[1],
-                started_at=datetime.fromisoformat(row[2]),
-                finished_at=parse_time(row[3]),
-                outcome=row[4],
-                summary=json.loads(row[5]) if row[5] else None,
-                pid=row[6],
-            )
-            for row in rows
-        ]
+        return [_row(row) for row in rows]
+
+
+def _row(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row[0],
+        command=row[1],
+        started_at=datetime.fromisoformat(row[2]),
+        finished_at=parse_time(row[3]),
+        outcome=row[4],
+        summary=json.loads(row[5]) if row[5] else None,
+        pid=row[6],
+    )

@@ -109,6 +109,7 @@ class ExportPlan:
     refused: list[Refused] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     changed_since_export: list[str] = field(default_factory=list)
+    members: dict[str, str] = field(default_factory=dict)  # invoice id -> member id, for views
 
     @property
     def total(self) -> Decimal:
@@ -127,7 +128,10 @@ def plan_export(
     export_day: date | None,
     now: datetime | None = None,
     settle: bool = True,
+    assume_links: Mapping[str, str] | None = None,
 ) -> ExportPlan:
+    """``assume_links``: members a dry run would connect first (member -> customer id, or a
+    placeholder for a customer to create), so that it lists their invoices as they would go."""
     enabled_at = state.enabled_at
     if enabled_at is None:
         raise AuthError(
@@ -138,8 +142,10 @@ def plan_export(
     grace = settle_grace(emulator=config.qbo.endpoints.name == "emulator")
     settled = settle_in_flight(client, state, now=now, grace=grace) if settle else ExportOutcome()
     plan = ExportPlan(today, export_day, settled, problems=list(problems))
+    plan.members = {invoice.id: invoice.member_id for invoice in invoices}
     by_member = {m.id: m for m in members}
     links = {m: link.customer_id for m, link in state.members.links().items()}
+    links.update(assume_links or {})
     roster = state.members.roster()
     member_states = {m: row.status for m, row in roster.items() if m not in links}
     for m in state.members.unlinked():
