@@ -142,7 +142,35 @@ def test_status_counts_by_the_vocabulary_and_check_fails_on_an_unreadable_source
     check = qbsync("status", "--check")
     assert check.exit_code == 2, check.output
     assert "invoices.csv" in check.stderr
+    as_json = qbsync("status", "--check", "--json")
+    assert as_json.exit_code == 2
+    checked = json.loads(as_json.stdout)
+    assert (checked["ok"], checked["exit_code"]) == (False, 2)
+    assert "invoices.csv" in checked["invoices"]["source_problem"]
     listing = qbsync("invoices")
     assert listing.exit_code == 0 and "could not be read" in listing.stderr
     assert "i1" in listing.stdout and "i3" in listing.stdout  # the state's rows
     assert qbsync("invoices", "--problems").exit_code == 5
+
+
+def test_on_a_terminal_every_line_fits_80_columns(
+    world: SyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+
+    from qbsync.cli import render
+
+    assert qbsync("export", "--yes").exit_code == 5
+    lines: list[str] = []
+
+    def terminal() -> Console:
+        console = Console(force_terminal=True, width=80, highlight=False, no_color=True)
+        console.print = lambda text, **_: lines.extend(str(text).splitlines())  # type: ignore[method-assign]
+        return console
+
+    monkeypatch.setattr(render, "stdout_console", terminal)
+    assert qbsync("invoices").exit_code == 0
+    assert qbsync("invoices", "i3").exit_code == 0
+    assert any("Unmapped Thing" in ln for ln in lines) and any("…" in ln for ln in lines)
+    assert any(ln.startswith("  fix: fix the item_code") for ln in lines)
+    assert max(len(ln) for ln in lines) <= 80, "\n".join(lines)

@@ -151,7 +151,7 @@ def _table(entries: list[LedgerEntry]) -> None:
 
         click.echo(redact("\n".join(lines)))
         return
-    # A terminal: two lines an invoice, 80 columns. The figures, then QBO's side and the reason.
+    # A terminal: 80 columns. The figures; QBO's side and the reason; the fix, when one is needed.
     cols = (("invoice", 10), ("number", 8), ("member", 8), ("state", 12), ("TxnDate", 10),
             ("platform", 9), ("QBO", 9), ("diff", 7))  # fmt: skip
     head = " ".join(f"{name:<{w}}" for name, w in cols)
@@ -164,10 +164,10 @@ def _table(entries: list[LedgerEntry]) -> None:
         )
         qbo = f"QBO {e.qbo_id}/{e.doc_number or '-'}" if e.qbo_id else ""
         customer = f"customer {e.customer_id}" if e.customer_id else ""
-        detail = " · ".join(
-            p for p in (customer, qbo, e.reason, f"fix: {e.fix}" if e.fix else "") if p
-        )
+        detail = " · ".join(p for p in (customer, qbo, e.reason) if p)
         out.append("  " + elide(detail, WIDTH - 2))
+        if e.fix:
+            out.append("  fix: " + elide(e.fix, WIDTH - 7))
     render.result("\n".join(out))
 
 

@@ -74,19 +74,24 @@ def status_command(as_json: bool, check: bool) -> None:
             if result.ok:
                 tokens = store.load_tokens()  # the check may have refreshed them
             built = report(result)
+    # --check proves syncing can work: a source that cannot be read fails it, with the source's
+    # own exit code (a missing file or column: 2; the platform down: 1).
+    source_fails = check and built.problem is None and source_error is not None
     if as_json:
         from qbsync.cli import render
 
-        render.emit_json(_localized(obj, built.to_dict()))
+        doc = _localized(obj, built.to_dict())
+        if source_fails and source_error is not None:
+            doc.update(ok=False, exit_code=int(source_error.exit_code),
+                       error=source_error.message, hint=obj.localize(source_error.hint))  # fmt: skip
+        render.emit_json(doc)
         obj.json_printed = True
     else:
         _render_text(obj, built, utcnow())
     if built.problem is not None:
         # The report is out; cli/main.py says the error once more and exits with its code.
         raise built.problem
-    if check and source_error is not None:
-        # --check proves syncing can work: a source that cannot be read fails it, with the
-        # source's own exit code (a missing file or column: 2; the platform down: 1).
+    if source_fails and source_error is not None:
         raise source_error
 
 
