@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-invoices": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "state": ("qbsync.cli.state_cmd", "Restore this profile's state (export history, links) from QBO after it was lost."),
     "runs": ("qbsync.cli.runs_cmd", "List recorded runs (connect-members, export) with their counts and problems."),
+    "report": ("qbsync.cli.report_cmd", "Reconcile what was exported with what QBO holds, for your accountant."),
 }  # fmt: skip
 
 
