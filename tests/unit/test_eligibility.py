@@ -42,6 +42,7 @@ def _classify(
     member_states: Mapping[str, str] | None = None,
     known_members: Collection[str] = ("m1", "m2", "m3"),
     tz: Any = None,
+    held: Collection[str] = (),
 ) -> tuple[list[Eligible], list[Skipped]]:
     return classify(
         invoices,
@@ -52,6 +53,7 @@ def _classify(
         member_states={} if member_states is None else member_states,
         known_members=known_members,
         tz=tz,
+        held=held,
     )
 
 
@@ -262,14 +264,31 @@ def test_every_reason_code_is_reachable() -> None:
         _invoice("f", member_id="m2"),
         _invoice("g", member_id="m3"),
         _invoice("h", member_id="m4"),
+        _invoice("i"),
     ]
     _, skipped = _classify(
         invoices,
         settled={"c": "exported", "d": "exporting"},
         member_states={"m3": "needs_review", "m4": "unlinked"},
         known_members={"m1", "m2", "m3", "m4"},
+        held={"i"},
     )
     assert [s.reason_code for s in skipped] == list(REASON_CODES)
+
+
+def test_a_held_invoice_is_never_sent_but_a_hold_hides_nothing_sent() -> None:
+    # `qbsync hold`: set aside by the operator; a hold on one QBO may already have is ignored.
+    eligible, skipped = _classify(
+        [_invoice("a"), _invoice("b"), _invoice("c", member_id="m9")],
+        settled={"b": "exported"},
+        held={"a", "b", "c"},
+    )
+    assert eligible == []
+    assert [(s.invoice_id, s.reason_code) for s in skipped] == [
+        ("a", "held"),
+        ("b", "already_exported"),
+        ("c", "held"),
+    ]
 
 
 def test_an_invoice_listed_twice_is_refused() -> None:

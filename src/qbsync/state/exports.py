@@ -62,6 +62,27 @@ class ExportRecord:
         return self.qbo_total - self.expected_total
 
 
+@dataclass(frozen=True)
+class Hold:
+    """An invoice the operator set aside (`qbsync hold`): never sent until released."""
+
+    invoice_id: str
+    reason: str
+    held_at: datetime
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An invoice the last export would not send (invoice_map.Refused), with the fix."""
+
+    invoice_id: str
+    reason: str
+    fix: str
+    run_id: int | None
+    refused_at: datetime
+
+
 class ExportLog:
     """``state.exports``."""
 
@@ -101,7 +122,9 @@ class ExportLog:
     ) -> None:
         """Record a batch as on its way, in one transaction, before it is sent."""
         at = iso(now or datetime.now(UTC))
+        records = list(records)
         with self._transaction():
+            self.clear_refusal(r.invoice_id for r in records)  # on its way: no longer refused
             self._conn.executemany(
                 f"INSERT INTO exports ({_COLUMNS}) VALUES "  # noqa: S608
                 "(?, ?, ?, 'exporting', ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, NULL, ?, ?) "
@@ -134,6 +157,79 @@ class ExportLog:
                     for r in records
                 ],
             )
+
+    # -- holds and refusals --------------------------------------------------------------------
+
+    def hold(
+        self,
+        invoice_ids: Iterable[str],
+        reason: str,
+        *,
+        run_id: int | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Set invoices aside (a second hold replaces the reason). Whether an id may be held
+        (not exported already) is the caller's check: sync/holds.py."""
+        at = iso(now or datetime.now(UTC))
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT INTO holds (invoice_id, reason, held_at, run_id) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (invoice_id) DO UPDATE SET reason = excluded.reason, "
+                "held_at = excluded.held_at, run_id = excluded.run_id",
+                [(invoice_id, reason, at, run_id) for invoice_id in invoice_ids],
+            )
+
+    def release(self, invoice_ids: Iterable[str]) -> list[str]:
+        """End the holds on these invoices; the ids that were held."""
+        ids = list(dict.fromkeys(invoice_ids))
+        held = self.holds()
+        with self._transaction():
+            self._conn.executemany("DELETE FROM holds WHERE invoice_id = ?", [(i,) for i in ids])
+        return [i for i in ids if i in held]
+
+    def holds(self) -> dict[str, Hold]:
+        rows = self._conn.execute(
+            "SELECT invoice_id, reason, held_at, run_id FROM holds ORDER BY rowid"
+        ).fetchall()
+        return {
+            str(r[0]): Hold(str(r[0]), str(r[1]), datetime.fromisoformat(r[2]), r[3]) for r in rows
+        }
+
+    def record_refusals(
+        self,
+        run_id: int | None,
+        refusals: Iterable[tuple[str, str, str]],
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        """(invoice id, reason, fix) for every invoice this export refused. They replace the
+        last export's: an invoice not refused this time is no longer ``refused``."""
+        at = iso(now or datetime.now(UTC))
+        with self._transaction():
+            self._conn.execute("DELETE FROM refusals")
+            self._conn.executemany(
+                "INSERT INTO refusals (invoice_id, run_id, reason, fix, refused_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (invoice_id) DO UPDATE SET "
+                "run_id = excluded.run_id, reason = excluded.reason, fix = excluded.fix, "
+                "refused_at = excluded.refused_at",
+                [(i, run_id, reason, fix, at) for i, reason, fix in refusals],
+            )
+
+    def clear_refusal(self, invoice_ids: Iterable[str]) -> None:
+        """These invoices are on their way after all: no longer refused."""
+        with self._transaction():
+            self._conn.executemany(
+                "DELETE FROM refusals WHERE invoice_id = ?", [(i,) for i in invoice_ids]
+            )
+
+    def refusals(self) -> dict[str, Refusal]:
+        rows = self._conn.execute(
+            "SELECT invoice_id, reason, fix, run_id, refused_at FROM refusals ORDER BY rowid"
+        ).fetchall()
+        return {
+            str(r[0]): Refusal(str(r[0]), str(r[1]), str(r[2]), r[3], datetime.fromisoformat(r[4]))
+            for r in rows
+        }
 
     def stamp_attempt(self, invoice_ids: Iterable[str], *, now: datetime | None = None) -> None:
         """Record that an attempt of their batch is being sent now (committed before it goes):

@@ -127,6 +127,24 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE exports ADD COLUMN platform_total TEXT;
     """,
+    # v5: invoices the operator set aside (`qbsync hold`: never sent until `qbsync release`),
+    # and the invoices the last export refused (unmapped item, currency, a bad number...), one
+    # row each, so `invoices` and `status` can name them (state `refused`) between runs.
+    """
+    CREATE TABLE IF NOT EXISTS holds (
+        invoice_id TEXT PRIMARY KEY,
+        reason     TEXT NOT NULL,
+        held_at    TEXT NOT NULL,
+        run_id     INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS refusals (
+        invoice_id TEXT PRIMARY KEY,
+        run_id     INTEGER,
+        reason     TEXT NOT NULL,
+        fix        TEXT NOT NULL,
+        refused_at TEXT NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

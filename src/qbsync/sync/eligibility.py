@@ -5,6 +5,7 @@ Checked in this order, the first that applies wins:
 1. settled ``exported`` -> ``already_exported`` (not a problem: reports leave it out);
    ``exporting`` -> ``in_flight`` (an earlier run stopped between create and settle: the caller
    settles those against QBO first); ``failed`` -> checked again below (retried).
+   Held by the operator (`qbsync hold`) -> ``held``: never sent until `qbsync release`.
 2. ``created_at`` before ``enabled_at`` -> ``before_enabled``: never exported, even later.
 3. status not in ``[export] statuses`` (case-insensitive) -> ``status``.
 4. member id unknown to the source -> ``member_unknown``.
@@ -35,8 +36,10 @@ REASON_CODES = (
     "member_not_connected",
     "member_needs_review",
     "member_unlinked",
+    "held",
 )
 SETTLED_STATES = ("exported", "exporting", "failed")
+_SENT = ("already_exported", "in_flight")  # a hold cannot take back what QBO may hold already
 
 
 @dataclass(frozen=True)
@@ -63,18 +66,20 @@ def classify(
     member_states: Mapping[str, str],
     known_members: Collection[str],
     tz: tzinfo | None = None,
+    held: Collection[str] = (),
 ) -> tuple[list[Eligible], list[Skipped]]:
     """Split ``invoices`` into those to export now and those skipped (see the module docstring).
 
     ``settled``: invoice id -> "exported" | "exporting" | "failed"; ``links``: member id -> QBO
     customer id; ``member_states``: member id -> state, for members without a link;
-    ``known_members``: the member ids the source knows. Raises ValueError on an invoice id listed
+    ``known_members``: the member ids the source knows; ``held``: invoice ids on hold. Raises ValueError on an invoice id listed
     twice or an unknown settled state (both mean a bug upstream; exporting on would risk a
     duplicate in QBO).
     """
     wanted = {status.strip().lower() for status in statuses}
     floor = aware(enabled_at, tz)
     known = known_members if isinstance(known_members, set | frozenset) else set(known_members)
+    on_hold = held if isinstance(held, set | frozenset) else set(held)
     eligible: list[Eligible] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
@@ -83,6 +88,8 @@ def classify(
             raise ValueError(f"the source lists invoice {invoice.id!r} more than once")
         seen.add(invoice.id)
         skip = _skip_reason(invoice, floor, wanted, settled, links, member_states, known, tz)
+        if invoice.id in on_hold and (skip is None or skip[0] not in _SENT):
+            skip = ("held", "held by the operator (`qbsync hold`); never sent until released")
         if skip is None:
             eligible.append(Eligible(invoice, links[invoice.member_id]))
         else:

@@ -145,6 +145,7 @@ def plan_export(
     for m in state.members.unlinked():
         member_states[m] = "unlinked"
     records = {r.invoice_id: r for r in state.exports.all()}
+    held = state.exports.holds()  # `qbsync hold`: never sent
     tz = export_tz(config.export)  # one zone for eligibility and TxnDate
     eligible, skipped = classify(
         invoices,
@@ -155,6 +156,7 @@ def plan_export(
         member_states=member_states,
         known_members=by_member.keys(),
         tz=tz,
+        held=held.keys(),
     )
     plan.skipped = [s for s in skipped if s.reason_code != "already_exported"]
     plan.changed_since_export = changed_since_export(invoices, records)
@@ -233,6 +235,10 @@ def apply_export(
             "invoice",
             [(r.invoice_id, "refused", f"{r.field}: {r.reason}") for r in plan.refused],
         )
+    # One row per refused invoice (the ledger's `refused`), replacing the last export's.
+    state.exports.record_refusals(
+        run_id, [(r.invoice_id, f"{r.field}: {r.reason}", refusal_fix(r)) for r in plan.refused]
+    )
     # The day is served once everything sent has a clear answer; with invoices still in flight it
     # stays due, so the next daily run settles them (and serves it).
     # A day served ahead of time by `--as-of` blocks only that day: `due` looks at days served on
@@ -241,6 +247,15 @@ def apply_export(
     if plan.export_day is not None and settled:
         state.exports.serve_day(plan.export_day, run_id=run_id, now=now())
     return outcome
+
+
+def refusal_fix(refused: Refused) -> str:
+    """The fix for a refused invoice: its reason names the config line or the platform field;
+    once that is fixed the next export sends it, or the operator sets it aside."""
+    return (
+        f"fix the {refused.field} as the reason says (the config line or the platform); the next "
+        f"export sends it, or qbsync hold {refused.invoice_id} --reason TEXT"
+    )
 
 
 def export_summary(plan: ExportPlan, outcome: ExportOutcome | None) -> dict[str, Any]:
@@ -298,6 +313,7 @@ def members_to_connect(
     links = state.members.links()
     unlinked = state.members.unlinked()
     exported = state.exports.states()
+    held = state.exports.holds()  # a held invoice gives its member no reason to connect
     statuses = set(config.export.statuses)
     tz = export_tz(config.export)
     wanted = {
@@ -308,5 +324,6 @@ def members_to_connect(
         and exported.get(inv.id) != "exported"
         and inv.member_id not in links
         and inv.member_id not in unlinked
+        and inv.id not in held
     }
     return [m for m in members if m.id in wanted and m.active]

@@ -78,6 +78,7 @@ SKIP_STATE: dict[str, InvoiceState] = {
     "member_unknown": "blocked",
     "member_not_connected": "blocked",
     "member_needs_review": "blocked",
+    "held": "held",
 }
 
 # What the state database stores (exports.state, links.how, members.status) -> the vocabulary.
