@@ -86,11 +86,11 @@ def test_report_reconciles_to_what_the_emulator_holds(world: SyncWorld) -> None:
     assert Decimal(doc["totals"]["platform_total"]) == Decimal("47.00")
     assert Decimal(doc["totals"]["difference"]) == 0 and doc["balanced"] is True
     assert len(world.invoices()) == 2
-    # The failed invoice is a problem with its fix, and counted by state.
+    # The refused invoice is a problem with its fix, and counted by state.
     assert [p["record"] for p in doc["problems"]] == ["i3"]
     assert doc["problems"][0]["fix"]
     states = {s["state"]: s["invoices"] for s in doc["states"]}
-    assert states["exported"] == 2 and states["failed"] == 1
+    assert states == {"exported": 2, "refused": 1}  # its item is not in QBO
     assert doc["currency"] == "home currency"  # offline: no command has read the preferences
 
 
@@ -101,7 +101,7 @@ def test_report_on_the_terminal_names_days_problems_and_states(world: SyncWorld)
     out = result.output
     assert day.isoformat() in out and "47.00" in out
     assert "Problems (1)" in out and "i3" in out and "fix:" in out
-    assert "exported" in out and "failed" in out
+    assert "exported" in out and "refused" in out
 
 
 def test_from_and_to_select_export_days(world: SyncWorld) -> None:

@@ -64,7 +64,7 @@ def report_command(
     """
     from qbsync.errors import RecordsFailedError, UsageError
     from qbsync.sync.export_run import export_tz
-    from qbsync.sync.report_run import make_report
+    from qbsync.sync.report_run import make_report, read_ledger
 
     obj = CliContext.get()
     start: date | None = date_from.date() if date_from else None
@@ -73,9 +73,11 @@ def report_command(
         raise UsageError(f"--from {start} is after --to {end}", hint="swap the two dates")
     with open_session(obj, qbo=verify, run_lock=False, need_history=False) as session:
         assert session.state is not None
+        tz = export_tz(session.config.export)
         built = make_report(
             session.state,
-            tz=export_tz(session.config.export),
+            read_ledger(session.config, session.state, tz),
+            tz=tz,
             now=datetime.now(UTC),
             date_from=start,
             date_to=end,

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.state.exports import ExportRecord
-from qbsync.sync.vocabulary import EXPORT_ROW_STATE, INVOICE_STATES, Problem
+from qbsync.sync.vocabulary import INVOICE_STATES, Problem
 
 CURRENCY_UNKNOWN = "home currency"  # no command has read QBO's preferences into the state yet
 ZERO = Decimal("0")
@@ -278,57 +278,6 @@ def state_totals(rows: Iterable[InvoiceRow]) -> list[StateTotal]:
         amounts[row.state] = amounts.get(row.state, ZERO) + (row.platform_total or ZERO)
     order = [s for s in INVOICE_STATES if s in counts] + sorted(set(counts) - set(INVOICE_STATES))
     return [StateTotal(s, counts[s], amounts[s]) for s in order]
-
-
-def export_rows(records: Iterable[ExportRecord]) -> list[InvoiceRow]:
-    """The invoices the export log knows, as rows (what the ledger gives for every invoice)."""
-    rows = []
-    for r in records:
-        state = EXPORT_ROW_STATE.get(r.state, r.state)
-        reason = fix = None
-        if state == "failed":
-            reason = f"{r.error_message} [QBO {r.error_code}]" if r.error_code else r.error_message
-            fix = "fix what QBO refused; the next export sends it again"
-        elif r.difference is not None:
-            reason = f"QBO total {r.qbo_total} differs from the platform's {r.expected_total}"
-            fix = "check the invoice's tax and rounding in QBO"
-        rows.append(
-            InvoiceRow(
-                invoice_id=r.invoice_id,
-                number=r.number,
-                member_id=r.member_id,
-                state=state,
-                customer_id=r.customer_id,
-                qbo_id=r.qbo_id,
-                doc_number=r.doc_number,
-                txn_date=r.txn_date,
-                platform_total=r.expected_total,
-                qbo_total=r.qbo_total,
-                difference=r.difference,
-                reason=reason,
-                fix=fix,
-            )
-        )
-    return rows
-
-
-def problems_of(rows: Iterable[InvoiceRow]) -> list[Problem]:
-    """Each invoice that needs the operator, as a Problem (the ledger's own list replaces it)."""
-    from qbsync.sync.vocabulary import PROBLEM_STATES
-
-    found = []
-    for row in rows:
-        if row.state in PROBLEM_STATES or (row.state == "exported" and row.difference):
-            found.append(
-                Problem(
-                    what=f"invoice {row.invoice_id} #{row.number}: {row.reason or row.state}",
-                    fix=row.fix or "",
-                    kind="invoice",
-                    record=row.invoice_id,
-                    state=row.state,
-                )
-            )
-    return found
 
 
 @dataclass(frozen=True)
