@@ -295,6 +295,8 @@ class Bar:
 
 CHART_WIDTH = 720
 CHART_HEIGHT = 220
+CHART_TOP = 18  # y of the tallest bar's top (its value is written above the line there)
+CHART_PAD = 40  # left and right: the first and last day labels are centred on their bars
 _AXIS = 24  # room for the day labels under the bars
 
 
@@ -304,9 +306,9 @@ def chart_bars(days: Sequence[DayTotals], *, width: int = CHART_WIDTH) -> list[B
     if not days:
         return []
     top = max((d.platform_total for d in days), default=ZERO)
-    slot = width / len(days)
+    slot = (width - 2 * CHART_PAD) / len(days)
     bar = max(min(slot * 0.7, 60.0), 2.0)
-    usable = CHART_HEIGHT - _AXIS - 16
+    usable = CHART_HEIGHT - _AXIS - CHART_TOP
     bars = []
     for i, d in enumerate(days):
         # Display geometry only: the amount itself is never computed in float.
@@ -314,7 +316,7 @@ def chart_bars(days: Sequence[DayTotals], *, width: int = CHART_WIDTH) -> list[B
         height = max(height, 1.0) if d.platform_total > 0 else 0.0
         bars.append(
             Bar(
-                x=round(i * slot + (slot - bar) / 2, 2),
+                x=round(CHART_PAD + i * slot + (slot - bar) / 2, 2),
                 y=round(CHART_HEIGHT - _AXIS - height, 2),
                 width=round(bar, 2),
                 height=round(height, 2),

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from qbsync.sync.report import CHART_HEIGHT, CHART_WIDTH, Report, chart_bars, period_text
+from qbsync.sync.report import (
+    CHART_HEIGHT,
+    CHART_TOP,
+    CHART_WIDTH,
+    Report,
+    chart_bars,
+    period_text,
+)
 
 TEMPLATE = "report.html.j2"
 
@@ -35,4 +42,6 @@ def render_html(report: Report) -> str:
         bars=chart_bars(report.days),
         chart_width=CHART_WIDTH,
         chart_height=CHART_HEIGHT,
+        chart_top=CHART_TOP,
+        chart_max=max((d.platform_total for d in report.days), default=None),
     )
