@@ -57,7 +57,10 @@ def test_figures_count_links_reviews_exports_and_name_the_fix(
         rig.state, rig.config, source_invoices=changed, now=now + timedelta(minutes=1)
     )
     assert out["exported"] == 1 and out["refused_last_run"] == 1
-    assert out["changed_since_export"] == 1 and out["waiting_for_next_export_day"] == 1
+    # i2 was refused (item "nope" unmapped): refused, not waiting for the next export day.
+    assert out["changed_since_export"] == 1 and out["waiting_for_next_export_day"] == 0
+    assert out["by_state"]["refused"] == 1 and out["by_state"]["changed"] == 1
+    assert sum(out["by_state"].values()) == 2
     whats = " | ".join(p["what"] for p in out["problems"])
     assert "refused" in whats and "changed at the platform" in whats
     assert "custom transaction numbers are off" in whats

@@ -41,6 +41,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "export-invoices": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "state": ("qbsync.cli.state_cmd", "Restore this profile's state (export history, links) from QBO after it was lost."),
+    "invoices": ("qbsync.cli.invoices_cmd", "List every platform invoice qbsync knows with its state, QBO invoice and totals."),
+    "hold": ("qbsync.cli.hold_cmd", "Set platform invoices aside: never exported until `qbsync release`, and not a problem."),
+    "release": ("qbsync.cli.hold_cmd", "Take back held invoices: the next export day sends them (if still eligible)."),
     "runs": ("qbsync.cli.runs_cmd", "List recorded runs (connect-members, export) with their counts and problems."),
     "report": ("qbsync.cli.report_cmd", "Reconcile what was exported with what QBO holds, for your accountant."),
 }  # fmt: skip

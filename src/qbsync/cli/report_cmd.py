@@ -76,7 +76,7 @@ def report_command(
         tz = export_tz(session.config.export)
         built = make_report(
             session.state,
-            read_ledger(session.config, session.state, tz),
+            read_ledger(session.config, session.state),
             tz=tz,
             now=datetime.now(UTC),
             date_from=start,

@@ -21,6 +21,7 @@ from qbsync.cli.context import CliContext, open_session
 from qbsync.cli.options import command, json_option
 
 if TYPE_CHECKING:
+    from qbsync.errors import QbsyncError
     from qbsync.status import CheckResult, StatusReport
 
 
@@ -51,7 +52,7 @@ def status_command(as_json: bool, check: bool) -> None:
         except QbsyncError as exc:
             secret_problem = exc
         env_source = ENVIRONMENT_ENV if os.environ.get(ENVIRONMENT_ENV, "").strip() else "config"
-        figures = _figures(config)
+        figures, source_error = _figures(config, remote=check)
 
         def report(result: status.CheckResult | None = None) -> status.StatusReport:
             return status.build_status(
@@ -73,16 +74,25 @@ def status_command(as_json: bool, check: bool) -> None:
             if result.ok:
                 tokens = store.load_tokens()  # the check may have refreshed them
             built = report(result)
+    # --check proves syncing can work: a source that cannot be read fails it, with the source's
+    # own exit code (a missing file or column: 2; the platform down: 1).
+    source_fails = check and built.problem is None and source_error is not None
     if as_json:
         from qbsync.cli import render
 
-        render.emit_json(_localized(obj, built.to_dict()))
+        doc = _localized(obj, built.to_dict())
+        if source_fails and source_error is not None:
+            doc.update(ok=False, exit_code=int(source_error.exit_code),
+                       error=source_error.message, hint=obj.localize(source_error.hint))  # fmt: skip
+        render.emit_json(doc)
         obj.json_printed = True
     else:
         _render_text(obj, built, utcnow())
     if built.problem is not None:
         # The report is out; cli/main.py says the error once more and exits with its code.
         raise built.problem
+    if source_fails and source_error is not None:
+        raise source_error
 
 
 def _fill_enabled_at(config: Any, meta: dict[str, str | None]) -> None:
@@ -103,33 +113,30 @@ def _fill_enabled_at(config: Any, meta: dict[str, str | None]) -> None:
         logging.getLogger(__name__).warning("%s", getattr(exc, "message", exc))
 
 
-def _figures(config: Any) -> dict[str, Any]:
-    """Members and invoices from the state (no state yet: none); waiting invoices from a csv
-    source only (status stays offline: no request to the platform or QBO)."""
+def _figures(config: Any, *, remote: bool = False) -> tuple[dict[str, Any], QbsyncError | None]:
+    """Members and invoices from the state (no state yet: none), invoices by the ledger; the
+    source is read when it is a local file (status stays offline), any source under --check.
+    With it, the error a source that could not be read gave (None: read, or not asked)."""
     if not config.state_path.exists():
-        return {"members": None, "invoices": None}
-    from qbsync.errors import QbsyncError
-    from qbsync.sources.base import open_source
+        return {"members": None, "invoices": None}, None
     from qbsync.state.db import State
-    from qbsync.sync.export_run import local_tz
-    from qbsync.sync.figures import invoice_figures, member_figures
+    from qbsync.sync.figures import invoice_figures, member_figures, read_source
 
-    invoices = None
-    source_problem = None
-    if config.source.type == "csv" and config.source.invoices is not None:
-        try:
-            source = open_source(config.source, tz=local_tz(config.export))
-            invoices = source.invoices(statuses=config.export.statuses, created_since=None).records
-        except QbsyncError as exc:
-            source_problem = exc.message
+    read = read_source(config, remote=remote)
     with State.open(config.state_path) as state:
         out = {
             "members": member_figures(state),
-            "invoices": invoice_figures(state, config, source_invoices=invoices),
+            "invoices": invoice_figures(
+                state,
+                config,
+                source_invoices=read.invoices,
+                known_members=read.member_ids,
+                source_problem=read.problem,
+            ),
         }
-    if source_problem:
-        out["invoices"]["source_problem"] = source_problem
-    return out
+    if read.problem:
+        out["invoices"]["source_problem"] = read.problem
+    return out, read.error
 
 
 def _check(obj: CliContext) -> CheckResult:
@@ -222,6 +229,11 @@ def _when(value: Any) -> str | None:
     return render.when(moment, utcnow())
 
 
+# The vocabulary's words (sync/vocabulary.py), said the way `invoices --status` takes them.
+_STATE_LABELS = {"waiting": "waiting (next export day)"}
+_NEEDS_SOURCE = ("waiting", "blocked", "not-eligible", "changed")
+
+
 def _render_figures(obj: CliContext, status: dict[str, Any]) -> None:
     from qbsync.cli import render
 
@@ -238,15 +250,15 @@ def _render_figures(obj: CliContext, status: dict[str, Any]) -> None:
             ],
         )  # fmt: skip
     if invoices is not None:
-        waiting = invoices["waiting_for_next_export_day"]
+        by_state = invoices["by_state"]
+        unread = "-" if not invoices["source_read"] else None  # counts that need the source
+        source = invoices.get("source_problem")
         render.key_values(
             "Invoices",
             [
-                ("exported", str(invoices["exported"])),
-                ("waiting for the next export day", "-" if waiting is None else str(waiting)),
-                ("failed", str(invoices["failed"])),
-                ("refused by the last export", str(invoices["refused_last_run"])),
-                ("without a clear answer", str(invoices["in_flight"])),
+                *([("source", f"could not be read: {source}")] if source else []),
+                *[(_STATE_LABELS.get(k, k), unread if unread and k in _NEEDS_SOURCE else str(v))
+                  for k, v in by_state.items()],
                 ("total differs in QBO", str(invoices["total_differences"])),
                 ("totals checked against", invoices["totals_checked_against"]),
                 ("last export", _when(invoices["last_export_at"]) or "never"),

@@ -118,6 +118,18 @@ class RunLog:
             if wanted is None or r[3] in wanted
         ]
 
+    def history(self, kind: str, record_id: str) -> list[RecordOutcome]:
+        """Every outcome recorded for one record (an invoice, a member), oldest first."""
+        rows = self._conn.execute(
+            "SELECT run_id, kind, record_id, outcome, detail, at, intuit_tid FROM run_records "
+            "WHERE kind = ? AND record_id = ? ORDER BY rowid",
+            (kind, record_id),
+        ).fetchall()
+        return [
+            RecordOutcome(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]), r[6])
+            for r in rows
+        ]
+
     def intuit_tids(self, run_id: int) -> list[str]:
         """Intuit's transaction ids recorded with this run's outcomes, first seen first."""
         rows = self._conn.execute(

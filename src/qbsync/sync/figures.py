@@ -1,22 +1,24 @@
-"""Member and invoice figures for `qbsync status`, each problem with the command that fixes it.
+"""Member and invoice figures for `qbsync status`, each problem with the command that fixes it,
+and the ledger as the state and the source hold it (`status`, `invoices`, `report`).
 
-Read from the state (and, for invoices waiting for the next export day, from the source when it
-is a local file); no QBO request.
+Read from the state and the source (``read_source``); no QBO request. The invoice counts are the
+ledger's (sync/ledger.py): one vocabulary state per invoice, never classified twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from qbsync.config import Config
+from qbsync.errors import QbsyncError
 from qbsync.sources.records import SourceInvoice
 from qbsync.state.db import State
 from qbsync.state.exports import ExportRecord
-from qbsync.sync.eligibility import classify
-from qbsync.sync.export_run import changed_since_export, export_tz
+from qbsync.sync.export_run import export_tz, local_tz
+from qbsync.sync.ledger import Ledger, build_ledger
 from qbsync.sync.schedule import due_export_day, next_export_day, today_in
 
 CUSTOM_NUMBERS_META = "custom_txn_numbers"  # what the last export read from QBO's preferences
@@ -84,18 +86,89 @@ def total_check(exported: Sequence[ExportRecord]) -> str:
     return f"the platform's totals ({platform}), {only_sums} ({line_sums})"
 
 
+@dataclass
+class SourceRead:
+    """What ``read_source`` got: the invoices and member ids (None: not read), and why not."""
+
+    invoices: list[SourceInvoice] | None = None
+    member_ids: set[str] | None = None
+    problem: str | None = None  # the source could not be read: what it said
+    error: QbsyncError | None = None
+    row_problems: list[str] = field(default_factory=list)  # rows skipped as unreadable
+
+
+def read_source(config: Config, *, remote: bool) -> SourceRead:
+    """The source's invoices and members, for the ledger. ``remote`` False reads a local (csv)
+    source only (`status` stays offline); an error reading it is kept, not raised."""
+    from qbsync.sources.base import open_source
+
+    if config.source.type != "csv" and not remote:
+        return SourceRead()
+    if config.source.type == "csv" and config.source.invoices is None:
+        return SourceRead()
+    try:
+        source = open_source(config.source, tz=local_tz(config.export))
+        members = source.members()
+        invoices = source.invoices(statuses=config.export.statuses, created_since=None)
+    except QbsyncError as exc:
+        return SourceRead(problem=exc.message, error=exc)
+    return SourceRead(
+        invoices=invoices.records,
+        member_ids={m.id for m in members.records},
+        row_problems=[str(p) for p in [*members.problems, *invoices.problems]],
+    )
+
+
+def load_ledger(
+    state: State,
+    config: Config,
+    *,
+    source_invoices: Sequence[SourceInvoice] | None,
+    known_members: Collection[str] | None = None,
+    source_problem: str | None = None,
+) -> Ledger:
+    """The ledger from this state (exports, links, roster, holds, refusals) and the source."""
+    links = {m: link.customer_id for m, link in state.members.links().items()}
+    member_states = {m: row.status for m, row in state.members.roster().items()}
+    for m in state.members.unlinked():
+        member_states[m] = "unlinked"
+    return build_ledger(
+        source_invoices,
+        exports=state.exports.all(),
+        links=links,
+        member_states=member_states,
+        holds=state.exports.holds(),
+        refusals=state.exports.refusals(),
+        enabled_at=state.enabled_at,
+        statuses=config.export.statuses,
+        tz=export_tz(config.export),  # the zone export judges them in
+        known_members=known_members,
+        source_problem=source_problem,
+    )
+
+
 def invoice_figures(
     state: State,
     config: Config,
     *,
     source_invoices: Sequence[SourceInvoice] | None,
     now: datetime | None = None,
+    known_members: Collection[str] | None = None,
+    source_problem: str | None = None,
 ) -> dict[str, Any]:
     moment = now or datetime.now(UTC)
     records = state.exports.all()
-    counts = state.exports.counts()
+    stored = state.exports.counts()
     exported = [r for r in records if r.state == "exported"]
-    differences = [r.invoice_id for r in exported if r.difference is not None]
+    ledger = load_ledger(
+        state,
+        config,
+        source_invoices=source_invoices,
+        known_members=known_members,
+        source_problem=source_problem,
+    )
+    by_state = ledger.counts
+    differences = [e.invoice_id for e in ledger.entries if e.difference is not None]
     today = today_in(export_tz(config.export), moment)
     enabled = state.enabled_at
     enabled_on = today_in(export_tz(config.export), enabled) if enabled else None
@@ -108,60 +181,8 @@ def invoice_figures(
     nxt = due or next_export_day(today, config.export.days, config.export.month_end)
     last_export = state.runs.last(1, command="export")
     summary = (last_export[0].summary or {}) if last_export else {}
-    waiting: int | None = None
-    changed: list[str] = []
-    if source_invoices is not None and enabled is not None:
-        by_id = {r.invoice_id: r for r in records}
-        links = {m: link.customer_id for m, link in state.members.links().items()}
-        eligible, _ = classify(
-            source_invoices,
-            enabled_at=enabled,
-            statuses=config.export.statuses,
-            settled={i: r.state for i, r in by_id.items()},
-            links=links,
-            member_states={},
-            known_members={i.member_id for i in source_invoices},
-            tz=export_tz(config.export),  # the zone export judges them in
-        )
-        waiting = len(eligible)
-        changed = changed_since_export(source_invoices, by_id)
-    problems: list[Problem] = []
-    refused = int(summary.get("refused", 0) or 0)
-    if refused:
-        problems.append(
-            Problem(
-                f"{refused} invoice(s) refused by the last export (unmapped item, currency...)",
-                "qbsync runs (the reasons and the config line to add), then qbsync export",
-            )
-        )
-    if counts.get("failed"):
-        problems.append(
-            Problem(
-                f"{counts['failed']} invoice(s) failed",
-                "qbsync runs (the reasons); they are sent again by the next export",
-            )
-        )
-    if counts.get("exporting"):
-        problems.append(
-            Problem(
-                f"{counts['exporting']} invoice(s) sent without a clear answer yet",
-                "qbsync export (it settles them against QBO before sending anything)",
-            )
-        )
-    if differences:
-        problems.append(
-            Problem(
-                f"{len(differences)} invoice(s) have another total in QBO than at the platform",
-                "compare them in QBO (tax computed by QBO?): qbsync runs --json lists them",
-            )
-        )
-    if changed:
-        problems.append(
-            Problem(
-                f"{len(changed)} exported invoice(s) changed at the platform since export",
-                "edit them in QBO by hand: qbsync never sends an invoice twice",
-            )
-        )
+    read = source_invoices is not None
+    problems = _invoice_problems(ledger, by_state, len(differences))
     if ahead:
         problems.append(
             Problem(
@@ -179,14 +200,16 @@ def invoice_figures(
             )
         )
     return {
-        "exported": counts.get("exported", 0),
-        "failed": counts.get("failed", 0),
-        "refused_last_run": refused,
-        "in_flight": counts.get("exporting", 0),
+        "exported": stored.get("exported", 0),  # in QBO (changed ones included)
+        "failed": by_state["failed"],
+        "refused_last_run": by_state["refused"],
+        "in_flight": by_state["in-flight"],
         "total_differences": len(differences),
         "totals_checked_against": total_check(exported),
-        "changed_since_export": len(changed) if source_invoices is not None else None,
-        "waiting_for_next_export_day": waiting,
+        "changed_since_export": by_state["changed"] if read else None,
+        "waiting_for_next_export_day": by_state["waiting"] if read else None,
+        "by_state": by_state,  # the vocabulary (sync/vocabulary.py); "waiting" needs the source
+        "source_read": read,
         "skipped_last_run": summary.get("skipped", {}),
         "last_export_at": state.exports.last_export_at(),
         "last_export_day": last_served.isoformat() if last_served else None,
@@ -195,3 +218,41 @@ def invoice_figures(
         "due_now": due is not None,
         "problems": [p.to_dict() for p in problems],
     }
+
+
+def _invoice_problems(ledger: Ledger, by_state: dict[str, int], differences: int) -> list[Problem]:
+    """One line per kind of problem (`invoices --problems` lists each invoice)."""
+    problems = [Problem(p.what, p.fix) for p in ledger.problems if p.kind == "source"]
+    lines = {
+        "refused": (
+            "invoice(s) refused by the last export (unmapped item, currency...)",
+            "qbsync invoices --status refused (the reasons and the fix), then qbsync export",
+        ),
+        "failed": (
+            "invoice(s) failed",
+            "qbsync invoices --status failed (the reasons); they are sent again by the next export",
+        ),
+        "blocked": (
+            "invoice(s) blocked: their member is not connected to a QBO customer",
+            "qbsync invoices --status blocked (each names its member and the fix)",
+        ),
+        "in-flight": (
+            "invoice(s) sent without a clear answer yet",
+            "qbsync export (it settles them against QBO before sending anything)",
+        ),
+        "changed": (
+            "exported invoice(s) changed at the platform since export",
+            "edit them in QBO by hand: qbsync never sends an invoice twice",
+        ),
+    }
+    for state, (what, fix) in lines.items():
+        if by_state.get(state):
+            problems.append(Problem(f"{by_state[state]} {what}", fix))
+    if differences:
+        problems.append(
+            Problem(
+                f"{differences} invoice(s) have another total in QBO than at the platform",
+                "compare them in QBO (tax computed by QBO?): qbsync invoices --problems",
+            )
+        )
+    return problems

@@ -77,6 +77,7 @@ class LedgerEntry:
     exported_at: datetime | None = None
     run_id: int | None = None
     held_reason: str | None = None
+    created_at: datetime | None = None  # at the platform (None: the source did not list it)
 
     @property
     def is_problem(self) -> bool:
@@ -105,6 +106,7 @@ class LedgerEntry:
             "exported_at": self.exported_at.isoformat() if self.exported_at else None,
             "run_id": self.run_id,
             "held_reason": self.held_reason,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
             "problem": self.is_problem,
         }
 
@@ -249,9 +251,10 @@ def _from_source(
         "customer_id": customer_id,
         "platform_total": platform_total(invoice),
         "held_reason": hold.reason if hold else None,
+        "created_at": invoice.created_at,
     }
     if record is not None and record.state in ("exported", "exporting"):
-        out = _from_state(record, None, gone=False)
+        out = _replace(_from_state(record, None, gone=False), created_at=invoice.created_at)
         if changed:
             reason = "exported, then changed at the platform; QBO still has the exported one"
             fix = FIX["changed"].format(q=record.qbo_id or "-")
@@ -281,7 +284,9 @@ def _from_source(
         )
     if record is not None and record.state == "failed":
         failed = _from_state(record, None, gone=False)
-        return _replace(failed, platform_total=base["platform_total"])
+        return _replace(
+            failed, platform_total=base["platform_total"], created_at=invoice.created_at
+        )
     reason = "goes to QBO on the next export day"
     return _entry(i, invoice.number, m, "waiting", reason, "", **base)
 

@@ -10,8 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
-from qbsync.errors import QbsyncError
-from qbsync.sync.ledger import Ledger, LedgerEntry, build_ledger
+from qbsync.sync.ledger import Ledger, LedgerEntry
 from qbsync.sync.report import (
     CURRENCY_UNKNOWN,
     InvoiceRow,
@@ -28,51 +27,29 @@ if TYPE_CHECKING:
     from qbsync.state.db import State
 
 
-def read_ledger(config: Config, state: State, tz: tzinfo) -> Ledger:
-    """The ledger over the source as export reads it (the statuses it exports, created since
-    enabling) and the state. A source that cannot be read is the ledger's problem, not an
-    error: the report still shows what the state knows, and says so. Rows the source skipped
-    (a bad row) are problems too: they never reach QBO until fixed at the platform."""
-    from qbsync.sources.base import open_source
+def read_ledger(config: Config, state: State) -> Ledger:
+    """The ledger `qbsync invoices` shows (figures.read_source + load_ledger: the same states
+    and problems). A source that cannot be read is the ledger's problem, not an error: the
+    report still shows what the state knows, and says so. Rows the source skipped (a bad row)
+    are problems too: they never reach QBO until fixed at the platform."""
+    from qbsync.sync.figures import load_ledger, read_source
 
-    links = {m: link.customer_id for m, link in state.members.links().items()}
-    member_states = {m: row.status for m, row in state.members.roster().items()}
-    for m in state.members.unlinked():
-        member_states[m] = "unlinked"
-    invoices = known = None
-    source_problem: str | None = None
-    skipped_rows: list[Problem] = []
-    try:
-        source = open_source(config.source, tz=tz)
-        members = source.members()
-        read = source.invoices(statuses=config.export.statuses, created_since=state.enabled_at)
-    except QbsyncError as exc:
-        source_problem = exc.message
-    else:
-        invoices, known = read.records, {m.id for m in members.records}
-        skipped_rows = [
-            Problem(
-                f"{p}: not read, so never exported",
-                "fix the row at the platform; the next export reads it again",
-                "source",
-                p.record_id,
-            )
-            for p in [*members.problems, *read.problems]
-        ]
-    ledger = build_ledger(
-        invoices,
-        exports=state.exports.all(),
-        links=links,
-        member_states=member_states,
-        holds=state.exports.holds(),
-        refusals=state.exports.refusals(),
-        enabled_at=state.enabled_at,
-        statuses=config.export.statuses,
-        tz=tz,
-        known_members=known,
-        source_problem=source_problem,
+    read = read_source(config, remote=True)
+    ledger = load_ledger(
+        state,
+        config,
+        source_invoices=read.invoices,
+        known_members=read.member_ids,
+        source_problem=read.problem,
     )
-    ledger.problems.extend(skipped_rows)
+    ledger.problems.extend(
+        Problem(
+            f"{row}: not read, so never exported",
+            "fix the row at the platform; the next export reads it again",
+            "source",
+        )
+        for row in read.row_problems
+    )
     return ledger
 
 
