@@ -223,7 +223,7 @@ def run_demo(
 ) -> DemoResult:
     """Run every demo step against a fresh emulator; raise DemoFailed on the first bad exit or
     the first thing QBO does not hold as it should."""
-    from qbsync.demo_data import write_members
+    from qbsync.demo_data import INVOICE_COLUMNS, write_members
     from qbsync.emulator.persist import snapshot, write_atomic
     from qbsync.hosts import free_loopback_port
 
@@ -234,7 +234,9 @@ def run_demo(
         show(f"QBO emulator on {emu.base_url} (realm {emu.realm_id}, QBO's rate limits on)")
         show(f"Working folder: {workdir}")
         write_members(workdir / "members.csv")
-        (workdir / "invoices.csv").write_text("", encoding="utf-8")  # written once connected
+        # The rows are written once connected (they are timed around the enabling moment); the
+        # header now, so that `status`, which reads the source, finds a valid empty file.
+        (workdir / "invoices.csv").write_text(",".join(INVOICE_COLUMNS) + "\n", encoding="utf-8")
         result = DemoResult(base_url=emu.base_url)
         env = _env(workdir)
 
