@@ -234,8 +234,8 @@ def run_demo(
         show(f"QBO emulator on {emu.base_url} (realm {emu.realm_id}, QBO's rate limits on)")
         show(f"Working folder: {workdir}")
         write_members(workdir / "members.csv")
-        # The rows are written once connected (they are timed around the enabling moment); the
-        # header now, so that `status`, which reads the source, finds a valid empty file.
+        # Written once connected; the header now: an empty file is a source that cannot be
+        # read, which `status --check` fails on.
         (workdir / "invoices.csv").write_text(",".join(INVOICE_COLUMNS) + "\n", encoding="utf-8")
         result = DemoResult(base_url=emu.base_url)
         env = _env(workdir)
