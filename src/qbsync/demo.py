@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qbsync.config import DEFAULT_EXPORT_DAYS
-from qbsync.demo_checks import Holdings, check_invoices, check_members
+from qbsync.demo_checks import Holdings, check_invoices, check_members, check_report
 from qbsync.errors import QbsyncError, UsageError
 from qbsync.paths import ensure_dir
 from qbsync.sync.schedule import export_days_in_month, next_export_day, today_in
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 DEMO_CLIENT_ID = "qbsync-demo-client"
 DEMO_CLIENT_SECRET = "qbsync-demo-secret"  # the emulator's fake demo secret, not a real credential
 EMULATOR_FILE = "emulator.json"  # with --keep: the emulator's final state (`emulator serve --data`)
+REPORT_HTML = "report.html"  # `qbsync report --html`, kept after the demo
+REPORT_CSV = "report.csv"
 
 
 @dataclass
@@ -54,6 +56,8 @@ class DemoResult:
     steps: list[Step] = field(default_factory=list)
     emulator_summary: dict[str, object] = field(default_factory=dict)
     as_of: date | None = None
+    report_summary: list[str] = field(default_factory=list)  # the report's first lines
+    report_html: Path | None = None
 
 
 class DemoFailed(QbsyncError):
@@ -177,8 +181,31 @@ def export_steps(as_of: date) -> list[Step]:
     ]
 
 
-def final_steps() -> list[Step]:
-    return [Step("What ran, as recorded", _qbsync("runs"))]
+def final_steps(report_dir: Path) -> list[Step]:
+    return [
+        Step("What ran, as recorded", _qbsync("runs")),
+        Step(
+            "The reconciliation for your accountant, read back from QBO (--verify)",
+            _qbsync(
+                "report",
+                "--verify",
+                "--csv",
+                str(report_dir / REPORT_CSV),
+                "--html",
+                str(report_dir / REPORT_HTML),
+            ),
+            note="Per export day the platform's and QBO's totals match to the cent; the problems "
+            "are the invoices held back above, each with its fix.",
+        ),
+    ]
+
+
+def report_folder(keep: Path | None) -> Path:
+    """Where the demo's report files go: the --keep folder, else a folder of their own that
+    outlives the demo's throw-away working folder (the demo ends by naming the HTML file)."""
+    if keep is not None:
+        return keep
+    return Path(tempfile.mkdtemp(prefix="qbsync-demo-report-"))
 
 
 def demo_emulator() -> Emulator:
@@ -239,9 +266,15 @@ def run_demo(
                 "QBO's invoices, after exporting again",
                 check_invoices(Holdings.of(emu.company.dump()), sample),
             )
-            run(final_steps())
-
+            report_dir = report_folder(keep)
+            run(final_steps(report_dir))
             holdings = Holdings.of(emu.company.dump())
+            report_csv = (report_dir / REPORT_CSV).read_text(encoding="utf-8")
+            _check(show, "the report's totals (to the cent)", check_report(holdings, report_csv))
+            result.report_html = report_dir / REPORT_HTML
+            # The summary is the report's first paragraph (sync/report.py summary_lines).
+            result.report_summary = result.steps[-1].stdout.strip().split("\n\n")[0].splitlines()
+
             result.emulator_summary = {
                 "company": emu.company.company_name,
                 "requests": emu.request_counts(),

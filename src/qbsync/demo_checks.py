@@ -138,3 +138,27 @@ def check_invoices(holdings: Holdings, sample: SampleInvoices) -> list[str]:
             f"expected {sample.exportable_total}"
         )
     return problems
+
+
+def check_report(holdings: Holdings, report_csv: str) -> list[str]:
+    """The report's CSV reconciles with QBO to the cent: its exported rows are QBO's invoices
+    (by Id), and their QBO and platform totals add up to what QBO holds. ``report_csv``: the
+    text `qbsync report --csv` wrote."""
+    import csv
+    import io
+
+    rows = [r for r in csv.DictReader(io.StringIO(report_csv.lstrip("\ufeff")))]
+    exported = [r for r in rows if r.get("state") == "exported"]
+    problems: list[str] = []
+    held = {str(i.get("Id")) for i in holdings.invoices}
+    ids = {r.get("qbo_id") for r in exported}
+    if ids != held:
+        problems.append(f"the report lists {len(ids)} exported invoices, QBO holds {len(held)}")
+    for column in ("qbo_total", "platform_total"):
+        total = sum((Decimal(r[column]) for r in exported if r.get(column)), Decimal("0"))
+        if total != holdings.exported_total:
+            problems.append(
+                f"the report's {column} adds up to {total}, QBO's invoices to "
+                f"{holdings.exported_total}"
+            )
+    return problems

@@ -85,13 +85,13 @@ def test_demo_runs_every_step_and_connects(
 ) -> None:
     keep, done = demo
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Demo finished: 10 commands ran" in done.stdout
+    assert "Demo finished: 11 commands ran" in done.stdout
     assert "Connected to Sunrise Mailbox Co (emulated)" in done.stdout
-    for command in ("connect-members --yes", "links", "export --if-due --as-of", "runs"):
+    for command in ("connect-members --yes", "links", "export --if-due --as-of", "runs", "report"):
         assert f"$ qbsync {command}" in done.stdout
     # The expected failure is shown with its reason; the checks against QBO ran.
     assert 'item code "LOCKER-XL" is not mapped to a QBO item' in done.stdout
-    assert done.stdout.count("Checked in the emulator:") == 3
+    assert done.stdout.count("Checked in the emulator:") == 4
     # State: the connection was recorded, with the time the integration was enabled.
     with State.open(keep / "data" / "default" / "state.sqlite3") as state:
         assert state.realm_id == "9341455130166501"
@@ -238,3 +238,29 @@ def test_sample_invoices_are_timed_around_the_enabling_moment(tmp_path: Path) ->
     assert all(enabled_at < created[i] <= now for i in after)
     assert all((enabled_at - created[i]).days >= 1 for i in sample.before_enabled)
     assert sample.multi_line_total == Decimal("1883.08")
+
+
+def test_demo_ends_with_the_reports_summary_and_its_html_file(
+    demo: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    keep, done = demo
+    assert done.returncode == 0, done.stdout + done.stderr
+    html = keep / "report.html"
+    ending = done.stdout[done.stdout.index("Demo finished:") :]
+    assert f"The report for your accountant (printable): {html}" in ending
+    assert "Reconciliation for Sunrise Mailbox Co (emulated)" in ending
+    # The report's totals are what the emulator holds, to the cent, in its CSV and its HTML.
+    invoices = _qbo(keep)["Invoice"]
+    total = sum((Decimal(str(i["TotalAmt"])) for i in invoices), Decimal("0"))
+    assert (
+        f"88 invoice(s) exported on 1 day(s): platform {total}, QBO {total}, difference 0.00"
+        in (ending)
+    )
+    with (keep / "report.csv").open(encoding="utf-8-sig", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["state"] == "exported"]
+    assert sum((Decimal(r["qbo_total"]) for r in rows), Decimal("0")) == total
+    assert sum((Decimal(r["platform_total"]) for r in rows), Decimal("0")) == total
+    assert {r["qbo_id"] for r in rows} == {i["Id"] for i in invoices}
+    page = html.read_text(encoding="utf-8")
+    assert f">{total}<" in page and "Balanced" in page and "<svg" in page
+    assert "read back in 2 request(s)" in ending  # one Id IN query for 88, one preferences read

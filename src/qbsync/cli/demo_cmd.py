@@ -92,6 +92,14 @@ def demo_command(keep: Path | None) -> None:
         f"[green]Demo finished:[/green] {len(result.steps)} commands ran against "
         f"{summary.get('company')} at {result.base_url}."
     )
+    if result.report_summary:
+        console.print()
+        for line in result.report_summary:
+            console.print(line, markup=False)
+    if result.report_html is not None:
+        console.print(
+            f"The report for your accountant (printable): {result.report_html}", markup=False
+        )
     if keep is not None:
         port = result.base_url.rsplit(":", 1)[-1]
         data = shlex.quote(str(keep / EMULATOR_FILE))

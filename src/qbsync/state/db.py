@@ -268,6 +268,16 @@ class State:
     def company_name(self) -> str | None:
         return self.get_meta("company_name")
 
+    @property
+    def home_currency(self) -> str | None:
+        """The company's home currency (QBO Preferences CurrencyPrefs.HomeCurrency) as last
+        read, e.g. "USD"; None until a command that reads the preferences has recorded it."""
+        return self.get_meta("home_currency")
+
+    def set_home_currency(self, code: str) -> None:
+        with self.transaction():
+            self.set_meta("home_currency", code)
+
     def bind_realm(
         self,
         realm_id: str,

@@ -318,6 +318,13 @@ class ExportLog:
                 (day.isoformat(), iso(now or datetime.now(UTC)), run_id),
             )
 
+    def served_days(self) -> dict[int, date]:
+        """Run id -> the export day that run served (`qbsync report` groups by it)."""
+        rows = self._conn.execute(
+            "SELECT run_id, day FROM export_days WHERE run_id IS NOT NULL ORDER BY day"
+        ).fetchall()
+        return {int(row[0]): date.fromisoformat(str(row[1])) for row in rows}
+
     def last_activity_at(self) -> datetime | None:
         """The latest moment this state recorded an invoice exported or sent (None: never)."""
         row = self._conn.execute(
