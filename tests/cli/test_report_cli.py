@@ -223,7 +223,9 @@ def test_invoices_exported_outside_an_export_day_group_by_date(world: SyncWorld)
             {"invoice_id": "i4", "member_id": "m1", "number": "1004", "created_at": at},
         ]
     )
-    assert qbsync("export", "--yes").exit_code == 0  # the export day is served: none is due
+    # No export day is due (served); i1's created_at moved at the platform: a `changed` problem.
+    second = qbsync("export", "--yes")
+    assert second.exit_code == 5 and "i1 changed at the platform" in second.output, second.output
     doc = json.loads(qbsync("report", "--json").stdout)
     today = datetime.now(UTC).date()  # the world's export time zone is UTC
     assert [(d["day"], d["export_day"], d["invoices"]) for d in doc["days"]] == [
