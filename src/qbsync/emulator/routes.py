@@ -257,7 +257,12 @@ def _content_type_fault(request: Request, subpath: str) -> Fault | None:
     is_query = subpath.strip("/").lower() == "query"
     if is_query and not request.body.strip():
         return None  # POST query?query=... carries no body
-    if content_type in (_QUERY_TYPES if is_query else ("application/json",)):
+    if subpath.strip("/").endswith("/send"):
+        # invoice/<id>/send: Intuit's reference sends application/octet-stream, no body
+        # (python-quickbooks too). Choice: anything else is refused like any unconsumable body.
+        if content_type == "application/octet-stream" or not request.body:
+            return None
+    elif content_type in (_QUERY_TYPES if is_query else ("application/json",)):
         return None
     return Fault(
         "500",
