@@ -64,7 +64,7 @@ def test_a_held_invoice_is_not_exported_on_an_export_day_and_goes_once_released(
     with world.state() as state:
         assert state.exports.get("i1") is None
     listed = json.loads(qbsync("invoices", "--status", "held", "--json").stdout)
-    assert [(e["invoice_id"], e["held_reason"]) for e in listed["invoices"]] == [
+    assert [(e["invoice_id"], e["held_reason"]) for e in listed] == [
         ("i1", "disputed by the member"),
         ("i3", "disputed by the member"),
     ]
@@ -98,7 +98,8 @@ def test_invoices_lists_each_state_with_qbo_fields_and_the_fix(world: SyncWorld)
     result = qbsync("invoices", "--json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    by_id = {e["invoice_id"]: e for e in doc["invoices"]}
+    assert isinstance(doc, list)  # a list of invoice objects (the contract)
+    by_id = {e["invoice_id"]: e for e in doc}
     assert {i: e["state"] for i, e in by_id.items()} == {
         "i1": "exported",
         "i2": "exported",
@@ -111,7 +112,8 @@ def test_invoices_lists_each_state_with_qbo_fields_and_the_fix(world: SyncWorld)
     assert (by_id["i1"]["qbo_id"], by_id["i1"]["doc_number"]) == (i1.qbo_id, "1001")
     assert by_id["i1"]["platform_total"] == "25.00" and by_id["i1"]["qbo_total"] == "25.00"
     assert "Unmapped Thing" in by_id["i3"]["reason"] and "qbsync hold i3" in by_id["i3"]["fix"]
-    assert doc["counts"]["refused"] == 1 and doc["counts"]["waiting"] == 0
+    counts = json.loads(qbsync("status", "--json").stdout)["invoices"]["by_state"]
+    assert counts["refused"] == 1 and counts["waiting"] == 0
 
     problems = qbsync("invoices", "--problems")
     assert problems.exit_code == 5

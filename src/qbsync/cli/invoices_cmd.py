@@ -80,16 +80,10 @@ def invoices(
             return
     entries = _select(ledger, states, problems, member, since.date() if since else None)
     if as_json:
-        render.emit_json(
-            {
-                "ok": True,
-                "invoices": [e.to_dict() for e in entries],
-                "counts": ledger.counts,
-                "problems": [p.to_dict() for p in ledger.problems],
-                "source_read": ledger.source_read,
-                "source_problem": read.problem,
-            }
-        )
+        # A list of invoice objects, as the operator's-view issue specifies (for jq and
+        # spreadsheets: the same fields as `report --csv`); counts and problems are in
+        # `status --json`, and an unreadable source is said on stderr above.
+        render.emit_json([e.to_dict() for e in entries])
         obj.json_printed = True
     elif not obj.quiet or problems:
         _table(entries)

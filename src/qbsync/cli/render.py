@@ -84,8 +84,9 @@ def _redact_values(value: Any) -> Any:
     return value
 
 
-def emit_json(obj: dict[str, Any]) -> None:
-    """One JSON object on stdout, keys sorted so the output is stable."""
+def emit_json(obj: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """One JSON document on stdout (an object; a list of records where a command lists them),
+    keys sorted so the output is stable."""
     click.echo(json.dumps(_redact_values(obj), sort_keys=True, default=_json_default))
 
 
