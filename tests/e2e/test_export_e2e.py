@@ -97,7 +97,10 @@ def test_first_export_rerun_and_what_is_never_sent(world: SyncWorld) -> None:
     assert [p["record"] for p in doc["run"]["problems"]] == ["r1"]
     summary = doc["summary"]
     assert summary["exported"] == 2 and summary["failed"] == 0
-    assert summary["skipped"] == {"member_needs_review": 1}
+    # "old" (created before enablement) is read, never sent, and counted: not-eligible.
+    assert summary["skipped"] == {"member_needs_review": 1, "before_enabled": 1}
+    assert summary["not_sent"]["not-eligible"] == {"created before enablement": 1}
+    assert "created before enablement" in err or "created before enablement" in str(doc)
     markers = world.marker_counts()
     assert markers == {_marker("i1"): 1, _marker("i2"): 1}
     i1, i2 = _qbo_invoice(world, "i1"), _qbo_invoice(world, "i2")

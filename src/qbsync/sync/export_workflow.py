@@ -143,7 +143,10 @@ def _export(
 ) -> ExportRun:
     source = open_source(config.source, tz=local_tz(config.export))
     members = source.members()
-    invoices = source.invoices(statuses=config.export.statuses, created_since=state.enabled_at)
+    # Every pending invoice, also those created before enablement: classify keeps them back
+    # (never exported) and the summary counts them ("12 created before enablement"), as
+    # `status` and `invoices` do; the status filter still keeps the read small.
+    invoices = source.invoices(statuses=config.export.statuses, created_since=None)
     newcomers = members_to_connect(invoices.records, members.records, state, config)
     connected: ConnectResult | None = None
     declined: list[str] = []
