@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -50,8 +51,10 @@ class Platform:
         self.answers: list[int] = []
         self.lock = threading.Lock()
         self.base_url = ""
+        self.delay = 0.0  # seconds before each answer
 
     def handle(self, path: str, key: str, body: dict[str, Any]) -> int:
+        time.sleep(self.delay)
         with self.lock:
             status = self.answers.pop(0) if self.answers else 200
             self.posts.append((path, key, status))

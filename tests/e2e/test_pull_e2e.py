@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,10 @@ import pytest
 from e2e.pull_helpers import events_csv_rows, export_invoices, platform_stub
 from e2e.sync_helpers import SyncWorld, make_sync_world
 from qbsync.emulator import Emulator
+from qbsync.emulator import cdc as emulator_cdc
+from qbsync.sync import pull_read
+from qbsync.sync.pull_run import run_pull
+from testkit import connect_client
 
 pytestmark = pytest.mark.e2e
 
@@ -133,3 +138,28 @@ def test_http_platform_gets_each_event_once_500_then_200_and_422(world: SyncWorl
         assert len(keys) == len(set(keys)) == 2
         with world.state() as state:
             assert not state.pulls.pending_events()
+
+
+def test_a_full_cdc_answer_is_completed_by_queries(
+    world: SyncWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QBO's CDC cap (1,000) lowered to 8 in the emulator and the engine alike: 12 payments
+    bump 12 invoices (24 objects), the CDC answer is full, and the window is read by queries."""
+    ids = export_invoices(world, 12)
+    client = connect_client(world.emu, tmp_path)
+    with world.state() as state:
+        run_pull(client, state, sink=None, pending_at_platform=set, dry_run=False, run_id=None)
+    for n in range(1, 13):
+        world.emu.record_payment({ids[f"i{n}"]: "25.00"})
+    monkeypatch.setattr(emulator_cdc, "CDC_MAX_OBJECTS", 8)
+    monkeypatch.setattr(pull_read, "CDC_MAX", 8)
+    world.emu.clear_requests()
+    with world.state() as state:
+        outcome = run_pull(
+            client, state, sink=None, pending_at_platform=set, dry_run=False, run_id=None
+        )
+        assert outcome.mode == "cdc+query"
+        assert Counter(e.kind for e in outcome.events) == {"payment": 12, "paid": 12}
+        assert {s.state for s in state.pulls.qbo_states().values()} == {"paid"}
+    counts = world.emu.request_counts("/v3/company/*")
+    assert counts == {"GET /v3/company/{realmId}/cdc": 1, "POST /v3/company/{realmId}/query": 2}

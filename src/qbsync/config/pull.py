@@ -45,15 +45,8 @@ def pull_config(check: Checker, body: dict[str, Any], source: SourceConfig) -> P
         raise check.fail("pull", "options", "expected a table [pull.options] of the sink's options")
     events = check.optional_string(body, "pull", "events_csv")
     path: Path | None = check.path_of(events) if events else None
-    if sink == "csv" and path is None:
-        if source.invoices is None:
-            raise check.fail(
-                "pull",
-                "events_csv",
-                "missing; needed for the csv sink when [source] has no "
-                "invoices file to put qbo-events.csv beside",
-            )
-        path = source.invoices.parent / DEFAULT_EVENTS_CSV
+    if sink == "csv" and path is None and source.invoices is not None:
+        path = source.invoices.parent / DEFAULT_EVENTS_CSV  # else: `pull` says it is needed
     base_url = check.optional_string(body, "pull", "base_url") or source.base_url
     token_env = check.optional_string(body, "pull", "token_env") or source.token_env
     if sink == "http":

@@ -20,7 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-from qbsync.config.pull import SINK_ENTRY_POINT_GROUP, PullConfig
+from qbsync.config.pull import DEFAULT_EVENTS_CSV, SINK_ENTRY_POINT_GROUP, PullConfig
 from qbsync.config.source import SourceConfig
 from qbsync.csvout import csv_rows, safe_cell
 from qbsync.errors import ConfigError
@@ -146,7 +146,12 @@ class _HttpAdapter:
 
 def open_sink(config: PullConfig, source: SourceConfig) -> Sink:
     if config.sink == "csv":
-        assert config.events_csv is not None  # config/pull.py gives the default
+        if config.events_csv is None:
+            raise ConfigError(
+                "[pull] events_csv is not set and [source] has no invoices file to put "
+                f"{DEFAULT_EVENTS_CSV} beside",
+                hint='set [pull] events_csv = "path/to/qbo-events.csv"',
+            )
         return CsvSink(config.events_csv)
     if config.sink == "http":
         return _HttpAdapter(HttpSink(config, source))
