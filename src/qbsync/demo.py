@@ -233,9 +233,10 @@ def run_demo(
                 "QBO's invoices, after exporting again",
                 check_invoices(Holdings.of(emu.company.dump()), sample),
             )
+            holdings = Holdings.of(emu.company.dump())  # what the export left, before the pull
+            _pull_phase(emu, workdir, show, run)
             run(final_steps())
 
-            holdings = Holdings.of(emu.company.dump())
             result.emulator_summary = {
                 "company": emu.company.company_name,
                 "requests": emu.request_counts(),
@@ -246,6 +247,16 @@ def run_demo(
             if keep is not None:  # also after a failure: what QBO held, for a post-mortem
                 write_atomic(workdir / EMULATOR_FILE, snapshot(emu))
         return result
+
+
+def _pull_phase(
+    emu: Emulator, workdir: Path, show: Callable[[str], None], run: Callable[[list[Step]], None]
+) -> None:
+    from qbsync.demo_pull import accountant_acts, check_events, pull_steps
+
+    done = accountant_acts(emu, show)
+    run(pull_steps(_qbsync, Step))
+    _check(show, "qbo-events.csv", check_events(workdir, done))
 
 
 def _run_step(

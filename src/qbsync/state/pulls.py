@@ -174,10 +174,12 @@ class PullStore:
         events: Sequence[PullEvent],
         watermark: datetime | None,
         run_id: int | None,
+        sweep_next: bool = False,
         now: datetime | None = None,
     ) -> int:
         """One pull's findings in one transaction; events already known are skipped. Answers
-        how many events were new."""
+        how many events were new. ``sweep_next``: the next pull reads the exported invoices by
+        Id (this one could not see every deletion)."""
         at = iso(now or datetime.now(UTC))
         with self._transaction():
             self._conn.executemany(
@@ -247,6 +249,8 @@ class PullStore:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                         (key, value),
                     )
+                if sweep_next:  # no "pulled at": the next pull reads by Id (pull_read.py)
+                    self._conn.execute("DELETE FROM meta WHERE key = ?", (PULLED_AT,))
         return added
 
     def mark_delivered(self, event_ids: Iterable[str], *, now: datetime | None = None) -> None:

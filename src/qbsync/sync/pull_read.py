@@ -8,8 +8,8 @@
   a full answer is completed by ``MetaData.LastUpdatedTime`` queries (which do bound both ends;
   1,000 a page) for Invoice and Payment over the same window: ceil(changed / 1000) + 1 requests.
   Deletions come only from CDC (a LastUpdatedTime query never shows one: qbo-facts.md
-  "Deleted objects"): the tombstones of the full answer are kept; an exported invoice deleted
-  and beyond the cap is found by the next by-Id read (see below).
+  "Deleted objects"): the tombstones of the full answer are kept, and the NEXT pull reads the
+  exported invoices by Id (below), which finds a deletion the cap cut off.
 - A last pull older than CDC's 30 days (or none; or QBO refusing the window: "... older than
   fixed days is not supported", Wish-Org/QuickBooksSharp #19) reads the exported invoices by Id
   (``select * from Invoice where Id in (...)``, 1,000 per query; an Id not found was deleted) and

@@ -108,6 +108,7 @@ def run_pull(
                 events=fresh,
                 watermark=read.read_at,
                 run_id=run_id,
+                sweep_next=read.mode == "cdc+query",
             )
     if isinstance(before, int):
         outcome.requests = int(client.request_count) - before  # type: ignore[attr-defined]
