@@ -95,11 +95,8 @@ def run_pull(
             read.changes, exported, state.pulls.invoices(), recorded, own_payments=OWN_PAYMENTS
         )
         _voided_problems(plan, pending_at_platform)
-        fresh = [
-            e
-            for e in plan.events
-            if e.event_id not in state.pulls.known_event_ids([e.event_id for e in plan.events])
-        ]
+        known_ids = state.pulls.known_event_ids(e.event_id for e in plan.events)
+        fresh = [e for e in plan.events if e.event_id not in known_ids]
         outcome = PullOutcome(read.mode, events=fresh)
         if not dry_run:
             state.pulls.apply(
