@@ -12,40 +12,23 @@ deleted, or its lines changed) is ``payment-removed``, judged against what earli
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from qbsync.state.pulls import PaymentApplied, PullEvent, QboInvoice
-
-EVENT_KINDS = (
-    "payment",
-    "payment-removed",
-    "credit",
-    "paid",
-    "partly-paid",
-    "reopened",
-    "voided",
-    "deleted",
-    "edited",
-)
-QBO_STATES = ("open", "partly-paid", "paid", "voided", "deleted")
-CSV_COLUMNS = (
-    "event_id",
-    "occurred_at",
-    "event",
-    "invoice_id",
-    "number",
-    "qbo_invoice_id",
-    "amount",
-    "balance",
-    "qbo_payment_id",
-    "payment_method",
-    "reference",
-    "detail",
+from qbsync.sync.pull_fields import (
+    applied_to,
+    dec,
+    event_id,
+    fingerprint,
+    invoice_payment_ids,
+    linked_invoices,
+    payment_kind,
+    qbo_state,
+    ref,
+    updated,
 )
 
 
@@ -75,95 +58,6 @@ class PullPlan:
     invoices: list[QboInvoice] = field(default_factory=list)
     payments: list[PaymentApplied] = field(default_factory=list)
     events: list[PullEvent] = field(default_factory=list)
-
-
-def event_id(*parts: object) -> str:
-    """Stable: the same change always gets the same id (what the sinks de-duplicate on)."""
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _dec(value: Any) -> Decimal:
-    return Decimal(str(value)) if value is not None else Decimal(0)
-
-
-def _ref(value: Any) -> str | None:
-    return str(value.get("value")) if isinstance(value, dict) and value.get("value") else None
-
-
-def _updated(obj: Mapping[str, Any]) -> str | None:
-    meta = obj.get("MetaData")
-    return str(meta.get("LastUpdatedTime")) if isinstance(meta, dict) else None
-
-
-def is_voided(invoice: Mapping[str, Any]) -> bool:
-    note = str(invoice.get("PrivateNote") or "")
-    return note.startswith("Voided") and _dec(invoice.get("TotalAmt")) == 0
-
-
-def qbo_state(invoice: Mapping[str, Any]) -> str:
-    if is_voided(invoice):
-        return "voided"
-    balance, total = _dec(invoice.get("Balance")), _dec(invoice.get("TotalAmt"))
-    if balance <= 0:
-        return "paid"
-    return "open" if balance >= total else "partly-paid"
-
-
-def fingerprint(invoice: Mapping[str, Any]) -> str:
-    """What an accountant's edit changes: customer, total, the item lines. Balance, SyncToken,
-    LinkedTxn (payments) are left out, so a payment is never taken for an edit."""
-    lines = [
-        (
-            str(line.get("Amount")),
-            _ref((line.get("SalesItemLineDetail") or {}).get("ItemRef")),
-            str((line.get("SalesItemLineDetail") or {}).get("Qty")),
-            str((line.get("SalesItemLineDetail") or {}).get("UnitPrice")),
-            str(line.get("Description") or ""),
-        )
-        for line in invoice.get("Line") or []
-        if isinstance(line, dict) and line.get("DetailType") == "SalesItemLineDetail"
-    ]
-    body = [_ref(invoice.get("CustomerRef")), str(_dec(invoice.get("TotalAmt"))), lines]
-    return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:24]
-
-
-def applied_to(payment: Mapping[str, Any], qbo_invoice_id: str) -> Decimal:
-    """What ``payment``'s lines apply to one invoice (0 for a voided payment: no lines)."""
-    total = Decimal(0)
-    for line in payment.get("Line") or []:
-        for link in line.get("LinkedTxn") or [] if isinstance(line, dict) else []:
-            if link.get("TxnType") == "Invoice" and str(link.get("TxnId")) == qbo_invoice_id:
-                total += _dec(line.get("Amount"))
-    return total
-
-
-def linked_invoices(payment: Mapping[str, Any]) -> set[str]:
-    return {
-        str(link.get("TxnId"))
-        for line in payment.get("Line") or []
-        if isinstance(line, dict)
-        for link in line.get("LinkedTxn") or []
-        if link.get("TxnType") == "Invoice"
-    }
-
-
-def payment_kind(payment: Mapping[str, Any]) -> str:
-    """A credit memo applied through a (usually zero-total) payment is a credit (qbo-facts.md
-    "After export": CreditMemo applied through a Payment whose lines link both)."""
-    for line in payment.get("Line") or []:
-        for link in line.get("LinkedTxn") or [] if isinstance(line, dict) else []:
-            if link.get("TxnType") == "CreditMemo":
-                return "credit"
-    return "payment"
-
-
-def invoice_payment_ids(invoice: Mapping[str, Any]) -> list[str]:
-    return [
-        str(link.get("TxnId"))
-        for link in invoice.get("LinkedTxn") or []
-        if isinstance(link, dict) and link.get("TxnType") == "Payment"
-    ]
 
 
 def affected(
@@ -350,8 +244,8 @@ def _invoice(
     own_payments: frozenset[str],
 ) -> None:
     qbo_id = ex.qbo_id
-    when = _updated(invoice)
-    balance, total = _dec(invoice.get("Balance")), _dec(invoice.get("TotalAmt"))
+    when = updated(invoice)
+    balance, total = dec(invoice.get("Balance")), dec(invoice.get("TotalAmt"))
     state = qbo_state(invoice)
     now = _applied_now(invoice, qbo_id, applied, changes)
     for pid, old in applied.items():
@@ -366,7 +260,7 @@ def _invoice(
                     "payment-removed",
                     ex,
                     key=(pid, old.amount, invoice.get("SyncToken")),
-                    occurred_at=_updated(pay) if pay else when,
+                    occurred_at=updated(pay) if pay else when,
                     amount=old.amount,
                     balance=balance,
                     payment=old,
@@ -386,7 +280,7 @@ def _invoice(
                     new.kind,
                     ex,
                     key=(pid, new.amount, invoice.get("SyncToken")),
-                    occurred_at=_updated(changes.payments[pid]),
+                    occurred_at=updated(changes.payments[pid]),
                     amount=new.amount,
                     balance=balance,
                     payment=new,
@@ -449,7 +343,7 @@ def _invoice(
             state,
             balance,
             total,
-            _ref(invoice.get("CustomerRef")),
+            ref(invoice.get("CustomerRef")),
             None if token is None else str(token),
             at_export,
             print_now if state != "voided" else (before.fingerprint if before else None),
@@ -465,7 +359,7 @@ def _edited(
     invoice: Mapping[str, Any],
     print_now: str,
 ) -> None:
-    total, customer = _dec(invoice.get("TotalAmt")), _ref(invoice.get("CustomerRef"))
+    total, customer = dec(invoice.get("TotalAmt")), ref(invoice.get("CustomerRef"))
     changed: list[str] = []
     if before is None or before.fingerprint is None:
         # First sight: compared with what the export recorded (total and customer; the lines
@@ -489,9 +383,9 @@ def _edited(
             "edited",
             ex,
             key=(print_now,),
-            occurred_at=_updated(invoice),
+            occurred_at=updated(invoice),
             amount=total,
-            balance=_dec(invoice.get("Balance")),
+            balance=dec(invoice.get("Balance")),
             detail=detail,
             problem=f"invoice {ex.invoice_id} (#{ex.number}) was {detail}",
         )

@@ -17,7 +17,8 @@ from typing import Any
 
 from qbsync.state.db import State
 from qbsync.state.pulls import PullEvent
-from qbsync.sync.pull_plan import EVENT_KINDS, Exported, PullPlan, plan_pull
+from qbsync.sync.pull_fields import EVENT_KINDS
+from qbsync.sync.pull_plan import Exported, PullPlan, plan_pull
 from qbsync.sync.pull_read import PullReader, read_changes
 from qbsync.sync.sinks import Sink
 from qbsync.sync.vocabulary import Problem

@@ -25,7 +25,7 @@ from qbsync.config.source import SourceConfig
 from qbsync.csvout import csv_rows, safe_cell
 from qbsync.errors import ConfigError
 from qbsync.sources.http_sink import HttpSink
-from qbsync.sync.pull_plan import CSV_COLUMNS
+from qbsync.sync.pull_fields import CSV_COLUMNS
 
 log = logging.getLogger(__name__)
 
