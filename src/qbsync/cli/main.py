@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "export-invoices": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "state": ("qbsync.cli.state_cmd", "Restore this profile's state (export history, links) from QBO after it was lost."),
-    "pull": ("qbsync.cli.pull_cmd", "Read what happened in QBO to exported invoices (payments, voids, edits) and tell the platform."),
+    "pull": ("qbsync.cli.pull_cmd", "Read what changed in QBO since the last pull and tell the platform."),
     "runs": ("qbsync.cli.runs_cmd", "List recorded runs (connect-members, export) with their counts and problems."),
 }  # fmt: skip
 
