@@ -40,15 +40,15 @@ def _kill_loop(world: SyncWorld, ids: dict[str, str], seed: int) -> None:
     paid = 0
     while kills < 20:
         attempts += 1
-        assert attempts <= 50, f"seed {seed}: only {kills} kills in {attempts - 1} runs"
-        for _ in range(2):  # new changes in QBO for every run
+        assert attempts <= 80, f"seed {seed}: only {kills} kills in {attempts - 1} runs"
+        for _ in range(4):  # new changes in QBO for every run
             paid += 1
             invoice = ids[f"i{(paid - 1) % INVOICES + 1}"]
             balance = world.emu.company.get_row("Invoice", invoice)["Balance"]
             if balance > 0:
                 world.emu.record_payment({invoice: "5.00"}, reference=f"R{paid}")
         proc = world.start("pull")
-        delay = rng.uniform(0.05, 1.2)
+        delay = rng.uniform(0.05, 0.9)
         time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
