@@ -60,3 +60,12 @@ def write_csv(
     """Write ``to_csv(header, rows)`` to ``path`` atomically (UTF-8 with a BOM, which Excel
     needs to read UTF-8; mode 0600: reports name members)."""
     atomic_write(path, ("\ufeff" + to_csv(header, rows)).encode("utf-8"), mode=mode)
+
+
+def csv_rows(rows: Iterable[Sequence[object]]) -> str:
+    """CSV lines (no header) for appending to a file ``to_csv`` began, cells as ``safe_cell``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([safe_cell(cell) for cell in row])
+    return buffer.getvalue()

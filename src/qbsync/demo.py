@@ -274,6 +274,9 @@ def run_demo(
             result.report_html = report_dir / REPORT_HTML
             # The summary is the report's first paragraph (sync/report.py summary_lines).
             result.report_summary = result.steps[-1].stdout.strip().split("\n\n")[0].splitlines()
+            # The accountant then works in QBO; `qbsync pull` brings it back (the report above
+            # is of the export, taken before).
+            _pull_phase(emu, workdir, show, run)
 
             result.emulator_summary = {
                 "company": emu.company.company_name,
@@ -285,6 +288,16 @@ def run_demo(
             if keep is not None:  # also after a failure: what QBO held, for a post-mortem
                 write_atomic(workdir / EMULATOR_FILE, snapshot(emu))
         return result
+
+
+def _pull_phase(
+    emu: Emulator, workdir: Path, show: Callable[[str], None], run: Callable[[list[Step]], None]
+) -> None:
+    from qbsync.demo_pull import accountant_acts, check_events, pull_steps
+
+    done = accountant_acts(emu, show)
+    run(pull_steps(_qbsync, Step))
+    _check(show, "qbo-events.csv", check_events(workdir, done))
 
 
 def _run_step(

@@ -85,13 +85,20 @@ def test_demo_runs_every_step_and_connects(
 ) -> None:
     keep, done = demo
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Demo finished: 11 commands ran" in done.stdout
+    assert "Demo finished: 13 commands ran" in done.stdout
     assert "Connected to Sunrise Mailbox Co (emulated)" in done.stdout
     for command in ("connect-members --yes", "links", "export --if-due --as-of", "runs", "report"):
         assert f"$ qbsync {command}" in done.stdout
     # The expected failure is shown with its reason; the checks against QBO ran.
     assert 'item code "LOCKER-XL" is not mapped to a QBO item' in done.stdout
-    assert done.stdout.count("Checked in the emulator:") == 4
+    assert done.stdout.count("Checked in the emulator:") == 5  # + the pull phase
+    # The pull phase: the accountant's payments, void and delete came back to the platform once.
+    assert "$ qbsync pull" in done.stdout
+    with (keep / "qbo-events.csv").open(encoding="utf-8", newline="") as handle:
+        events = [row["event"] for row in csv.DictReader(handle)]
+    assert sorted(events) == sorted(
+        ["payment", "paid", "payment", "partly-paid", "voided", "deleted"]
+    )
     # State: the connection was recorded, with the time the integration was enabled.
     with State.open(keep / "data" / "default" / "state.sqlite3") as state:
         assert state.realm_id == "9341455130166501"
@@ -159,15 +166,19 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
         runs = state.runs.last(10)
     assert len(expected) == 88
     qbo = _qbo(keep)
-    invoices = qbo["Invoice"]
+    # The pull phase acted as the accountant at the end: one exported invoice deleted in QBO,
+    # one voided (amounts zeroed, "Voided - " before the marker). The rest is as exported.
+    invoices = [i for i in qbo["Invoice"] if not i["PrivateNote"].startswith("Voided")]
+    voided = [i for i in qbo["Invoice"] if i["PrivateNote"].startswith("Voided")]
     markers = Counter(
-        re.match(r"qbsync:(\S+) #", i["PrivateNote"]).group(1)  # type: ignore[union-attr]
-        for i in invoices
+        re.search(r"qbsync:(\S+) #", i["PrivateNote"]).group(1)  # type: ignore[union-attr]
+        for i in qbo["Invoice"]
     )
     # Exactly once each, nothing else: none from before enabling, none paid, none held back,
     # not the one with the unknown item, and the second and third export sent nothing more.
-    assert markers == Counter(dict.fromkeys(expected, 1))
-    assert len(invoices) == len(expected)
+    deleted = set(expected) - set(markers)
+    assert len(deleted) == 1 and len(voided) == 1
+    assert markers == Counter(dict.fromkeys(set(expected) - deleted, 1))
     for invoice in invoices:
         invoice_id = invoice["PrivateNote"].split()[0].removeprefix("qbsync:")
         member, total = expected[invoice_id]
@@ -185,8 +196,12 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
     amounts = [Decimal(str(ln["Amount"])) for ln in multi["Line"] if ln.get("LineNum")]
     assert amounts == [Decimal("22.00"), Decimal("1861.08")]
     assert Decimal(str(multi["TotalAmt"])) == Decimal("1883.08")
-    total = sum((Decimal(str(i["TotalAmt"])) for i in invoices), Decimal("0"))
-    assert total == sum((t for _m, t in expected.values()), Decimal("0"))
+    total = sum((t for _m, t in expected.values()), Decimal("0"))
+    in_qbo = sum((Decimal(str(i["TotalAmt"])) for i in invoices), Decimal("0"))
+    gone = [expected[i][1] for i in deleted] + [
+        expected[str(v["PrivateNote"]).split("qbsync:")[1].split()[0]][1] for v in voided
+    ]
+    assert in_qbo + sum(gone, Decimal("0")) == total
     assert f"exported, each exactly once, {total} in all" in done.stdout
 
     # The runs: connect-members, then the export (88 and one failure), the export again.
@@ -194,10 +209,12 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
         ("connect-members", "partial"),  # m-003 needs review: a problem (issue 13)
         ("export", "partial"),
         ("export", "partial"),
+        ("pull", "partial"),
+        ("pull", "ok"),
     ]
-    first_export = runs[1].summary or {}
+    first_export = runs[3].summary or {}
     assert first_export["exported"] == 88 and first_export["failed"] == 1
-    assert (runs[0].summary or {})["exported"] == 0
+    assert (runs[2].summary or {})["exported"] == 0
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
@@ -250,7 +267,20 @@ def test_demo_ends_with_the_reports_summary_and_its_html_file(
     assert f"The report for your accountant (printable): {html}" in ending
     assert "Reconciliation for Sunrise Mailbox Co (emulated)" in ending
     # The report's totals are what the emulator holds, to the cent, in its CSV and its HTML.
-    invoices = _qbo(keep)["Invoice"]
+    # The report ran before the demo's pull phase, where the accountant voided one invoice and
+    # deleted another in QBO: those two count with the amounts they had when the report ran.
+    with (keep / "report.csv").open(encoding="utf-8-sig", newline="") as handle:
+        before_pull = {r["qbo_id"]: r for r in csv.DictReader(handle) if r["state"] == "exported"}
+    with (keep / "qbo-events.csv").open(encoding="utf-8", newline="") as handle:
+        gone = {
+            r["qbo_invoice_id"]
+            for r in csv.DictReader(handle)
+            if r["event"] in ("voided", "deleted")
+        }
+    assert len(gone) == 2
+    invoices = [i for i in _qbo(keep)["Invoice"] if i["Id"] not in gone] + [
+        {"Id": qbo_id, "TotalAmt": before_pull[qbo_id]["qbo_total"]} for qbo_id in gone
+    ]
     total = sum((Decimal(str(i["TotalAmt"])) for i in invoices), Decimal("0"))
     assert (
         f"88 invoice(s) exported on 1 day(s): platform {total}, QBO {total}, difference 0.00"

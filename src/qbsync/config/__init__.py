@@ -48,6 +48,7 @@ from qbsync.config.hints import (
     profile_command_line,
     set_hint_command,
 )
+from qbsync.config.pull import PullConfig, pull_config
 from qbsync.config.source import SourceConfig, source_config
 from qbsync.errors import ConfigError, UsageError
 from qbsync.files import atomic_write
@@ -130,6 +131,7 @@ class Config:
     source: SourceConfig
     export: ExportConfig
     members: MembersConfig = MembersConfig()
+    pull: PullConfig = field(default_factory=PullConfig)
 
     @property
     def state_path(self) -> Path:
@@ -174,15 +176,17 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
     store = check.string(tokens, "tokens", "store", default="auto")
     check.choice(store, "tokens", "store", TOKEN_STORES)
 
+    source = source_config(check, check.table(doc, "source", required=True))
     return Config(
         path=path,
         profile=profile,
         data_dir=Path(data_dir),
         qbo=qbo_config,
         token_store=store,
-        source=source_config(check, check.table(doc, "source", required=True)),
+        source=source,
         export=_export(check, check.table(doc, "export", required=False)),
         members=_members(check, check.table(doc, "members", required=False)),
+        pull=pull_config(check, check.table(doc, "pull", required=False), source),
     )
 
 

@@ -62,6 +62,8 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
         "unmapped_items", "default_tax_code", "online_payment", "items", "tax_codes",
         "enabled_at",
     ),
+    "pull": ("sink", "events_csv", "timeout_seconds", "retries", "backoff_seconds", "options",
+             "base_url", "token_env"),
 }  # fmt: skip
 # Tables under a table: their keys are free-form (item codes, a plugin's own options).
 SUBTABLES: dict[str, tuple[str, ...]] = {"export": ("items", "tax_codes")}

@@ -145,6 +145,53 @@ MIGRATIONS: list[str] = [
         refused_at TEXT NOT NULL
     );
     """,
+    # v6 (`qbsync pull`): what became of each exported invoice in QBO, the payments applied to
+    # it (remembered: a voided payment answers `"Line": []`), and the events for the platform,
+    # each delivered once (event_id is stable: a sha of its kind, QBO ids and amount/SyncToken).
+    """
+    CREATE TABLE IF NOT EXISTS qbo_invoices (
+        qbo_id          TEXT PRIMARY KEY,
+        invoice_id      TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        balance         TEXT NOT NULL,
+        total           TEXT NOT NULL,
+        customer_id     TEXT,
+        sync_token      TEXT,
+        fingerprint_export TEXT,
+        fingerprint     TEXT,
+        last_payment_at TEXT,
+        updated_at      TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS qbo_invoices_invoice ON qbo_invoices (invoice_id);
+    CREATE TABLE IF NOT EXISTS qbo_payments (
+        payment_id   TEXT NOT NULL,
+        qbo_invoice_id TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        amount       TEXT NOT NULL,
+        txn_date     TEXT,
+        method       TEXT,
+        reference    TEXT,
+        active       INTEGER NOT NULL DEFAULT 1,
+        seen_at      TEXT NOT NULL,
+        PRIMARY KEY (payment_id, qbo_invoice_id)
+    );
+    CREATE INDEX IF NOT EXISTS qbo_payments_invoice ON qbo_payments (qbo_invoice_id);
+    CREATE TABLE IF NOT EXISTS pull_events (
+        event_id     TEXT PRIMARY KEY,
+        seq          INTEGER NOT NULL,
+        run_id       INTEGER,
+        kind         TEXT NOT NULL,
+        invoice_id   TEXT NOT NULL,
+        qbo_invoice_id TEXT NOT NULL,
+        payload_json TEXT NOT NULL,
+        problem      TEXT,
+        created_at   TEXT NOT NULL,
+        delivered_at TEXT,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        last_error   TEXT
+    );
+    CREATE INDEX IF NOT EXISTS pull_events_pending ON pull_events (delivered_at, seq);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
