@@ -37,6 +37,7 @@ from qbsync.paths import ensure_private_dir
 from qbsync.state.customers import CustomerCache
 from qbsync.state.exports import ExportLog
 from qbsync.state.members import MemberStore
+from qbsync.state.pushes import PushLog
 from qbsync.state.migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
 from qbsync.state.rows import iso, parse_time
 from qbsync.state.runs import RunLog
@@ -66,6 +67,7 @@ class State:
         self.members = MemberStore(conn, self.transaction)
         self.customers = CustomerCache(conn, self.transaction)
         self.exports = ExportLog(conn, self.transaction)
+        self.pushes = PushLog(conn, self.transaction)
 
     # -- opening -------------------------------------------------------------------------------
 
