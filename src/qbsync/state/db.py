@@ -37,8 +37,8 @@ from qbsync.paths import ensure_private_dir
 from qbsync.state.customers import CustomerCache
 from qbsync.state.exports import ExportLog
 from qbsync.state.members import MemberStore
-from qbsync.state.pushes import PushLog
 from qbsync.state.migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
+from qbsync.state.pushes import PushLog
 from qbsync.state.rows import iso, parse_time
 from qbsync.state.runs import RunLog
 

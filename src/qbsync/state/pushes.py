@@ -114,6 +114,29 @@ class PushLog:
                 (qbo_id, detail, iso(now or datetime.now(UTC)), kind, record_id),
             )
 
+    def found(
+        self,
+        kind: str,
+        record_id: str,
+        invoice_id: str,
+        *,
+        qbo_id: str | None,
+        detail: str,
+        run_id: int | None,
+    ) -> None:
+        """QBO already shows it done (voided by hand, found by its marker): recorded ``pushed``
+        whether or not a ``pushing`` row was there."""
+        at = iso(datetime.now(UTC))
+        with self._transaction():
+            self._conn.execute(
+                f"INSERT INTO pushes ({_COLUMNS}) VALUES "  # noqa: S608
+                "(?, ?, ?, 'pushed', NULL, NULL, NULL, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (kind, record_id) DO UPDATE SET state = 'pushed', "
+                "qbo_id = COALESCE(excluded.qbo_id, pushes.qbo_id), detail = excluded.detail, "
+                "done_at = excluded.done_at",
+                (kind, record_id, invoice_id, qbo_id, detail, run_id, at, at),
+            )
+
     def fail(self, kind: str, record_id: str, *, detail: str) -> None:
         with self._transaction():
             self._conn.execute(

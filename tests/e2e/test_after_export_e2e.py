@@ -1,0 +1,120 @@
+"""After export, the platform's changes reach QBO (issue 15): voids, edits, payments, undo.
+
+Real `qbsync` processes against the emulator; what QBO holds is read from the emulator and what
+qbsync recorded from the state database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from e2e.sync_helpers import SyncWorld, make_sync_world, member
+from qbsync.emulator import Emulator
+
+pytestmark = pytest.mark.e2e
+
+MEMBERS = [
+    member("m1", "emily.platt@example.com", "Emily", "Platt"),
+    member("m2", "nia.obi@example.com", "Nia", "Obi"),
+]
+
+
+@pytest.fixture
+def world(emulator_config: Any) -> Iterator[SyncWorld]:
+    with Emulator(limits=False) as emu:
+        w = make_sync_world(emulator_config, emu)
+        w.write_members(MEMBERS)
+        yield w
+
+
+def inv(world: SyncWorld, iid: str, mid: str = "m1", **more: Any) -> dict[str, Any]:
+    return {
+        "invoice_id": iid,
+        "member_id": mid,
+        "number": f"N-{iid}",
+        "created_at": world.enabled_at + timedelta(hours=1),
+        **more,
+    }
+
+
+def qbo_invoice(world: SyncWorld, iid: str) -> dict[str, Any]:
+    with world.state() as state:
+        record = state.exports.get(iid)
+    assert record is not None and record.qbo_id
+    return world.emu.company.get_row("Invoice", record.qbo_id) or {}
+
+
+def off_day() -> str:
+    """A date that is no export day (days 5, 10, ... 30): the run pushes changes only."""
+    day = date.today().replace(day=1) + timedelta(days=32)
+    return day.replace(day=2).isoformat()
+
+
+def voids_sent(world: SyncWorld) -> int:
+    return sum(
+        1
+        for e in world.emu.requests("/invoice", method="POST")
+        if e["params"].get("operation") == "void" and e["status"] == 200
+    )
+
+
+def export(world: SyncWorld, *args: str) -> tuple[int, dict[str, Any]]:
+    result = world.run("export", "--json", "--yes", *args)
+    assert result.out.strip(), result
+    return result.code, json.loads(result.out)
+
+
+def exported(world: SyncWorld, rows: list[dict[str, Any]]) -> None:
+    world.write_invoices(rows)
+    code, doc = export(world)
+    assert code == 0, doc
+    assert doc["summary"]["exported"] == len(rows)
+
+
+def test_voided_at_the_platform_voids_in_qbo_once_or_names_the_payment(world: SyncWorld) -> None:
+    rows = [inv(world, "i1"), inv(world, "i2", "m2"), inv(world, "i3"), inv(world, "i4")]
+    exported(world, rows)
+    paid = world.emu.record_payment({qbo_invoice(world, "i2")["Id"]: "10.00"})
+    world.emu.void_invoice(qbo_invoice(world, "i3")["Id"])  # the accountant was first
+    for row in rows[:3]:
+        row["status"] = "void"
+    rows[0]["status"] = "voided"
+    world.write_invoices(rows)
+    # The dry run shows it first and sends nothing.
+    code, doc = export(world, "--if-due", "--as-of", off_day(), "--dry-run")
+    assert code == 0
+    planned = {(o["id"], o["action"]) for o in doc["run"]["outcomes"]}
+    assert {("i1", "void"), ("i2", "void"), ("i3", "void")} <= planned
+    assert voids_sent(world) == 0  # (the accountant's void is not over HTTP)
+    # Not an export day: the voids go anyway; i2 has a payment: a problem naming it.
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert code == 5, doc
+    assert voids_sent(world) == 1  # i1 only: i3 was voided already, i2 has a payment
+    one = qbo_invoice(world, "i1")
+    assert str(one["PrivateNote"]).startswith("Voided") and str(one["TotalAmt"]) == "0"
+    assert not str(qbo_invoice(world, "i2")["PrivateNote"]).startswith("Voided")
+    assert str(qbo_invoice(world, "i4")["TotalAmt"]) == "25.00"
+    (problem,) = doc["run"]["problems"]
+    assert problem["record"] == "i2" and f"payment {paid['Id']}" in problem["what"]
+    with world.state() as state:
+        pushes = {p.record_id: p for p in state.pushes.all("void")}
+    assert pushes["i1"].state == "pushed" and pushes["i3"].state == "pushed"
+    assert "i2" not in pushes or pushes["i2"].state != "pushed"
+    # Once the payment is gone, the next run voids i2; nothing is voided twice.
+    world.emu.delete_payment(paid["Id"])
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert code == 0, doc
+    assert voids_sent(world) == 2
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert voids_sent(world) == 2
+
+
+def test_a_day_with_nothing_to_push_stays_silent_under_q(world: SyncWorld) -> None:
+    exported(world, [inv(world, "i1")])
+    result = world.run("export", "--if-due", "-q", "--as-of", off_day())
+    assert (result.code, result.out, result.err) == (0, "", "")
