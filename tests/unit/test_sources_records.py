@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from qbsync.sources import InvoiceLine, Member, Problem, Read, SourceInvoice
+from qbsync.sources import InvoiceLine, Member, PlatformPayment, Problem, Read, SourceInvoice
 
 
 def test_problem_reads_as_where_record_field_reason() -> None:
@@ -79,6 +79,8 @@ def test_fingerprint_is_the_same_for_the_same_amounts_and_instants() -> None:
         {"status": "paid"},
         {"currency": None},
         {"currency": "EUR"},
+        {"kind": "credit_note"},
+        {"kind": "credit_note", "applies_to": "i-0"},
         {"tax_amount": None},
         {"tax_amount": Decimal("0.85")},
         {"lines": (InvoiceLine("Membership!", Decimal("1"), Decimal("10.50"), "MEM", "TAX"),)},
@@ -114,6 +116,18 @@ def test_fingerprint_of_a_plain_invoice_is_what_earlier_versions_stored() -> Non
     assert _invoice().fingerprint() == (
         "5c91f97251fe21dd5bfc17b3454dad7601bbd9886cb214e2462ed2f39050f07b"
     )
+
+
+def test_fingerprint_leaves_payments_out_and_keeps_old_hashes_with_default_kind() -> None:
+    # A payment taken at the platform is not an edit (the engine pushes payments by id): an
+    # exported invoice that gets paid must not read as "changed". Defaults add nothing, so the
+    # hash earlier versions stored still matches.
+    paid = PlatformPayment("p-1", datetime(2024, 6, 2, tzinfo=UTC), Decimal("11.34"), "card")
+    assert _invoice(payments=(paid,), kind="invoice", applies_to=None).fingerprint() == (
+        "5c91f97251fe21dd5bfc17b3454dad7601bbd9886cb214e2462ed2f39050f07b"
+    )
+    note = _invoice(kind="credit_note")
+    assert note.fingerprint() != _invoice(kind="credit_note", applies_to="i-0").fingerprint()
 
 
 def test_fingerprint_leaves_the_platform_total_out() -> None:

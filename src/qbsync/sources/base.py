@@ -9,6 +9,7 @@ do). Its settings live in ``[source.<name>]`` and reach it as ``config.options``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, tzinfo
 from importlib import metadata
 from typing import Protocol, runtime_checkable
@@ -16,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from qbsync.config.source import ENTRY_POINT_GROUP, SourceConfig
 from qbsync.errors import ConfigError, QbsyncError
 from qbsync.sources.csv_source import CsvSource
+from qbsync.sources.fields import STATUS_ALIASES
 from qbsync.sources.http_source import HttpSource
 from qbsync.sources.records import Member, Read, SourceInvoice
 
@@ -37,6 +39,50 @@ class Source(Protocol):
     def invoices(
         self, *, statuses: Sequence[str], created_since: datetime | None
     ) -> Read[SourceInvoice]: ...
+
+
+@runtime_checkable
+class ChangedInvoices(Protocol):
+    """What a source offers to show exported invoices again (optional for plugins).
+
+    ``invoices_since(updated_since, created_since=...)`` reads the invoices changed at or after
+    ``updated_since`` (every invoice when None), WHATEVER their status (void, paid, ...), created
+    at or after ``created_since``. It may return more than changed (csv returns every invoice):
+    the engine compares fingerprints. csv and http have it; ``read_changed`` falls back for a
+    plugin without it.
+    """
+
+    def invoices_since(
+        self, updated_since: datetime | None, *, created_since: datetime | None
+    ) -> Read[SourceInvoice]: ...
+
+
+# What a plugin without invoices_since is asked for besides the export statuses: the statuses an
+# exported invoice moves to at the platform (docs/sources.md). A plugin whose invoices move to
+# another status must implement invoices_since.
+AFTER_EXPORT_STATUSES = ("void", "voided", "paid")
+
+
+def read_changed(
+    source: Source,
+    updated_since: datetime | None,
+    *,
+    created_since: datetime | None,
+    statuses: Sequence[str],
+) -> Read[SourceInvoice]:
+    """Invoices changed since ``updated_since``, any status: ``source.invoices_since`` when the
+    source has it, else ``invoices()`` over ``statuses`` and ``AFTER_EXPORT_STATUSES``. Statuses
+    come back normalised ("voided" -> "void") whoever read them."""
+    if isinstance(source, ChangedInvoices):
+        read = source.invoices_since(updated_since, created_since=created_since)
+    else:
+        wanted = dict.fromkeys(s.strip().lower() for s in (*statuses, *AFTER_EXPORT_STATUSES))
+        read = source.invoices(statuses=list(wanted), created_since=created_since)
+    read.records = [
+        replace(r, status=STATUS_ALIASES[r.status]) if r.status in STATUS_ALIASES else r
+        for r in read.records
+    ]
+    return read
 
 
 def open_source(config: SourceConfig, *, tz: tzinfo) -> Source:

@@ -13,6 +13,7 @@ from qbsync.sources.fields import (
     INVOICE_REQUIRED,
     MEMBER_COLUMNS,
     MEMBER_REQUIRED,
+    PAYMENT_COLUMNS,
     aware,
     invoice_head_from,
     line_from,
@@ -20,13 +21,14 @@ from qbsync.sources.fields import (
     out_of_filter,
     problems_from,
 )
+from qbsync.sources.payments import CSV_KEYS, PaymentIds, payment_from
 from qbsync.sources.records import Member, Problem, Read, SourceInvoice
 
 # Invoice-level columns every row of one invoice must repeat identically (compared trimmed;
 # status and currency case-insensitively).
 SHARED_COLUMNS = ("member_id", "number", "created_at", "due_date", "status", "currency")
-# Invoice-level amounts: on every row of the invoice (the same text), or only on its first.
-FIRST_ROW_COLUMNS = ("tax_amount", "total")
+# Invoice-level values: on every row of the invoice (the same text), or only on its first.
+FIRST_ROW_COLUMNS = ("tax_amount", "total", "type", "applies_to", *PAYMENT_COLUMNS)
 _CASELESS = ("status", "currency")
 
 
@@ -88,6 +90,19 @@ class CsvSource:
     def invoices(
         self, *, statuses: Sequence[str], created_since: datetime | None
     ) -> Read[SourceInvoice]:
+        return self._read(statuses, created_since)
+
+    def invoices_since(
+        self, updated_since: datetime | None, *, created_since: datetime | None
+    ) -> Read[SourceInvoice]:
+        """Every invoice, any status, created at or after ``created_since``: a CSV file has no
+        update times, and is read whole anyway, so ``updated_since`` filters nothing (the engine
+        compares fingerprints)."""
+        return self._read(None, created_since)
+
+    def _read(
+        self, statuses: Sequence[str] | None, created_since: datetime | None
+    ) -> Read[SourceInvoice]:
         if self.invoices_path is None:
             raise ConfigError(
                 "[source] invoices is not set: the csv source has no invoices to read",
@@ -112,6 +127,7 @@ class CsvSource:
                 )
                 continue
             groups.setdefault(invoice_id, []).append(row)
+        payment_ids = PaymentIds()
         for invoice_id, rows in groups.items():
             if out_of_filter(
                 (r.values["status"] for r in rows),
@@ -122,6 +138,9 @@ class CsvSource:
             ):
                 continue
             invoice, problems = self._invoice(table.name, invoice_id, rows)
+            if invoice is not None:
+                problems = payment_ids.clash(f"{table.name} line {rows[0].line}", invoice)
+                invoice = None if problems else invoice
             result.problems.extend(problems)
             if invoice is not None:
                 result.records.append(invoice)
@@ -135,7 +154,9 @@ class CsvSource:
             return None, problems
         first = rows[0]
         head, issues = invoice_head_from(first.values, self.tz)
-        problems.extend(problems_from(f"{name} line {first.line}", invoice_id, issues, "invoice"))
+        payment, more = payment_from(first.values, self.tz, CSV_KEYS)
+        where = f"{name} line {first.line}"
+        problems.extend(problems_from(where, invoice_id, [*issues, *more], "invoice"))
         lines = []
         for row in rows:
             line, issues = line_from(row.values)
@@ -144,7 +165,7 @@ class CsvSource:
                 lines.append(line)
         if problems or head is None:
             return None, problems
-        return head.with_lines(lines), []
+        return head.with_lines(lines, () if payment is None else (payment,)), []
 
 
 def _disagreements(name: str, invoice_id: str, rows: list[CsvRow]) -> list[Problem]:

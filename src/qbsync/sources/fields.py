@@ -14,7 +14,16 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
-from qbsync.sources.records import Address, InvoiceLine, Member, Problem, ProblemKind, SourceInvoice
+from qbsync.sources.records import (
+    INVOICE_KINDS,
+    Address,
+    InvoiceLine,
+    Member,
+    PlatformPayment,
+    Problem,
+    ProblemKind,
+    SourceInvoice,
+)
 
 MEMBER_COLUMNS = (
     "id", "email", "first_name", "last_name", "company", "phone", "address_line1",
@@ -38,8 +47,13 @@ INVOICE_FIELDS = (
     "currency",
 )
 LINE_FIELDS = ("description", "quantity", "unit_price", "item_code", "tax_code")
+# One platform payment per invoice in CSV (payments.py reads them; all-or-nothing per row).
+PAYMENT_COLUMNS = ("payment_id", "paid_at", "paid_amount", "payment_method", "payment_ref")
 # total: the platform's own invoice total (optional): QBO's TotalAmt is checked against it.
-INVOICE_COLUMNS = (*INVOICE_FIELDS, *LINE_FIELDS, "tax_amount", "total")
+# type / applies_to: an invoice (default) or a credit note, and the invoice a credit note credits.
+INVOICE_COLUMNS = (
+    *INVOICE_FIELDS, *LINE_FIELDS, "tax_amount", "total", "type", "applies_to", *PAYMENT_COLUMNS,
+)  # fmt: skip
 INVOICE_REQUIRED = (
     "invoice_id",
     "member_id",
@@ -168,6 +182,24 @@ def status(values: Mapping[str, Any], field: str = "status", default: str = "") 
     return text(values, field).lower() or default
 
 
+# Spellings of one status: "voided" is the platform's "void" (the engine knows only "void").
+STATUS_ALIASES = {"voided": "void"}
+
+
+def invoice_status(values: Mapping[str, Any], field: str = "status") -> str:
+    """The lower-cased status, its aliases normalised ("voided" -> "void")."""
+    value = status(values, field)
+    return STATUS_ALIASES.get(value, value)
+
+
+def kind(values: Mapping[str, Any], field: str = "type") -> str:
+    """``invoice`` (also when empty) or ``credit_note``, case-insensitive."""
+    value = text(values, field).lower() or "invoice"
+    if value not in INVOICE_KINDS:
+        raise FieldError(field, f"unknown type {value!r} (expected invoice or credit_note)")
+    return value
+
+
 def currency(values: Mapping[str, Any], field: str = "currency") -> str | None:
     value = text(values, field).upper()
     if not value:
@@ -225,8 +257,12 @@ class InvoiceHead:
     currency: str | None
     tax_amount: Decimal | None
     total: Decimal | None = None
+    kind: str = "invoice"
+    applies_to: str | None = None
 
-    def with_lines(self, lines: Sequence[InvoiceLine]) -> SourceInvoice:
+    def with_lines(
+        self, lines: Sequence[InvoiceLine], payments: Sequence[PlatformPayment] = ()
+    ) -> SourceInvoice:
         return SourceInvoice(
             id=self.id,
             member_id=self.member_id,
@@ -238,6 +274,9 @@ class InvoiceHead:
             lines=tuple(lines),
             tax_amount=self.tax_amount,
             total=self.total,
+            kind=self.kind,
+            applies_to=self.applies_to,
+            payments=tuple(payments),
         )
 
 
@@ -251,23 +290,31 @@ def invoice_head_from(
     number = take(required, text, values, "number")
     created_at = take(required, when, values, "created_at", tz)
     due_date = take(day, values, "due_date", tz)
-    invoice_status = take(required, status, values, "status")
+    head_status = take(required, invoice_status, values, "status")
     invoice_currency = take(currency, values, "currency")
     tax_amount = take(decimal, values, "tax_amount")
     total = take(decimal, values, "total")
+    invoice_kind = take(kind, values, "type")
+    applies_to = take(text, values, "applies_to") or None
+    if applies_to is not None and invoice_kind == "invoice":
+        take.issues.append(Issue("applies_to", "only a credit_note applies to an invoice"))
+    elif applies_to is not None and applies_to == invoice_id:
+        take.issues.append(Issue("applies_to", "a credit note cannot apply to itself"))
     if take.issues:
         return None, take.issues
-    assert invoice_id and member_id and number and created_at and invoice_status
+    assert invoice_id and member_id and number and created_at and head_status
     head = InvoiceHead(
         invoice_id,
         member_id,
         number,
         created_at,
         due_date,
-        invoice_status,
+        head_status,
         invoice_currency,
         tax_amount,
         total,
+        invoice_kind or "invoice",
+        applies_to,
     )
     return head, []
 
@@ -290,21 +337,23 @@ def out_of_filter(
     statuses_seen: Iterable[object],
     created_seen: Iterable[object],
     *,
-    statuses: Sequence[str],
+    statuses: Sequence[str] | None,
     since: datetime | None,
     tz: tzinfo,
 ) -> bool:
     """True when the invoice's own values show it is not wanted (no problem is reported then).
 
     ``statuses_seen`` / ``created_seen``: the raw status and created_at of every row of the
-    invoice. Not wanted: no row's status is among ``statuses`` (nor empty), or every row's
-    created_at reads and is before ``since``. Anything unreadable is left to the full check, which reports it.
+    invoice. Not wanted: no row's status is among ``statuses`` (nor empty; ``None``: any status
+    is wanted), or every row's created_at reads and is before ``since``. Anything unreadable is
+    left to the full check, which reports it. Aliases match ("voided" is wanted as "void").
     """
-    wanted = {s.strip().lower() for s in statuses}
-    seen = [_lower(s) for s in statuses_seen]
-    # An empty status cannot be told apart from a wanted one: the full check reports it.
-    if not wanted or not any(s in wanted or s == "" for s in seen):
-        return True
+    if statuses is not None:
+        wanted = {_lower(s) for s in statuses}
+        seen = [_lower(s) for s in statuses_seen]
+        # An empty status cannot be told apart from a wanted one: the full check reports it.
+        if not wanted or not any(s in wanted or s == "" for s in seen):
+            return True
     if since is None:
         return False
     moments = []
@@ -320,7 +369,8 @@ def out_of_filter(
 
 
 def _lower(value: object) -> str:
-    return value.strip().lower() if isinstance(value, str) else ""
+    lowered = value.strip().lower() if isinstance(value, str) else ""
+    return STATUS_ALIASES.get(lowered, lowered)
 
 
 def aware(moment: datetime | None, tz: tzinfo) -> datetime | None:

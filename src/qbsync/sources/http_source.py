@@ -46,6 +46,7 @@ from qbsync.sources.http_transport import (
     bearer_token,
     retry_after,
 )
+from qbsync.sources.payments import PaymentIds, payments_from
 from qbsync.sources.records import (
     InvoiceLine,
     Member,
@@ -151,45 +152,74 @@ class HttpSource:
     def invoices(
         self, *, statuses: Sequence[str], created_since: datetime | None
     ) -> Read[SourceInvoice]:
-        result: Read[SourceInvoice] = Read([], [])
+        reading = _Reading()
         since = aware(created_since, self.tz)
-        first_seen: dict[str, str] = {}
         for wanted_status in dict.fromkeys(s.strip().lower() for s in statuses if s.strip()):
             params = {"status": wanted_status}
             if since is not None:
                 params["created_since"] = since.isoformat()
             label = f"/invoices?status={wanted_status}"
-            for where, item in self._items("/invoices", params, label):
-                if not isinstance(item, Mapping):
-                    result.problems.append(Problem(where, None, None, "expected a JSON object"))
-                    continue
-                if out_of_filter(
-                    [item.get("status")],
-                    [item.get("created_at")],
-                    statuses=statuses,
-                    since=since,
-                    tz=self.tz,
-                ):
-                    continue  # the server sent more than was asked for
-                invoice, problems = self._invoice(where, item)
-                invoice_id = invoice.id if invoice else None
-                if invoice_id is not None and invoice_id in first_seen:
-                    problems = [
-                        Problem(
-                            where,
-                            invoice_id,
-                            "id",
-                            f"duplicate id (first at {first_seen[invoice_id]})",
-                            "invoice",
-                        )
-                    ]
-                    invoice = None
-                elif invoice_id is not None:
-                    first_seen[invoice_id] = where
-                result.problems.extend(problems)
-                if invoice is not None:
-                    result.records.append(invoice)
-        return result
+            self._collect(reading, params, label, statuses, since)
+        return reading.result
+
+    def invoices_since(
+        self, updated_since: datetime | None, *, created_since: datetime | None
+    ) -> Read[SourceInvoice]:
+        """``GET /invoices?updated_since=T``: the invoices changed at or after T, any status
+        (every invoice when None), created at or after ``created_since`` (docs/sources.md)."""
+        reading = _Reading()
+        since = aware(created_since, self.tz)
+        changed = aware(updated_since, self.tz)
+        params: dict[str, str] = {}
+        if changed is not None:
+            params["updated_since"] = changed.isoformat()
+        if since is not None:
+            params["created_since"] = since.isoformat()
+        label = f"/invoices?updated_since={changed.isoformat()}" if changed else "/invoices"
+        self._collect(reading, params, label, None, since)
+        return reading.result
+
+    def _collect(
+        self,
+        reading: _Reading,
+        params: dict[str, str],
+        label: str,
+        statuses: Sequence[str] | None,
+        since: datetime | None,
+    ) -> None:
+        result = reading.result
+        for where, item in self._items("/invoices", params, label):
+            if not isinstance(item, Mapping):
+                result.problems.append(Problem(where, None, None, "expected a JSON object"))
+                continue
+            if out_of_filter(
+                [item.get("status")],
+                [item.get("created_at")],
+                statuses=statuses,
+                since=since,
+                tz=self.tz,
+            ):
+                continue  # the server sent more than was asked for
+            invoice, problems = self._invoice(where, item)
+            invoice_id = invoice.id if invoice else None
+            if invoice_id is not None and invoice_id in reading.first_seen:
+                problems = [
+                    Problem(
+                        where,
+                        invoice_id,
+                        "id",
+                        f"duplicate id (first at {reading.first_seen[invoice_id]})",
+                        "invoice",
+                    )
+                ]
+                invoice = None
+            elif invoice is not None:
+                reading.first_seen[invoice.id] = where
+                problems = reading.payment_ids.clash(where, invoice)
+                invoice = None if problems else invoice
+            result.problems.extend(problems)
+            if invoice is not None:
+                result.records.append(invoice)
 
     def _invoice(
         self, where: str, item: Mapping[str, Any]
@@ -202,6 +232,8 @@ class HttpSource:
         values["invoice_id"] = item.get("id") if own_id else item.get("invoice_id")
         invoice_id = own_id or other_id
         head, more = invoice_head_from(values, self.tz)
+        issues.extend(more)
+        payments, more = payments_from(item.get("payments"), self.tz)
         issues.extend(more)
         problems = problems_from(where, invoice_id, issues, "invoice")
         lines: list[InvoiceLine] = []
@@ -231,7 +263,7 @@ class HttpSource:
                     lines.append(line)
         if problems or head is None:
             return None, problems
-        return head.with_lines(lines), []
+        return head.with_lines(lines, payments), []
 
     # -- paging and requests ---------------------------------------------------------------
 
@@ -366,6 +398,15 @@ class HttpSource:
     def _shown(self, path: str, params: Mapping[str, str]) -> str:
         query = f"?{urlencode(params)}" if params else ""
         return f"{self._shown_base}{path}{query}"
+
+
+class _Reading:
+    """One invoice read under way: what it found, the ids seen (duplicates are reported)."""
+
+    def __init__(self) -> None:
+        self.result: Read[SourceInvoice] = Read([], [])
+        self.first_seen: dict[str, str] = {}
+        self.payment_ids = PaymentIds()
 
 
 def _id_text(values: Mapping[str, Any], key: str) -> str:

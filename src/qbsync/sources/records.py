@@ -54,6 +54,20 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True)
+class PlatformPayment:
+    """A payment the platform itself took for an invoice (a member paying by card there)."""
+
+    id: str  # the platform's payment id (unique per platform)
+    paid_at: datetime  # aware
+    amount: Decimal  # > 0, exactly 2 decimals
+    method: str | None = None  # e.g. "card", mapped by [payments.methods]
+    reference: str | None = None
+
+
+INVOICE_KINDS = ("invoice", "credit_note")
+
+
+@dataclass(frozen=True)
 class SourceInvoice:
     id: str
     member_id: str
@@ -67,6 +81,11 @@ class SourceInvoice:
     # The platform's own total for the invoice, when the source gives one: what QBO's TotalAmt is
     # checked against. Not in the fingerprint: it is derived from the lines and tax, which are.
     total: Decimal | None = None
+    kind: str = "invoice"  # "invoice" | "credit_note"
+    applies_to: str | None = None  # a credit note: the id of the invoice it credits
+    # Payments the platform took. Not in the fingerprint: a payment is not an edit of the
+    # invoice (the engine pushes payments by their own ids, exactly once each).
+    payments: tuple[PlatformPayment, ...] = ()
 
     def fingerprint(self) -> str:
         """A stable sha256 (hex) of every field: equal exactly when the invoice reads the same.
@@ -74,7 +93,7 @@ class SourceInvoice:
         Numbers are compared by value (``10.5`` and ``10.50`` are the same amount) and times by
         instant (an offset written differently is not a change at the source).
         """
-        body = {
+        body: dict[str, object] = {
             "v": 1,
             "id": self.id,
             "member_id": self.member_id,
@@ -95,6 +114,12 @@ class SourceInvoice:
                 for line in self.lines
             ],
         }
+        # Only when not the default, so every invoice read before these fields existed keeps
+        # the fingerprint recorded at its export (a change would read as an edit).
+        if self.kind != "invoice":
+            body["kind"] = self.kind
+        if self.applies_to is not None:
+            body["applies_to"] = self.applies_to
         text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
