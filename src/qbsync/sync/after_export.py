@@ -15,7 +15,7 @@ from qbsync.config import Config
 from qbsync.sources.records import Member, SourceInvoice
 from qbsync.state.db import State
 from qbsync.sync.after_apply import AfterOutcome, QboWrites, Updater, apply_after_export
-from qbsync.sync.after_plan import AfterAction, after_statuses, plan_after_export
+from qbsync.sync.after_plan import AfterAction, plan_after_export
 from qbsync.sync.export_apply import carries_marker
 from qbsync.sync.invoice_map import CustomerInfo, QboRefs, Refused, map_invoice
 from qbsync.sync.runrecord import Outcome, RunRecord
@@ -45,10 +45,6 @@ def split_invoices(
     """(invoices in an exported status: candidates for export, every invoice read)."""
     wanted = set(config.export.statuses)
     return [i for i in invoices if i.status in wanted], list(invoices)
-
-
-def read_statuses(config: Config) -> tuple[str, ...]:
-    return after_statuses(config)
 
 
 def plan_after(invoices: Sequence[SourceInvoice], state: State, config: Config) -> AfterExport:

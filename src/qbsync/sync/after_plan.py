@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Literal
 
 from qbsync.config import Config
-from qbsync.sources.records import SourceInvoice
+from qbsync.sources.records import PlatformPayment, SourceInvoice
 from qbsync.state.exports import ExportRecord
 from qbsync.state.pushes import Push
 
-# Platform statuses that mean "voided" (the csv source also reads "voided" as "void").
+# Platform statuses that mean "voided" (sources.base.read_changed reads "voided" as "void").
 VOID_STATUSES = ("void", "voided")
-PAID_STATUSES = ("paid",)
 ActionKind = Literal["void", "update", "report", "payment"]
 
 
@@ -29,19 +28,13 @@ class AfterAction:
     kind: ActionKind
     invoice: SourceInvoice
     record: ExportRecord
-    payment: Any = None  # sources.records.PlatformPayment, for kind "payment"
+    payment: PlatformPayment | None = None  # for kind "payment"
     known: str | None = None  # report: what changed, as found by an earlier run
 
     @property
     def key(self) -> str:
         """The pushes row's record id: the payment's id for a payment, else the invoice's."""
         return str(self.payment.id) if self.payment is not None else self.invoice.id
-
-
-def after_statuses(config: Config) -> tuple[str, ...]:
-    """Statuses to read from the source: the exported ones, and those an exported invoice can
-    move to afterwards."""
-    return tuple(dict.fromkeys([*config.export.statuses, *VOID_STATUSES, *PAID_STATUSES]))
 
 
 def is_edit(invoice: SourceInvoice, exported: str, statuses: Iterable[str]) -> bool:
@@ -79,7 +72,7 @@ def plan_after_export(
                 known = seen.detail if fresh and seen is not None else None
                 actions.append(AfterAction("report", invoice, record, known=known))
         if config.payments.recorded_in == "platform":
-            for payment in getattr(invoice, "payments", ()):
+            for payment in invoice.payments:
                 push = done.get(("payment", str(payment.id)))
                 if push is None or push.state != "pushed":
                     actions.append(AfterAction("payment", invoice, record, payment=payment))

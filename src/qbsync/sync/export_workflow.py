@@ -18,7 +18,7 @@ from typing import Protocol
 
 from qbsync.config import Config
 from qbsync.errors import QbsyncError
-from qbsync.sources.base import open_source
+from qbsync.sources.base import open_source, read_changed
 from qbsync.sources.records import Member, Read
 from qbsync.state.db import State
 from qbsync.sync.after_export import (
@@ -26,7 +26,6 @@ from qbsync.sync.after_export import (
     add_to_record,
     apply_after,
     plan_after,
-    read_statuses,
     split_invoices,
 )
 from qbsync.sync.connect import ConnectResult, QboCustomers, apply_connect, prepare_connect
@@ -156,7 +155,9 @@ def _export(
 ) -> ExportRun:
     source = open_source(config.source, tz=local_tz(config.export))
     members = source.members()
-    read = source.invoices(statuses=read_statuses(config), created_since=state.enabled_at)
+    read = read_changed(
+        source, None, created_since=state.enabled_at, statuses=config.export.statuses
+    )
     new_invoices, every_invoice = split_invoices(read.records, config)
     invoices = Read(new_invoices, read.problems)
     newcomers = members_to_connect(invoices.records, members.records, state, config)
@@ -253,7 +254,9 @@ def _after_only(
         return None
     try:
         source = open_source(config.source, tz=local_tz(config.export))
-        read = source.invoices(statuses=read_statuses(config), created_since=state.enabled_at)
+        read = read_changed(
+            source, None, created_since=state.enabled_at, statuses=config.export.statuses
+        )
     except QbsyncError:
         return None  # _not_due reports the source that cannot be read
     after = plan_after(read.records, state, config)
