@@ -118,3 +118,52 @@ def test_a_day_with_nothing_to_push_stays_silent_under_q(world: SyncWorld) -> No
     exported(world, [inv(world, "i1")])
     result = world.run("export", "--if-due", "-q", "--as-of", off_day())
     assert (result.code, result.out, result.err) == (0, "", "")
+
+
+def run_id_of(doc: dict[str, Any]) -> int:
+    return int(doc["run"]["id"])
+
+
+def test_undo_voids_what_a_run_exported_blockers_first_and_nothing_is_resent(
+    world: SyncWorld,
+) -> None:
+    rows = [inv(world, "i1"), inv(world, "i2", "m2"), inv(world, "i3")]
+    world.write_invoices(rows)
+    code, first = export(world)
+    assert code == 0, first
+    world.write_members([*MEMBERS, member("m3", "new.member@example.com", "New", "Member")])
+    rows.append(inv(world, "i4", "m3"))
+    world.write_invoices(rows)
+    code, second = export(world)
+    assert code == 0 and second["summary"]["exported"] == 1, second
+    created = world.links()["m3"]
+    paid = world.emu.record_payment({qbo_invoice(world, "i2")["Id"]: "5.00"})
+    # The dry run lists the blocker and voids nothing.
+    result = world.run("undo", str(run_id_of(first)), "--dry-run")
+    assert result.code == 0, result
+    assert "blocked" in result.out and f"payment {paid['Id']}" in result.out
+    assert voids_sent(world) == 0
+    result = world.run("undo", str(run_id_of(first)), "--yes")
+    assert result.code == 5, result  # i2 was not undone: listed
+    assert voids_sent(world) == 2
+    for iid in ("i1", "i3"):
+        assert str(qbo_invoice(world, iid)["PrivateNote"]).startswith("Voided")
+    assert not str(qbo_invoice(world, "i2")["PrivateNote"]).startswith("Voided")
+    # Again: nothing is voided twice.
+    assert world.run("undo", str(run_id_of(first)), "--yes").code == 5
+    assert voids_sent(world) == 2
+    # --customers: the customer run 2 created goes inactive with its invoice voided.
+    result = world.run("undo", str(run_id_of(second)), "--yes", "--customers")
+    assert result.code == 0, result
+    customer = world.emu.company.get_row("Customer", created) or {}
+    assert customer.get("Active") is False
+    assert str(qbo_invoice(world, "i4")["PrivateNote"]).startswith("Voided")
+    # The next export sends none of them again.
+    code, doc = export(world)
+    assert doc["summary"]["exported"] == 0, doc
+    markers = world.marker_counts()
+    for iid in ("i1", "i2", "i3", "i4"):
+        assert sum(n for note, n in markers.items() if f"qbsync:{iid} #" in note) == 1
+    with world.state() as state:
+        undone = {p.record_id for p in state.pushes.all("undo") if p.state == "pushed"}
+    assert undone == {"i1", "i3", "i4"}

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "export-invoices": ("qbsync.cli.export_cmd", "Export the pending invoices of connected members to QBO."),
     "state": ("qbsync.cli.state_cmd", "Restore this profile's state (export history, links) from QBO after it was lost."),
+    "undo": ("qbsync.cli.undo_cmd", "Void every invoice export run RUN_ID sent to QBO (never deleted: numbers and the audit trail stay)."),
     "runs": ("qbsync.cli.runs_cmd", "List recorded runs (connect-members, export) with their counts and problems."),
 }  # fmt: skip
 

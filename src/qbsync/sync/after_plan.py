@@ -58,6 +58,9 @@ def plan_after_export(
         record = records.get(invoice.id)
         if record is None or record.state != "exported" or not record.qbo_id:
             continue
+        undone = done.get(("undo", invoice.id))
+        if undone is not None and undone.state == "pushed":
+            continue  # `qbsync undo` voided it in QBO: nothing more goes until it is released
         if invoice.status in VOID_STATUSES:
             push = done.get(("void", invoice.id))
             if push is None or push.state != "pushed":
