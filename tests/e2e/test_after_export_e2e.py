@@ -167,3 +167,55 @@ def test_undo_voids_what_a_run_exported_blockers_first_and_nothing_is_resent(
     with world.state() as state:
         undone = {p.record_id for p in state.pushes.all("undo") if p.state == "pushed"}
     assert undone == {"i1", "i3", "i4"}
+
+
+def updates_sent(world: SyncWorld) -> int:
+    return sum(
+        1
+        for e in world.emu.requests("/invoice", method="POST")
+        if not e["params"].get("operation") and e["status"] == 200
+    )
+
+
+def test_edits_are_reported_with_what_changed_by_default(world: SyncWorld) -> None:
+    rows = [inv(world, "i1"), inv(world, "i2")]
+    exported(world, rows)
+    rows[0]["unit_price"] = "30.00"
+    rows[1]["status"] = "paid"  # a status change alone is not an edit
+    world.write_invoices(rows)
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert code == 5, doc
+    (problem,) = doc["run"]["problems"]
+    assert problem["record"] == "i1" and problem["state"] == "changed"
+    assert "total 25.00 in QBO, 30.00 at the platform" in problem["what"]
+    assert updates_sent(world) == 0
+    assert str(qbo_invoice(world, "i1")["TotalAmt"]) == "25.00"
+
+
+def test_on_change_update_rewrites_unpaid_invoices_once_and_never_paid_ones(
+    world: SyncWorld,
+) -> None:
+    world.write_config(export='on_change = "update"')
+    rows = [inv(world, "i1"), inv(world, "i2"), inv(world, "i3")]
+    exported(world, rows)
+    paid = world.emu.record_payment({qbo_invoice(world, "i2")["Id"]: "5.00"})
+    rows[0].update(unit_price="30.00", quantity="2", due_date="2031-01-31")
+    rows[1]["unit_price"] = "40.00"
+    rows[2]["status"] = "paid"
+    world.write_invoices(rows)
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert code == 5, doc
+    one = qbo_invoice(world, "i1")
+    assert str(one["TotalAmt"]) == "60.00" and one["DueDate"] == "2031-01-31"
+    assert one["PrivateNote"] == "qbsync:i1 #N-i1;"  # the marker stays
+    assert str(qbo_invoice(world, "i2")["TotalAmt"]) == "25.00"
+    (problem,) = doc["run"]["problems"]
+    assert problem["record"] == "i2" and f"payment {paid['Id']}" in problem["what"]
+    assert updates_sent(world) == 1
+    with world.state() as state:
+        record = state.exports.get("i1")
+    assert record is not None and str(record.qbo_total) == "60.00"
+    # Nothing is updated twice; a plain export day sends nothing again either.
+    export(world, "--if-due", "--as-of", off_day())
+    code, doc = export(world)
+    assert updates_sent(world) == 1 and doc["summary"]["exported"] == 0
