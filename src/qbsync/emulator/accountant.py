@@ -5,7 +5,9 @@ invoices, partial ones), voids or deletes them, voids, deletes or edits invoices
 memos and applies them. Each action goes through the same rules as the API (so a payment over an
 invoice's balance is refused here too) and shows in CDC like any change. Deleting an invoice in the
 product leaves its payments on the books, unapplied (Intuit's help "What happens if I delete an
-invoice that has a payment?"); through the API it is refused (payments.check_delete).
+invoice that has a payment?"); through the API it is refused (payments.check_delete). The
+accountant also deposits payments (a bank deposit: through the API the payment can no longer be
+changed, 6540, closing.py) and sends invoices to the customer (sending.py).
 
 ``Accountant`` is mixed into ``Emulator`` (methods raise ValueError with QBO's fault text);
 ``ROUTES`` are the admin API's ``POST /_emulator/...`` endpoints over them (admin.py).
@@ -17,13 +19,18 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from qbsync.emulator import closing, sending
 from qbsync.emulator.entities import Fault
+from qbsync.emulator.payments import UNDEPOSITED_FUNDS
 
 if TYPE_CHECKING:
     from qbsync.emulator.store import Company
 
 Amount = Decimal | str | int
 _DEFAULT_ITEM = "1"  # the default company's first item ("Services")
+# Where a deposit puts a payment by default: a bank account (accounts are not emulated; 35 is
+# "Checking" in Intuit's sandbox company samples).
+CHECKING = {"value": "35", "name": "Checking"}
 
 
 def _amount(value: Any, what: str) -> Decimal:
@@ -115,6 +122,33 @@ class Accountant:
 
     def delete_payment(self, payment_id: str) -> dict[str, Any]:
         return self._act(lambda: self.company.delete("Payment", self._token("Payment", payment_id)))
+
+    def deposit_payment(
+        self, payment_id: str, account: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Deposit a payment from Undeposited Funds into a bank account (``account``, a ref;
+        Checking by default): from then on the API refuses to change, void or delete it (6540)."""
+
+        def act() -> dict[str, Any]:
+            row = self.company.get_row("Payment", str(payment_id))
+            if row is None:
+                raise ValueError(f"no Payment {payment_id}")
+            if self.company.is_voided("Payment", str(payment_id)):
+                raise ValueError(f"Payment {payment_id} is voided: there is nothing to deposit")
+            if closing.is_deposited(row):
+                raise ValueError(f"Payment {payment_id} is already deposited")
+            ref = dict(account or CHECKING)
+            if not ref.get("value") or ref["value"] == UNDEPOSITED_FUNDS["value"]:
+                raise ValueError("account: a bank account ref other than Undeposited Funds")
+            change = {**self._token("Payment", payment_id), "sparse": True}
+            change["DepositToAccountRef"] = ref
+            return self.company.update("Payment", change, in_product=True)
+
+        return self._act(act)
+
+    def send_invoice(self, invoice_id: str, send_to: str | None = None) -> dict[str, Any]:
+        """Email an invoice to the customer (``send_to``, else its BillEmail): EmailSent."""
+        return self._act(lambda: sending.send_invoice(self.company, str(invoice_id), send_to))
 
     def void_invoice(self, invoice_id: str) -> dict[str, Any]:
         """Refused when payments are applied, as in QBO (voids.py)."""
@@ -208,6 +242,22 @@ def _id(fields: Mapping[str, Any], key: str = "id") -> str:
     return str(value)
 
 
+def _account(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return {"value": str(value)}
+    if isinstance(value, dict) and isinstance(value.get("value"), str):
+        return {k: str(v) for k, v in value.items()}
+    raise ValueError('account: an account Id, or a ref {"value": Id, "name": ...}')
+
+
+def _email(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ValueError("to: an email address is expected")
+    return value
+
+
 Handler = Callable[[Any, dict[str, Any]], dict[str, Any]]
 
 # POST /_emulator/<path>: body fields -> what the Emulator method answers (admin.py wraps them).
@@ -226,6 +276,10 @@ ROUTES: dict[str, Handler] = {
     },
     "payments/void": lambda emu, f: {"Payment": emu.void_payment(_id(f))},
     "payments/delete": lambda emu, f: {"Payment": emu.delete_payment(_id(f))},
+    "payments/deposit": lambda emu, f: {
+        "Payment": emu.deposit_payment(_id(f), _account(f.get("account")))
+    },
+    "invoices/send": lambda emu, f: {"Invoice": emu.send_invoice(_id(f), _email(f.get("to")))},
     "invoices/void": lambda emu, f: {"Invoice": emu.void_invoice(_id(f))},
     "invoices/delete": lambda emu, f: {"Invoice": emu.delete_invoice(_id(f))},
     "invoices/edit": lambda emu, f: {

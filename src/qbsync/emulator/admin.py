@@ -92,6 +92,7 @@ def _preferences(emu: Emulator, request: Request) -> Response:
         "home_currency",
         "multi_currency",
         "sales_tax_rate",  # a percent, or null to switch sales tax off
+        "book_close_date",  # "YYYY-MM-DD" closes the books through that day; null opens them
     }
     if unknown:
         raise AdminError(400, f"unknown preference fields: {', '.join(sorted(unknown))}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from qbsync.emulator import sending
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     Fault,
@@ -131,6 +132,10 @@ def _dispatch(
         raise unsupported(f"Operation {method} {head} is not supported")
     if method == "GET" and len(parts) == 2:
         return ApiResult(200, {entity: company.read(entity, parts[1]), "time": time})
+    if method == "POST" and len(parts) == 3 and parts[2] == "send" and entity == "Invoice":
+        # Intuit's Invoice reference: POST invoice/<id>/send[?sendTo=] (sending.py).
+        invoice = sending.send_invoice(company, parts[1], params.get("sendTo"))
+        return ApiResult(200, {entity: invoice, "time": time})
     if method == "POST" and len(parts) == 1:
         data = _json_object(body)
         obj = _write(company, entity, params.get("operation"), data, params.get("include"))

@@ -11,16 +11,30 @@ QBO's settings. QBO's default for a new company: custom transaction numbers off.
 switches the emulator's sales tax on: invoice lines whose TaxCodeRef is ``TAX`` are taxed at it
 (rules.py). Off by default, as in a sandbox company, which runs no automated sales tax
 (qbo-facts.md "Entities", Invoice). Reported as ``TaxPrefs.UsingSalesTax``.
+
+``book_close_date`` (``YYYY-MM-DD``, default none) closes the books through that day, as "Close
+the books" in QBO's Advanced settings does: answered as ``AccountingInfoPrefs.BookCloseDate`` (Intuit's
+Preferences reference, copy in Petrus-Han/finance_plugins ``ref/quickbooks_dev_docs/api-reference/
+preferences.md``: "Date books were closed", sample ``"2015-12-31"``), and transactions dated on or
+before it can no longer be changed through the API (closing.py, 6210).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-SEED_KEYS = ("custom_txn_numbers", "home_currency", "multi_currency", "sales_tax_rate")
+SEED_KEYS = (
+    "custom_txn_numbers",
+    "home_currency",
+    "multi_currency",
+    "sales_tax_rate",
+    "book_close_date",
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 UNCHANGED: Any = object()  # change(): leave sales_tax_rate as it is (None switches it off)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
@@ -53,12 +67,27 @@ def _rate(value: Any, key: str = "sales_tax_rate") -> Decimal | None:
     return rate
 
 
+def _close_date(value: Any, key: str = "book_close_date") -> str | None:
+    """A date ``YYYY-MM-DD`` (the books are closed through it), or None for open books."""
+    if value is None:
+        return None
+    message = f"key 'company.{key}' must be a date like \"2024-12-31\", or null"
+    if not isinstance(value, str) or _DATE.fullmatch(value) is None:
+        raise ValueError(message)
+    try:
+        date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(message) from exc
+    return value
+
+
 @dataclass
 class Preferences:
     custom_txn_numbers: bool = False
     home_currency: str = "USD"
     multi_currency: bool = False
     sales_tax_rate: Decimal | None = None
+    book_close_date: str | None = None
     sync_token: int = 0
     create_time: str = ""
     updated_time: str = ""
@@ -70,6 +99,7 @@ class Preferences:
             home_currency=_currency(info.get("home_currency", "USD")),
             multi_currency=_bool(info.get("multi_currency", False), "multi_currency"),
             sales_tax_rate=_rate(info.get("sales_tax_rate")),
+            book_close_date=_close_date(info.get("book_close_date")),
             create_time=stamp,
             updated_time=stamp,
         )
@@ -82,6 +112,7 @@ class Preferences:
         home_currency: str | None = None,
         multi_currency: bool | None = None,
         sales_tax_rate: Any = UNCHANGED,
+        book_close_date: Any = UNCHANGED,
     ) -> None:
         """Change some settings (ValueError on a wrong type); the record's SyncToken goes up."""
         new = Preferences(**self.to_state())
@@ -93,10 +124,13 @@ class Preferences:
             new.multi_currency = _bool(multi_currency, "multi_currency")
         if sales_tax_rate is not UNCHANGED:
             new.sales_tax_rate = _rate(sales_tax_rate)
+        if book_close_date is not UNCHANGED:
+            new.book_close_date = _close_date(book_close_date)
         self.custom_txn_numbers = new.custom_txn_numbers
         self.home_currency = new.home_currency
         self.multi_currency = new.multi_currency
         self.sales_tax_rate = new.sales_tax_rate
+        self.book_close_date = new.book_close_date
         self.sync_token += 1
         self.updated_time = stamp
 
@@ -109,6 +143,11 @@ class Preferences:
                 "HomeCurrency": {"value": self.home_currency},
             },
             "TaxPrefs": {"UsingSalesTax": self.sales_tax_rate is not None},
+            # BookCloseDate only once the books are closed (Choice: Intuit's answer for open
+            # books is unverified; absent is what a reader must handle anyway).
+            "AccountingInfoPrefs": (
+                {"BookCloseDate": self.book_close_date} if self.book_close_date else {}
+            ),
             "domain": "QBO",
             "sparse": False,
             "Id": "1",
@@ -122,6 +161,7 @@ class Preferences:
             "home_currency": self.home_currency,
             "multi_currency": self.multi_currency,
             "sales_tax_rate": self.sales_tax_rate,
+            "book_close_date": self.book_close_date,
             "sync_token": self.sync_token,
             "create_time": self.create_time,
             "updated_time": self.updated_time,

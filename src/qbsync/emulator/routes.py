@@ -257,6 +257,10 @@ def _content_type_fault(request: Request, subpath: str) -> Fault | None:
     is_query = subpath.strip("/").lower() == "query"
     if is_query and not request.body.strip():
         return None  # POST query?query=... carries no body
+    if subpath.strip("/").endswith("/send") and (
+        content_type == "application/octet-stream" or not request.body
+    ):
+        return None  # invoice/<id>/send: Intuit's reference sends application/octet-stream
     if content_type in (_QUERY_TYPES if is_query else ("application/json",)):
         return None
     return Fault(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from qbsync.emulator import sending
 from qbsync.emulator.entities import (
     PERSON_ENTITIES,
     Fault,
@@ -336,6 +337,7 @@ def apply_invoice(
             raise invalid_property("CustomerMemo.value", "a string is expected")
         check_length(memo.get("value"), "CustomerMemo", CUSTOMER_MEMO_MAX)
     if entity == "Invoice":
+        sending.email_status(record, previous)  # NotSet / NeedToSend / EmailSent (sending.py)
         _apply_doc_number(company, record, previous)
     else:
         _credit_memo_number(company, record, previous)

@@ -152,7 +152,8 @@ WRITABLE: dict[str, dict[str, str]] = {
         # Read-only on an invoice: a payment is applied through the Payment, never the invoice
         # (qbo-facts.md "After export"); the emulator answers the payments that link it.
         "LinkedTxn": RO,
-        "DeliveryInfo": OBJ,
+        # Read-only: set by the send operation (sending.py; Intuit's Invoice reference).
+        "DeliveryInfo": RO,
         "RecurDataRef": R,
         "EInvoiceStatus": S,
         "InvoiceLink": RO,

@@ -363,14 +363,17 @@ class Emulator(Accountant):
         home_currency: str | None = None,
         multi_currency: bool | None = None,
         sales_tax_rate: Any = UNCHANGED,
+        book_close_date: Any = UNCHANGED,
     ) -> dict[str, Any]:
         """Change the company's Preferences (ValueError on a bad value); answers the new ones.
-        ``sales_tax_rate`` is a percent (8.25) that switches sales tax on, None switches it off."""
+        ``sales_tax_rate`` is a percent (8.25) that switches sales tax on, None switches it off;
+        ``book_close_date`` ("2024-12-31") closes the books through that day, None opens them."""
         prefs = self.company.set_preferences(
             custom_txn_numbers=custom_txn_numbers,
             home_currency=home_currency,
             multi_currency=multi_currency,
             sales_tax_rate=sales_tax_rate,
+            book_close_date=book_close_date,
         )
         self.save()
         return prefs

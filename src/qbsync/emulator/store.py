@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from qbsync.emulator import cdc, company_state, lookup, payments, rules, versions, voids
+from qbsync.emulator import cdc, closing, company_state, lookup, payments, rules, versions, voids
 from qbsync.emulator.entities import (
     ALL_ENTITIES,
     NAME_LIST,
@@ -159,6 +159,7 @@ class Company:
             self._writable(entity)
             check_types(entity, data)
             record = self._apply(entity, self._input(entity, data), None)
+            closing.check_create(self, entity, record)  # 6210 (closing.py)
             ident = self._new_id(entity)
             stamp = self.stamp()
             self._store(entity, ident, record, stamp, create_time=stamp, token="0")
@@ -187,6 +188,7 @@ class Company:
             else:
                 merged = incoming  # full update: fields not sent go back to their defaults
             record = self._apply(entity, merged, previous, in_product=in_product)
+            closing.check_change(self, entity, previous, record, in_product=in_product)
             token = str(int(previous["SyncToken"]) + 1)
             create_time = previous["MetaData"]["CreateTime"]
             if versions.unchanged(self._stored_form(entity, record, previous), previous):
@@ -204,6 +206,7 @@ class Company:
             if entity not in ("Invoice", "Payment"):
                 raise unsupported(f"Operation Void is not supported for {entity}")
             previous = self._current(entity, data)
+            closing.check_change(self, entity, previous)  # 6210, 6540 (closing.py)
             if entity == "Invoice":
                 record = voids.voided_record(self, previous)
             elif self.is_voided(entity, previous["Id"]):
@@ -233,6 +236,7 @@ class Company:
                     f"Operation Delete is not supported for {entity}; send Active:false instead"
                 )
             previous = self._current(entity, data)
+            closing.check_change(self, entity, previous, in_product=in_product)
             if in_product:
                 payments.unlink(self, entity, previous["Id"])
             payments.check_delete(self, entity, previous["Id"])
@@ -291,8 +295,8 @@ class Company:
             return self.prefs.row()
 
     def set_preferences(self, **changes: Any) -> dict[str, Any]:
-        """Change ``custom_txn_numbers``, ``home_currency``, ``multi_currency`` or
-        ``sales_tax_rate`` (ValueError on a wrong value), as a company admin does in QBO's
+        """Change ``custom_txn_numbers``, ``home_currency``, ``multi_currency``,
+        ``sales_tax_rate`` or ``book_close_date`` (ValueError on a wrong value), as a company admin does in QBO's
         settings; answers the new Preferences."""
         with self.lock:
             self.prefs.change(self.stamp(), **changes)
