@@ -6,14 +6,15 @@ qbsync recorded from the state database.
 
 from __future__ import annotations
 
+import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 
-from e2e.sync_helpers import SyncWorld, make_sync_world, member
+from e2e.sync_helpers import INVOICE_COLUMNS, SyncWorld, make_sync_world, member
 from qbsync.emulator import Emulator
 
 pytestmark = pytest.mark.e2e
@@ -69,8 +70,26 @@ def export(world: SyncWorld, *args: str) -> tuple[int, dict[str, Any]]:
     return result.code, json.loads(result.out)
 
 
+PAY_COLUMNS = ("payment_id", "paid_at", "paid_amount", "payment_method", "payment_ref")
+MORE_COLUMNS = (*PAY_COLUMNS, "type", "applies_to")
+
+
+def write_rows(world: SyncWorld, rows: Sequence[dict[str, Any]]) -> None:
+    """invoices.csv with the payment and type columns too (one line per invoice)."""
+    with (world.folder / "invoices.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, (*INVOICE_COLUMNS, *MORE_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            full = {
+                "status": "pending", "quantity": "1", "unit_price": "25.00",
+                "item_code": "Mailbox Rental", "description": "Mailbox", **row,
+            }  # fmt: skip
+            writer.writerow({k: str(v.isoformat() if hasattr(v, "isoformat") else v)
+                             for k, v in full.items()})  # fmt: skip
+
+
 def exported(world: SyncWorld, rows: list[dict[str, Any]]) -> None:
-    world.write_invoices(rows)
+    write_rows(world, rows)
     code, doc = export(world)
     assert code == 0, doc
     assert doc["summary"]["exported"] == len(rows)
@@ -219,3 +238,46 @@ def test_on_change_update_rewrites_unpaid_invoices_once_and_never_paid_ones(
     export(world, "--if-due", "--as-of", off_day())
     code, doc = export(world)
     assert updates_sent(world) == 1 and doc["summary"]["exported"] == 0
+
+
+def pay(row: dict[str, Any], pid: str, amount: str, **more: str) -> None:
+    row.update(payment_id=pid, paid_at="2030-01-15T10:00:00+00:00", paid_amount=amount, **more)
+
+
+def qbo_payments(world: SyncWorld) -> list[dict[str, Any]]:
+    return list(world.emu.company.dump().get("Payment", []))
+
+
+def test_platform_payments_become_qbo_payments_once_each(world: SyncWorld) -> None:
+    world.write_config(export="", members="")
+    with (world.config_path).open("a") as handle:
+        handle.write('\n[payments]\nrecorded_in = "platform"\n')
+    rows = [inv(world, "i1"), inv(world, "i2", "m2"), inv(world, "i3")]
+    exported(world, rows)
+    pay(rows[0], "p-1", "25.00", payment_ref="CARD-881")
+    rows[0]["status"] = "paid"
+    pay(rows[1], "p-2", "10.00")
+    write_rows(world, rows)
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert code == 0, doc
+    payments = {p["PrivateNote"]: p for p in qbo_payments(world)}
+    assert set(payments) == {"qbsync-pay:p-1;", "qbsync-pay:p-2;"}
+    one = payments["qbsync-pay:p-1;"]
+    assert str(one["TotalAmt"]) == "25.00" and one["PaymentRefNum"] == "CARD-881"
+    assert one["Line"][0]["LinkedTxn"] == [
+        {"TxnId": qbo_invoice(world, "i1")["Id"], "TxnType": "Invoice"}
+    ]
+    assert str(qbo_invoice(world, "i1")["Balance"]) in ("0", "0.00")
+    assert str(qbo_invoice(world, "i2")["Balance"]) == "15.00"
+    with world.state() as state:
+        own = state.pushes.own_payment_ids()
+    assert own == {p["Id"] for p in payments.values()}
+    # Again: nothing is sent twice.
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert code == 0 and len(qbo_payments(world)) == 2
+    # recorded_in = "qbo" (the default): nothing is pushed.
+    world.write_config()
+    pay(rows[2], "p-3", "25.00")
+    write_rows(world, rows)
+    export(world, "--if-due", "--as-of", off_day())
+    assert len(qbo_payments(world)) == 2
