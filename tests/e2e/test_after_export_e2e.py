@@ -281,3 +281,28 @@ def test_platform_payments_become_qbo_payments_once_each(world: SyncWorld) -> No
     write_rows(world, rows)
     export(world, "--if-due", "--as-of", off_day())
     assert len(qbo_payments(world)) == 2
+
+
+def test_closed_books_and_emailed_invoices_are_problems_never_sent_blindly(
+    world: SyncWorld,
+) -> None:
+    world.write_config(export='on_change = "update"')
+    rows = [inv(world, "i1"), inv(world, "i2"), inv(world, "i3")]
+    exported(world, rows)
+    world.emu.send_invoice(qbo_invoice(world, "i3")["Id"])  # EmailStatus EmailSent
+    world.emu.set_preferences(book_close_date=date.today().isoformat())
+    rows[0]["status"] = "void"
+    rows[1]["unit_price"] = "30.00"
+    rows[2]["unit_price"] = "31.00"
+    write_rows(world, rows)
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert code == 5, doc
+    problems = {p["record"]: p["what"] for p in doc["run"]["problems"]}
+    assert "closed period" in problems["i1"] and "closed period" in problems["i2"]
+    assert "emailed" in problems["i3"]
+    assert voids_sent(world) == 0 and updates_sent(world) == 0
+    # The books reopened: the void goes; QBO's own 6210 would be shown with its reason.
+    world.emu.set_preferences(book_close_date=None)
+    code, doc = export(world, "--if-due", "--as-of", off_day())
+    assert voids_sent(world) == 1 and updates_sent(world) == 1
+    assert {p["record"] for p in doc["run"]["problems"]} == {"i3"}

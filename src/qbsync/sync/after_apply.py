@@ -97,6 +97,18 @@ def unpaid(obj: Mapping[str, Any]) -> bool:
     return not applied_payments(obj) and balance == total
 
 
+def book_close_date(client: QboWrites) -> str | None:
+    """``Preferences.AccountingInfoPrefs.BookCloseDate``: QBO refuses changes to transactions
+    dated on or before it (6210, qbo-facts.md "After export"), so none is sent blindly."""
+    prefs = client.preferences()
+    value = (prefs.get("AccountingInfoPrefs") or {}).get("BookCloseDate")
+    return str(value)[:10] if value else None
+
+
+def in_closed_books(obj: Mapping[str, Any], closed: str | None) -> bool:
+    return bool(closed) and str(obj.get("TxnDate") or "9999") <= str(closed)
+
+
 def payment_words(obj: Mapping[str, Any]) -> str:
     ids = applied_payments(obj)
     if ids:
@@ -138,12 +150,19 @@ def apply_after_export(
     """``updater(action, qbo_invoice)``: the sparse update body for an edited invoice and its
     total, or why it cannot be mapped; ``payer``: pushes one platform payment (after_pay.py)."""
     outcome = AfterOutcome()
+    books: list[str | None] = []
+
+    def closed_through() -> str | None:  # read once per run, only when a write is due
+        if not books:
+            books.append(book_close_date(client))
+        return books[0]
+
     for action in actions:
         try:
             if action.kind == "void":
-                _void(action, client, state, run_id, outcome, now)
+                _void(action, client, state, run_id, outcome, now, closed_through)
             elif action.kind == "update" and updater is not None:
-                _update(action, client, state, run_id, outcome, updater, now)
+                _update(action, client, state, run_id, outcome, updater, now, closed_through)
             elif action.kind == "report":
                 _report(action, client, state, outcome)
             elif action.kind == "payment" and payer is not None:
@@ -167,6 +186,7 @@ def _void(
     run_id: int | None,
     outcome: AfterOutcome,
     now: Callable[[], datetime],
+    closed_through: Callable[[], str | None],
 ) -> None:
     qbo_id = str(action.record.qbo_id)
     invoice_id = action.invoice.id
@@ -185,6 +205,14 @@ def _void(
                 f"invoice {invoice_id} was voided at the platform, but QBO invoice {qbo_id} has "
                 f"{payment_words(obj)} applied",
                 f"remove (or unapply) {payment_words(obj)} in QBO; the next export voids it",
+            )
+            return
+        if in_closed_books(obj, closed_through()):
+            outcome.problem(
+                action,
+                f"invoice {invoice_id} was voided at the platform, but QBO invoice {qbo_id} is "
+                f"dated in a closed period (books closed through {closed_through()})",
+                "void it in QBO by hand, or reopen the period; the next export voids it then",
             )
             return
         rid = request_id("invoice-void", [invoice_id, attempt_key(run_id, now())])
@@ -231,6 +259,7 @@ def _update(
     outcome: AfterOutcome,
     updater: Updater,
     now: Callable[[], datetime],
+    closed_through: Callable[[], str | None],
 ) -> None:
     qbo_id = str(action.record.qbo_id)
     invoice = action.invoice
@@ -238,6 +267,8 @@ def _update(
     for attempt in (1, 2):  # the second only after a stale SyncToken (5010)
         obj = client.get("Invoice", qbo_id)
         why = _not_updatable(obj)
+        if why is None and in_closed_books(obj, closed_through()):
+            why = f"is dated in a closed period (books closed through {closed_through()})"
         if why:
             outcome.problem(
                 action,

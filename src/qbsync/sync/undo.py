@@ -23,6 +23,7 @@ from qbsync.state.db import State
 from qbsync.state.exports import ExportRecord
 from qbsync.sync.after_apply import (
     QboWrites,
+    book_close_date,
     is_voided,
     payment_words,
     qbo_reason,
@@ -77,7 +78,7 @@ def plan_undo(run_id: int, *, client: QboWrites, state: State, customers: bool) 
     records = [r for r in state.exports.all() if r.run_id == run_id]
     undone = {p.record_id for p in state.pushes.all("undo") if p.state == "pushed"}
     plan.already = [r.invoice_id for r in records if r.invoice_id in undone]
-    closed = _book_close_date(client)
+    closed = book_close_date(client)
     for record in records:
         if record.state != "exported" or not record.qbo_id or record.invoice_id in undone:
             continue
@@ -95,13 +96,6 @@ def plan_undo(run_id: int, *, client: QboWrites, state: State, customers: bool) 
     if customers:
         plan.customers = _customers(run_id, client, state)
     return plan
-
-
-def _book_close_date(client: QboWrites) -> str | None:
-    """``Preferences.AccountingInfoPrefs.BookCloseDate`` (qbo-facts.md: 6210 past it)."""
-    prefs = client.preferences()
-    value = (prefs.get("AccountingInfoPrefs") or {}).get("BookCloseDate")
-    return str(value)[:10] if value else None
 
 
 def _customers(run_id: int, client: QboWrites, state: State) -> list[CustomerItem]:
