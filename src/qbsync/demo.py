@@ -237,6 +237,7 @@ def run_demo(
                 "QBO's invoices, after exporting again",
                 check_invoices(Holdings.of(emu.company.dump()), sample),
             )
+            _after_export(workdir, result, emu, env, show, show_step, show_result)
             run(final_steps())
 
             holdings = Holdings.of(emu.company.dump())
@@ -250,6 +251,30 @@ def run_demo(
             if keep is not None:  # also after a failure: what QBO held, for a post-mortem
                 write_atomic(workdir / EMULATOR_FILE, snapshot(emu))
         return result
+
+
+def _after_export(
+    workdir: Path,
+    result: DemoResult,
+    emu: Emulator,
+    env: dict[str, str],
+    show: Callable[[str], None],
+    show_step: Callable[[Step], None],
+    show_result: Callable[[Step], None],
+) -> None:
+    """Voids and an edit at the platform reach QBO; then a run is undone (demo_after.py)."""
+    from qbsync.demo_after import after_steps, check_voided
+
+    assert result.as_of is not None
+
+    def step(title: str, args: list[str], code: int, note: str) -> None:
+        done = Step(title, _qbsync(*args), expect_exit=code, note=note)
+        _run_step(done, env, show_step, show_result)
+        result.steps.append(done)
+
+    voided, _run = after_steps(workdir, result.as_of, step, show)
+    invoices = list(emu.company.dump().get("Invoice", []))
+    _check(show, "QBO's invoices voided at the platform", check_voided(invoices, workdir, voided))
 
 
 def _run_step(

@@ -61,8 +61,10 @@ def _expected_exports(keep: Path, enabled_at: datetime) -> dict[str, tuple[str, 
     expected = {}
     for invoice_id, rows in lines.items():
         head = rows[0]
+        if "-dup" in invoice_id:  # copies exported by mistake, then undone (demo_after.py)
+            continue
         if (
-            head["status"] == "pending"
+            head["status"] in ("pending", "void")  # void: voided at the platform after export
             and datetime.fromisoformat(head["created_at"]) >= enabled_at
             and head["member_id"] in LINKED_AUTO | LINKED_CREATED
             and all(r["item_code"] != "LOCKER-XL" for r in rows)
@@ -85,13 +87,13 @@ def test_demo_runs_every_step_and_connects(
 ) -> None:
     keep, done = demo
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Demo finished: 10 commands ran" in done.stdout
+    assert "Demo finished: 14 commands ran" in done.stdout
     assert "Connected to Sunrise Mailbox Co (emulated)" in done.stdout
     for command in ("connect-members --yes", "links", "export --if-due --as-of", "runs"):
         assert f"$ qbsync {command}" in done.stdout
     # The expected failure is shown with its reason; the checks against QBO ran.
     assert 'item code "LOCKER-XL" is not mapped to a QBO item' in done.stdout
-    assert done.stdout.count("Checked in the emulator:") == 3
+    assert done.stdout.count("Checked in the emulator:") == 4
     # State: the connection was recorded, with the time the integration was enabled.
     with State.open(keep / "data" / "default" / "state.sqlite3") as state:
         assert state.realm_id == "9341455130166501"
@@ -159,26 +161,40 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
         runs = state.runs.last(10)
     assert len(expected) == 88
     qbo = _qbo(keep)
-    invoices = qbo["Invoice"]
+    # The after-export part (demo_after.py): two invoices voided at the platform, and three
+    # copies exported by mistake then undone; both voided in QBO ("Voided - " + the marker).
+    every = qbo["Invoice"]
+    voided = {
+        i["PrivateNote"].removeprefix("Voided - ").split()[0].removeprefix("qbsync:")
+        for i in every
+        if i["PrivateNote"].startswith("Voided")
+    }
+    assert len(voided) == 5 and sum("-dup" in v for v in voided) == 3
+    assert all(str(i["TotalAmt"]) == "0" for i in every if i["PrivateNote"].startswith("Voided"))
+    invoices = [i for i in every if not i["PrivateNote"].startswith("Voided")]
+    voided -= {v for v in voided if "-dup" in v}
     markers = Counter(
         re.match(r"qbsync:(\S+) #", i["PrivateNote"]).group(1)  # type: ignore[union-attr]
         for i in invoices
     )
+    markers.update(voided)
     # Exactly once each, nothing else: none from before enabling, none paid, none held back,
     # not the one with the unknown item, and the second and third export sent nothing more.
     assert markers == Counter(dict.fromkeys(expected, 1))
-    assert len(invoices) == len(expected)
+    assert len(invoices) == len(expected) - len(voided)
     for invoice in invoices:
         invoice_id = invoice["PrivateNote"].split()[0].removeprefix("qbsync:")
         member, total = expected[invoice_id]
         assert Decimal(str(invoice["TotalAmt"])) == total, invoice_id
         assert invoice["CustomerRef"]["value"] == links[member], invoice_id
-    in_csv = set(_csv_ids(keep))
+    in_csv = {i for i in _csv_ids(keep) if "-dup" not in i}
     assert len(in_csv) == 120
     held = in_csv - set(expected)
     assert {f"inv-{n}" for n in range(1001, 1026)} <= held  # 10 before enabling, 15 paid
     assert held.isdisjoint(markers)
-    assert {i for i, s in export_states.items() if s == "exported"} == set(expected)
+    # (undone copies stay "exported" until the ledger's holds are merged: then failed + held)
+    exported = {i for i, s in export_states.items() if s == "exported" and "-dup" not in i}
+    assert exported == set(expected)
 
     # The multi-line invoice adds up to the cent: 3 x 7.333 = 22.00, 14.50 x 128.35 = 1861.08.
     multi = next(i for i in invoices if i["PrivateNote"].startswith("qbsync:inv-1033 #"))
@@ -186,18 +202,20 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
     assert amounts == [Decimal("22.00"), Decimal("1861.08")]
     assert Decimal(str(multi["TotalAmt"])) == Decimal("1883.08")
     total = sum((Decimal(str(i["TotalAmt"])) for i in invoices), Decimal("0"))
-    assert total == sum((t for _m, t in expected.values()), Decimal("0"))
-    assert f"exported, each exactly once, {total} in all" in done.stdout
+    assert total == sum((t for i, (_m, t) in expected.items() if i not in voided), Decimal("0"))
 
     # The runs: connect-members, then the export (88 and one failure), the export again.
     assert [(r.command, r.outcome) for r in reversed(runs)] == [
         ("connect-members", "partial"),  # m-003 needs review: a problem (issue 13)
         ("export", "partial"),
         ("export", "partial"),
+        ("export", "ok"),  # not an export day: the voids and the correction went
+        ("export", "partial"),  # the copies sent by mistake
+        ("undo", "ok"),
     ]
-    first_export = runs[1].summary or {}
+    first_export = runs[4].summary or {}
     assert first_export["exported"] == 88 and first_export["failed"] == 1
-    assert (runs[0].summary or {})["exported"] == 0
+    assert (runs[3].summary or {})["exported"] == 0
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
