@@ -306,3 +306,12 @@ def test_closed_books_and_emailed_invoices_are_problems_never_sent_blindly(
     code, doc = export(world, "--if-due", "--as-of", off_day())
     assert voids_sent(world) == 1 and updates_sent(world) == 1
     assert {p["record"] for p in doc["run"]["problems"]} == {"i3"}
+
+
+def test_a_credit_note_is_never_sent_as_an_invoice(world: SyncWorld) -> None:
+    write_rows(world, [inv(world, "i1"), inv(world, "c1", type="credit_note", applies_to="i1")])
+    code, doc = export(world)
+    assert code == 5, doc
+    assert doc["summary"]["exported"] == 1
+    assert [i for i in world.invoices() if "c1" in str(i.get("PrivateNote"))] == []
+    assert any(p["record"] == "c1" for p in doc["run"]["problems"])

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.config import Config
-from qbsync.sources.records import Member, SourceInvoice
+from qbsync.sources.records import Member, Problem, SourceInvoice
 from qbsync.state.db import State
 from qbsync.sync.after_apply import AfterOutcome, QboWrites, Updater, apply_after_export
 from qbsync.sync.after_plan import AfterAction, plan_after_export
@@ -41,10 +41,23 @@ class AfterExport:
 
 def split_invoices(
     invoices: Sequence[SourceInvoice], config: Config
-) -> tuple[list[SourceInvoice], list[SourceInvoice]]:
-    """(invoices in an exported status: candidates for export, every invoice read)."""
+) -> tuple[list[SourceInvoice], list[SourceInvoice], list[Problem]]:
+    """(invoices in an exported status: candidates for export, every invoice read, credit notes
+    held back). Credit notes are not exported yet: never sent as invoices."""
     wanted = set(config.export.statuses)
-    return [i for i in invoices if i.status in wanted], list(invoices)
+    notes = [
+        Problem(
+            where="source",
+            record_id=i.id,
+            field="type",
+            reason="credit notes are not exported to QBO yet; record it in QBO by hand",
+            kind="invoice",
+        )
+        for i in invoices
+        if i.kind != "invoice" and i.status in wanted
+    ]
+    new = [i for i in invoices if i.status in wanted and i.kind == "invoice"]
+    return new, list(invoices), notes
 
 
 def plan_after(invoices: Sequence[SourceInvoice], state: State, config: Config) -> AfterExport:

@@ -158,8 +158,8 @@ def _export(
     read = read_changed(
         source, None, created_since=state.enabled_at, statuses=config.export.statuses
     )
-    new_invoices, every_invoice = split_invoices(read.records, config)
-    invoices = Read(new_invoices, read.problems)
+    new_invoices, every_invoice, notes = split_invoices(read.records, config)
+    invoices = Read(new_invoices, [*read.problems, *notes])
     newcomers = members_to_connect(invoices.records, members.records, state, config)
     connected: ConnectResult | None = None
     declined: list[str] = []
