@@ -277,6 +277,9 @@ def run_demo(
             # The accountant then works in QBO; `qbsync pull` brings it back (the report above
             # is of the export, taken before).
             _pull_phase(emu, workdir, show, run)
+            # Then the platform voids and corrects exported invoices (pushed to QBO by the
+            # next daily run), and a run sent by mistake is undone.
+            _after_export(workdir, result, emu, env, show, show_step, show_result)
 
             result.emulator_summary = {
                 "company": emu.company.company_name,
@@ -298,6 +301,30 @@ def _pull_phase(
     done = accountant_acts(emu, show)
     run(pull_steps(_qbsync, Step))
     _check(show, "qbo-events.csv", check_events(workdir, done))
+
+
+def _after_export(
+    workdir: Path,
+    result: DemoResult,
+    emu: Emulator,
+    env: dict[str, str],
+    show: Callable[[str], None],
+    show_step: Callable[[Step], None],
+    show_result: Callable[[Step], None],
+) -> None:
+    """Voids and an edit at the platform reach QBO; then a run is undone (demo_after.py)."""
+    from qbsync.demo_after import after_steps, check_voided
+
+    assert result.as_of is not None
+
+    def step(title: str, args: list[str], code: int, note: str) -> None:
+        done = Step(title, _qbsync(*args), expect_exit=code, note=note)
+        _run_step(done, env, show_step, show_result)
+        result.steps.append(done)
+
+    voided, _run = after_steps(workdir, result.as_of, step, show)
+    invoices = list(emu.company.dump().get("Invoice", []))
+    _check(show, "QBO's invoices voided at the platform", check_voided(invoices, workdir, voided))
 
 
 def _run_step(

@@ -61,8 +61,10 @@ def _expected_exports(keep: Path, enabled_at: datetime) -> dict[str, tuple[str, 
     expected = {}
     for invoice_id, rows in lines.items():
         head = rows[0]
+        if "-dup" in invoice_id:  # copies exported by mistake, then undone (demo_after.py)
+            continue
         if (
-            head["status"] == "pending"
+            head["status"] in ("pending", "void")  # void: voided at the platform after export
             and datetime.fromisoformat(head["created_at"]) >= enabled_at
             and head["member_id"] in LINKED_AUTO | LINKED_CREATED
             and all(r["item_code"] != "LOCKER-XL" for r in rows)
@@ -85,13 +87,15 @@ def test_demo_runs_every_step_and_connects(
 ) -> None:
     keep, done = demo
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Demo finished: 13 commands ran" in done.stdout
+    assert "Demo finished: 17 commands ran" in done.stdout
     assert "Connected to Sunrise Mailbox Co (emulated)" in done.stdout
     for command in ("connect-members --yes", "links", "export --if-due --as-of", "runs", "report"):
         assert f"$ qbsync {command}" in done.stdout
     # The expected failure is shown with its reason; the checks against QBO ran.
     assert 'item code "LOCKER-XL" is not mapped to a QBO item' in done.stdout
-    assert done.stdout.count("Checked in the emulator:") == 5  # + the pull phase
+    assert (
+        done.stdout.count("Checked in the emulator:") == 6
+    )  # + the pull phase and the after-export phase
     # The pull phase: the accountant's payments, void and delete came back to the platform once.
     assert "$ qbsync pull" in done.stdout
     with (keep / "qbo-events.csv").open(encoding="utf-8", newline="") as handle:
@@ -166,30 +170,49 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
         runs = state.runs.last(10)
     assert len(expected) == 88
     qbo = _qbo(keep)
-    # The pull phase acted as the accountant at the end: one exported invoice deleted in QBO,
-    # one voided (amounts zeroed, "Voided - " before the marker). The rest is as exported.
-    invoices = [i for i in qbo["Invoice"] if not i["PrivateNote"].startswith("Voided")]
-    voided = [i for i in qbo["Invoice"] if i["PrivateNote"].startswith("Voided")]
+    # The pull phase acted as the accountant: one exported invoice deleted in QBO, one voided.
+    # Then the after-export phase (demo_after.py): two invoices voided at the platform, and three
+    # copies exported by mistake then undone; all voided in QBO ("Voided - " + the marker).
+    every = qbo["Invoice"]
+    voided = {
+        i["PrivateNote"].removeprefix("Voided - ").split()[0].removeprefix("qbsync:")
+        for i in every
+        if i["PrivateNote"].startswith("Voided")
+    }
+    assert len(voided) == 6 and sum("-dup" in v for v in voided) == 3
+    assert all(str(i["TotalAmt"]) == "0" for i in every if i["PrivateNote"].startswith("Voided"))
+    invoices = [i for i in every if not i["PrivateNote"].startswith("Voided")]
+    voided -= {v for v in voided if "-dup" in v}
     markers = Counter(
         re.search(r"qbsync:(\S+) #", i["PrivateNote"]).group(1)  # type: ignore[union-attr]
-        for i in qbo["Invoice"]
+        for i in invoices
     )
+    markers.update(voided)
     # Exactly once each, nothing else: none from before enabling, none paid, none held back,
     # not the one with the unknown item, and the second and third export sent nothing more.
     deleted = set(expected) - set(markers)
-    assert len(deleted) == 1 and len(voided) == 1
+    assert len(deleted) == 1 and len(voided) == 3
     assert markers == Counter(dict.fromkeys(set(expected) - deleted, 1))
+    assert len(invoices) == len(expected) - len(voided) - len(deleted)
     for invoice in invoices:
         invoice_id = invoice["PrivateNote"].split()[0].removeprefix("qbsync:")
         member, total = expected[invoice_id]
         assert Decimal(str(invoice["TotalAmt"])) == total, invoice_id
         assert invoice["CustomerRef"]["value"] == links[member], invoice_id
-    in_csv = set(_csv_ids(keep))
+    in_csv = {i for i in _csv_ids(keep) if "-dup" not in i}
     assert len(in_csv) == 120
     held = in_csv - set(expected)
     assert {f"inv-{n}" for n in range(1001, 1026)} <= held  # 10 before enabling, 15 paid
     assert held.isdisjoint(markers)
-    assert {i for i, s in export_states.items() if s == "exported"} == set(expected)
+    # The undone copies: voided in QBO, no longer exported, held until `qbsync release`.
+    assert {i: s for i, s in export_states.items() if "-dup" in i} == dict.fromkeys(
+        ("inv-1033-dup1", "inv-1033-dup2", "inv-1033-dup3"), "failed"
+    )
+    with State.open(keep / "data" / "default" / "state.sqlite3") as state:
+        holds = state.exports.holds()
+    assert {f"inv-1033-dup{n}" for n in (1, 2, 3)} <= set(holds)
+    exported = {i for i, s in export_states.items() if s == "exported" and "-dup" not in i}
+    assert exported == set(expected)
 
     # The multi-line invoice adds up to the cent: 3 x 7.333 = 22.00, 14.50 x 128.35 = 1861.08.
     multi = next(i for i in invoices if i["PrivateNote"].startswith("qbsync:inv-1033 #"))
@@ -198,11 +221,11 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
     assert Decimal(str(multi["TotalAmt"])) == Decimal("1883.08")
     total = sum((t for _m, t in expected.values()), Decimal("0"))
     in_qbo = sum((Decimal(str(i["TotalAmt"])) for i in invoices), Decimal("0"))
-    gone = [expected[i][1] for i in deleted] + [
-        expected[str(v["PrivateNote"]).split("qbsync:")[1].split()[0]][1] for v in voided
-    ]
+    gone = [t for i, (_m, t) in expected.items() if i in deleted or i in voided]
     assert in_qbo + sum(gone, Decimal("0")) == total
-    assert f"exported, each exactly once, {total} in all" in done.stdout
+    # The demo's closing summary is of the export (before the accountant's and the platform's
+    # changes): each exported invoice once.
+    assert "88 of the 120 invoices in invoices.csv exported, each exactly once" in done.stdout
 
     # The runs: connect-members, then the export (88 and one failure), the export again.
     assert [(r.command, r.outcome) for r in reversed(runs)] == [
@@ -211,10 +234,13 @@ def test_demo_exports_each_eligible_invoice_exactly_once(
         ("export", "partial"),
         ("pull", "partial"),
         ("pull", "ok"),
+        ("export", "ok"),  # not an export day: the voids and the correction went
+        ("export", "partial"),  # the copies sent by mistake
+        ("undo", "ok"),
     ]
-    first_export = runs[3].summary or {}
+    first_export = runs[6].summary or {}
     assert first_export["exported"] == 88 and first_export["failed"] == 1
-    assert (runs[2].summary or {})["exported"] == 0
+    assert (runs[5].summary or {})["exported"] == 0
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
@@ -267,30 +293,23 @@ def test_demo_ends_with_the_reports_summary_and_its_html_file(
     assert f"The report for your accountant (printable): {html}" in ending
     assert "Reconciliation for Sunrise Mailbox Co (emulated)" in ending
     # The report's totals are what the emulator holds, to the cent, in its CSV and its HTML.
-    # The report ran before the demo's pull phase, where the accountant voided one invoice and
-    # deleted another in QBO: those two count with the amounts they had when the report ran.
+    # The report ran right after the export, before the demo's later phases changed QBO (the
+    # accountant's void and delete, the platform's voids and correction, the undone copies):
+    # it holds the amounts QBO had then, which are the export's, to the cent.
     with (keep / "report.csv").open(encoding="utf-8-sig", newline="") as handle:
-        before_pull = {r["qbo_id"]: r for r in csv.DictReader(handle) if r["state"] == "exported"}
-    with (keep / "qbo-events.csv").open(encoding="utf-8", newline="") as handle:
-        gone = {
-            r["qbo_invoice_id"]
-            for r in csv.DictReader(handle)
-            if r["event"] in ("voided", "deleted")
-        }
-    assert len(gone) == 2
-    invoices = [i for i in _qbo(keep)["Invoice"] if i["Id"] not in gone] + [
-        {"Id": qbo_id, "TotalAmt": before_pull[qbo_id]["qbo_total"]} for qbo_id in gone
-    ]
-    total = sum((Decimal(str(i["TotalAmt"])) for i in invoices), Decimal("0"))
+        rows = [r for r in csv.DictReader(handle) if r["state"] == "exported"]
+    assert len(rows) == 88
+    total = sum((Decimal(r["qbo_total"]) for r in rows), Decimal("0"))
+    assert sum((Decimal(r["platform_total"]) for r in rows), Decimal("0")) == total
     assert (
         f"88 invoice(s) exported on 1 day(s): platform {total}, QBO {total}, difference 0.00"
         in (ending)
     )
-    with (keep / "report.csv").open(encoding="utf-8-sig", newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["state"] == "exported"]
-    assert sum((Decimal(r["qbo_total"]) for r in rows), Decimal("0")) == total
-    assert sum((Decimal(r["platform_total"]) for r in rows), Decimal("0")) == total
-    assert {r["qbo_id"] for r in rows} == {i["Id"] for i in invoices}
+    with (keep / "qbo-events.csv").open(encoding="utf-8", newline="") as handle:
+        deleted = {r["qbo_invoice_id"] for r in csv.DictReader(handle) if r["event"] == "deleted"}
+    assert len(deleted) == 1
+    # Every invoice the report counted is still in QBO (voided ones too), but the deleted one.
+    assert {r["qbo_id"] for r in rows} - deleted <= {i["Id"] for i in _qbo(keep)["Invoice"]}
     page = html.read_text(encoding="utf-8")
     assert f">{total}<" in page and "Balanced" in page and "<svg" in page
     assert "read back in 2 request(s)" in ending  # one Id IN query for 88, one preferences read

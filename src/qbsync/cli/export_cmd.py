@@ -218,8 +218,12 @@ def _confirm(obj: CliContext, plan: ExportPlan, *, yes: bool) -> None:
             "nothing was sent",
             hint=f"run `{obj.command_line('export', '--if-due')}` from cron, or add --yes",
         )
+    pushes = [a for a in plan.after if a.kind != "report"]
+    also = f" and push {len(pushes)} platform change(s) (voids, edits, payments)" if pushes else ""
     click.confirm(
-        f"Send {len(plan.to_send)} invoice(s), {plan.total} in all, to QBO?", abort=True, err=True
+        f"Send {len(plan.to_send)} invoice(s), {plan.total} in all,{also} to QBO?",
+        abort=True,
+        err=True,
     )
 
 
@@ -237,6 +241,7 @@ def _show_plan(plan: ExportPlan) -> None:
             ("refused", str(len(plan.refused))),
             ("skipped", str(len(plan.skipped))),
             ("settled from an earlier run", str(len(plan.settled.settled))),
+            ("platform changes to push", str(sum(a.kind != "report" for a in plan.after))),
         ],
     )
     rows = shown(
@@ -257,8 +262,25 @@ def _show_plan(plan: ExportPlan) -> None:
         ]
     )
     rows += shown([(s.invoice_id, s.member_id, "skipped", s.reason) for s in plan.skipped])
+    rows += shown(_after_rows(plan))
     if rows:
         render.table(None, ("invoice", "member", "what", "why"), rows)
+
+
+def _after_rows(plan: ExportPlan) -> list[tuple[str, str, str, str]]:
+    """The platform's changes to exported invoices: what this run pushes (or reports)."""
+    from qbsync.sync.after_export import WORDS
+
+    return [
+        (
+            a.invoice.id,
+            a.invoice.member_id,
+            a.kind,
+            f"{WORDS[a.kind]}: QBO invoice {a.record.qbo_id}"
+            + (f", payment {a.payment.id} of {a.payment.amount}" if a.payment else ""),
+        )
+        for a in plan.after
+    ]
 
 
 def _show_summary(record: RunRecord, *, dry_run: bool) -> None:
@@ -276,6 +298,9 @@ def _show_summary(record: RunRecord, *, dry_run: bool) -> None:
     # What was not sent, and why, by state (not-eligible ones too: counted, never a problem).
     for state, reasons in summary.get("not_sent", {}).items():
         rows.append((state, ", ".join(f"{n} {why}" for why, n in reasons.items())))
+    after = summary.get("after_export") or {}
+    if after.get("pushed"):
+        rows.append(("pushed to QBO", ", ".join(after["pushed"])))
     rows += [
         ("waiting for an answer", str(len(record.in_flight))),
         ("total differs in QBO", str(len(summary["total_differences"]))),

@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "hold": ("qbsync.cli.hold_cmd", "Set platform invoices aside: never exported until `qbsync release`, and not a problem."),
     "release": ("qbsync.cli.hold_cmd", "Take back held invoices: the next export day sends them (if still eligible)."),
     "pull": ("qbsync.cli.pull_cmd", "Read what changed in QBO since the last pull and tell the platform."),
+    "undo": ("qbsync.cli.undo_cmd", "Void every invoice export run RUN_ID sent to QBO (never deleted: numbers and the audit trail stay)."),
     "runs": ("qbsync.cli.runs_cmd", "List recorded runs (connect-members, export) with their counts and problems."),
     "report": ("qbsync.cli.report_cmd", "Reconcile what was exported with what QBO holds, for your accountant."),
 }  # fmt: skip

@@ -33,8 +33,11 @@ from qbsync.config.checks import (
     DOC_NUMBER_MODES,
     ENVIRONMENT_ENV,
     KNOWN_KEYS,
+    NEGATIVE_MODES,
+    ON_CHANGE_MODES,
     ONLINE_PAYMENTS,
     REALM_BATCH_PER_MINUTE,
+    RECORDED_IN,
     TOKEN_STORES,
     UNMAPPED_ITEM_MODES,
     Checker,
@@ -119,6 +122,17 @@ class ExportConfig:
     # moved by qbsync unless the operator says so. A new state takes it from here, so a lost state
     # does not move it to "now" (docs/reliability.md "Losing the state").
     enabled_at: datetime | None = None
+    on_change: str = "report"  # report | update: an exported invoice edited at the platform
+    negative: str = "refuse"  # refuse | credit_memo: an invoice with a negative total
+
+
+@dataclass(frozen=True)
+class PaymentsConfig:
+    """``[payments]``: which system takes payments (docs/after-export.md "One owner")."""
+
+    recorded_in: str = "qbo"  # qbo (nothing pushed) | platform (each becomes a QBO Payment)
+    deposit_account: str | None = None  # QBO account name; None: Undeposited Funds
+    methods: Mapping[str, str] = field(default_factory=dict)  # platform method -> QBO name
 
 
 @dataclass(frozen=True)
@@ -132,6 +146,7 @@ class Config:
     export: ExportConfig
     members: MembersConfig = MembersConfig()
     pull: PullConfig = field(default_factory=PullConfig)
+    payments: PaymentsConfig = PaymentsConfig()
 
     @property
     def state_path(self) -> Path:
@@ -187,6 +202,7 @@ def load_config(path: Path, *, profile: str, data_dir: Path) -> Config:
         export=_export(check, check.table(doc, "export", required=False)),
         members=_members(check, check.table(doc, "members", required=False)),
         pull=pull_config(check, check.table(doc, "pull", required=False), source),
+        payments=_payments(check, check.table(doc, "payments", required=False)),
     )
 
 
@@ -266,6 +282,8 @@ def check_setting(path: Path, table: str, key: str, value: Any) -> None:
         _members(check, body)
     elif table == "export":
         _export(check, body)
+    elif table == "payments":
+        _payments(check, body)
     elif (table, key) == ("qbo", "batch_size"):
         _batch_size(check, body)
     elif (table, key) == ("source", "timeout_seconds"):
@@ -301,6 +319,24 @@ def _batch_per_minute(check: Checker, qbo: dict[str, Any]) -> int:
             APP_BATCH_PER_MINUTE,
         )
     return value
+
+
+def _choice(
+    check: Checker, body: dict[str, Any], key: str, default: str, choices: tuple[str, ...]
+) -> str:
+    value = check.string(body, "export", key, default=default)
+    check.choice(value, "export", key, choices)
+    return value
+
+
+def _payments(check: Checker, body: dict[str, Any]) -> PaymentsConfig:
+    recorded_in = check.string(body, "payments", "recorded_in", default="qbo")
+    check.choice(recorded_in, "payments", "recorded_in", RECORDED_IN)
+    return PaymentsConfig(
+        recorded_in=recorded_in,
+        deposit_account=check.optional_string(body, "payments", "deposit_account"),
+        methods={k.lower(): v for k, v in check.mapping(body, "payments", "methods").items()},
+    )
 
 
 def _members(check: Checker, body: dict[str, Any]) -> MembersConfig:
@@ -364,4 +400,6 @@ def _export(check: Checker, body: dict[str, Any]) -> ExportConfig:
         items=check.mapping(body, "export", "items"),
         tax_codes=check.mapping(body, "export", "tax_codes"),
         enabled_at=check.moment(body, "export", "enabled_at"),
+        on_change=_choice(check, body, "on_change", "report", ON_CHANGE_MODES),
+        negative=_choice(check, body, "negative", "refuse", NEGATIVE_MODES),
     )

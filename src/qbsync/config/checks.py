@@ -46,6 +46,9 @@ DEFAULT_DISPLAY_NAME = "{first_name} {last_name}"
 DOC_NUMBER_MODES = ("auto", "source", "qbo")
 UNMAPPED_ITEM_MODES = ("fail", "default")
 ONLINE_PAYMENTS = ("card", "ach")
+ON_CHANGE_MODES = ("report", "update")  # an exported invoice edited at the platform
+NEGATIVE_MODES = ("refuse", "credit_memo")  # an invoice with a negative total
+RECORDED_IN = ("qbo", "platform")  # which system takes (records) payments: one owner
 
 # Keys of each table. A key whose value is itself a table (`[source.<name>]`, `[export.items]`)
 # is listed too; `check.known_keys` leaves the inside of those to the code that reads them.
@@ -60,13 +63,17 @@ KNOWN_KEYS: dict[str, tuple[str, ...]] = {
     "export": (
         "days", "month_end", "timezone", "statuses", "doc_number", "default_item",
         "unmapped_items", "default_tax_code", "online_payment", "items", "tax_codes",
-        "enabled_at",
+        "enabled_at", "on_change", "negative",
     ),
     "pull": ("sink", "events_csv", "timeout_seconds", "retries", "backoff_seconds", "options",
              "base_url", "token_env"),
+    "payments": ("recorded_in", "deposit_account", "methods"),
 }  # fmt: skip
 # Tables under a table: their keys are free-form (item codes, a plugin's own options).
-SUBTABLES: dict[str, tuple[str, ...]] = {"export": ("items", "tax_codes")}
+SUBTABLES: dict[str, tuple[str, ...]] = {
+    "export": ("items", "tax_codes"),
+    "payments": ("methods",),
+}
 
 # Key names that hold secrets in other tools' configs. `token_env` (the NAME of a variable) and
 # `[tokens] store` are ours and safe; anything else named like a token or secret is refused.

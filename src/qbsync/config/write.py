@@ -79,7 +79,7 @@ def _existing_from(path: Path, doc: dict[str, Any]) -> dict[str, Any]:
     keep("export", "days", lambda: list(check.days(table("export"))))
     # enabled_at is the integration's history, not a setting: `init --force` never drops it.
     keep("export", "enabled_at", lambda: _valid_moment(check, table("export")))
-    for name in ("qbo", "source", "members", "export"):
+    for name in ("qbo", "source", "members", "export", "payments"):
         for key in KNOWN_KEYS[name]:
             if key in table(name) and key not in out.setdefault(name, {}):
                 value = table(name)[key]

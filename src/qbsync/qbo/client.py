@@ -307,6 +307,15 @@ class QboClient:
             raise QboInvalidRequestError("update(): sparse is True or False")
         return _written(self._post_entity(entity, body, request_id), entity)
 
+    def void(self, entity: str, body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
+        """``POST <entity>?operation=void`` with ``{Id, SyncToken}`` (an invoice: amounts zeroed,
+        "Voided" before the PrivateNote; qbo-facts.md "After export"). Never a delete."""
+        _check_entity(entity)
+        if not body.get("Id") or body.get("SyncToken") is None:
+            raise QboInvalidRequestError("void() needs Id and SyncToken in the body")
+        params = {"operation": "void", "requestid": request_id}
+        return _written(self.call("POST", entity.lower(), params=params, body=body), entity)
+
     def _post_entity(self, entity: str, body: Mapping[str, Any], request_id: str) -> dict[str, Any]:
         _check_entity(entity)
         if not isinstance(request_id, str) or not 0 < len(request_id) <= REQUEST_ID_MAX:

@@ -39,6 +39,7 @@ from qbsync.state.exports import ExportLog
 from qbsync.state.members import MemberStore
 from qbsync.state.migrations import MIGRATIONS, SCHEMA_VERSION, split_sql
 from qbsync.state.pulls import PullStore
+from qbsync.state.pushes import PushLog
 from qbsync.state.rows import iso, parse_time
 from qbsync.state.runs import RunLog
 
@@ -68,6 +69,7 @@ class State:
         self.customers = CustomerCache(conn, self.transaction)
         self.exports = ExportLog(conn, self.transaction)
         self.pulls = PullStore(conn, self.transaction)
+        self.pushes = PushLog(conn, self.transaction)
 
     # -- opening -------------------------------------------------------------------------------
 

@@ -294,6 +294,34 @@ class ExportLog:
                 (code, message, invoice_id),
             )
 
+    def mark_updated(
+        self,
+        invoice_id: str,
+        *,
+        fingerprint: str,
+        source_total: Decimal,
+        platform_total: Decimal | None,
+        qbo_total: Decimal | None,
+    ) -> None:
+        """An exported invoice's QBO copy now reads as the platform's edited one."""
+        with self._transaction():
+            self._conn.execute(
+                "UPDATE exports SET fingerprint = ?, source_total = ?, platform_total = ?, "
+                "qbo_total = ? WHERE invoice_id = ? AND state = 'exported'",
+                (fingerprint, money(source_total), money(platform_total), money(qbo_total),
+                 invoice_id),
+            )  # fmt: skip
+
+    def mark_undone(self, invoice_id: str, *, message: str) -> None:
+        """`qbsync undo` voided its QBO invoice: no longer exported (its QBO id stays, for the
+        audit trail); the caller holds it in the same transaction, so it is not sent again
+        until released."""
+        self._conn.execute(
+            "UPDATE exports SET state = 'failed', error_code = NULL, error_message = ? "
+            "WHERE invoice_id = ? AND state = 'exported'",
+            (message, invoice_id),
+        )
+
     # -- export days ---------------------------------------------------------------------------
 
     def last_served_day(self, on_or_before: date | None = None) -> date | None:

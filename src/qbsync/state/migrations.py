@@ -192,6 +192,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX IF NOT EXISTS pull_events_pending ON pull_events (delivered_at, seq);
     """,
+    # v7 (after-push): what qbsync sent to QBO about an invoice after exporting it: a void, an
+    # update, a platform payment, a credit memo, an undo. One row per (kind, record): recorded
+    # `pushing` before the request goes, settled `pushed` / `failed` as the answer lands; a
+    # `pushing` row is looked for in QBO before anything is sent again (sync/after_apply.py).
+    """
+    CREATE TABLE IF NOT EXISTS pushes (
+        kind          TEXT NOT NULL,
+        record_id     TEXT NOT NULL,
+        invoice_id    TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        marker        TEXT,
+        fingerprint   TEXT,
+        request_id    TEXT,
+        qbo_id        TEXT,
+        detail        TEXT,
+        run_id        INTEGER,
+        attempted_at  TEXT NOT NULL,
+        done_at       TEXT,
+        PRIMARY KEY (kind, record_id)
+    );
+    CREATE INDEX IF NOT EXISTS pushes_invoice ON pushes (invoice_id);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

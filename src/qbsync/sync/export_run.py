@@ -110,6 +110,8 @@ class ExportPlan:
     problems: list[Problem] = field(default_factory=list)
     changed_since_export: list[str] = field(default_factory=list)
     members: dict[str, str] = field(default_factory=dict)  # invoice id -> member id, for views
+    # The platform's changes to exported invoices this run pushes or reports (after_plan.py).
+    after: list[Any] = field(default_factory=list)
 
     @property
     def total(self) -> Decimal:

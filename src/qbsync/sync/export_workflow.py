@@ -18,8 +18,16 @@ from typing import Protocol
 
 from qbsync.config import Config
 from qbsync.errors import QbsyncError
-from qbsync.sources.base import open_source
+from qbsync.sources.base import open_source, read_changed
+from qbsync.sources.records import Member, Read
 from qbsync.state.db import State
+from qbsync.sync.after_export import (
+    AfterExport,
+    add_to_record,
+    apply_after,
+    plan_after,
+    split_invoices,
+)
 from qbsync.sync.connect import ConnectResult, QboCustomers, apply_connect, prepare_connect
 from qbsync.sync.export_apply import ExportOutcome
 from qbsync.sync.export_record import export_record, finish_status
@@ -31,6 +39,7 @@ from qbsync.sync.export_run import (
     local_tz,
     members_to_connect,
     plan_export,
+    qbo_refs,
 )
 from qbsync.sync.runrecord import RunRecord, log_finish, log_start
 from qbsync.sync.vocabulary import Problem
@@ -81,7 +90,10 @@ def run_export_workflow(
 ) -> ExportRun:
     when = due(state, config.export, as_of=as_of, now=now)
     if if_due and when.day is None:
-        return ExportRun(_not_due(config, when.today, when.next_day))
+        # Not an export day: new invoices wait, but the platform's changes to exported ones
+        # (voids, edits, payments) go every day; with none, the run is silent and unrecorded.
+        pushed = _after_only(config, state, client, hooks, dry_run, when.today)
+        return pushed or ExportRun(_not_due(config, when.today, when.next_day))
     run_id = None if dry_run else state.runs.start("export")
     log_start("export", run_id)
     try:
@@ -143,10 +155,12 @@ def _export(
 ) -> ExportRun:
     source = open_source(config.source, tz=local_tz(config.export))
     members = source.members()
-    # Every pending invoice, also those created before enablement: classify keeps them back
-    # (never exported) and the summary counts them ("12 created before enablement"), as
-    # `status` and `invoices` do; the status filter still keeps the read small.
-    invoices = source.invoices(statuses=config.export.statuses, created_since=None)
+    # Every invoice, whatever its status (exported ones come back voided, paid, edited) and also
+    # those created before enablement: classify keeps them back (never exported) and the summary
+    # counts them ("12 created before enablement"), as `status` and `invoices` do.
+    read = read_changed(source, None, created_since=None, statuses=config.export.statuses)
+    new_invoices, every_invoice, notes = split_invoices(read.records, config)
+    invoices = Read(new_invoices, [*read.problems, *notes])
     newcomers = members_to_connect(invoices.records, members.records, state, config)
     connected: ConnectResult | None = None
     declined: list[str] = []
@@ -187,19 +201,95 @@ def _export(
         settle=not dry_run,
         assume_links=assume,
     )
+    after = plan_after(every_invoice, state, config)
+    plan.after = after.actions
+    plan.changed_since_export = []  # reported (or updated) by the after-export step, with what
     hooks.show_plan(plan)
     outcome: ExportOutcome | None = None
     if not dry_run:
-        if plan.to_send:
+        if plan.to_send or after.pushes:
             hooks.confirm(plan)
         with hooks.progress(len(plan.to_send)) as advance:
             outcome = apply_export(
                 plan, client=client, state=state, config=config, run_id=run_id, progress=advance
             )
+        _apply_after(after, config, state, client, members.records, run_id)
     record = export_record(
         plan, outcome, connect=connected, declined=declined, dry_run=dry_run, run_id=run_id
     )
+    add_to_record(record, after, dry_run=dry_run)
     finish_status(record)
+    return ExportRun(record, plan)
+
+
+def _apply_after(
+    after: AfterExport,
+    config: Config,
+    state: State,
+    client: QboForExport,
+    members: list[Member],
+    run_id: int | None,
+) -> None:
+    if after.actions:
+        apply_after(
+            after,
+            client=client,  # type: ignore[arg-type]  # QboClient has every write
+            state=state,
+            config=config,
+            members=members,
+            refs=lambda: qbo_refs(client),
+            run_id=run_id,
+        )
+
+
+def _after_only(
+    config: Config,
+    state: State,
+    client: QboForExport,
+    hooks: ExportHooks,
+    dry_run: bool,
+    today: date,
+) -> ExportRun | None:
+    """A day that is not an export day: only the platform's changes to exported invoices."""
+    if state.enabled_at is None:
+        return None
+    try:
+        source = open_source(config.source, tz=local_tz(config.export))
+        read = read_changed(
+            source, None, created_since=state.enabled_at, statuses=config.export.statuses
+        )
+    except QbsyncError:
+        return None  # _not_due reports the source that cannot be read
+    after = plan_after(read.records, state, config)
+    if not after.actions:
+        return None
+    plan = ExportPlan(today=today, export_day=None, settled=ExportOutcome())
+    plan.after = after.actions
+    hooks.show_plan(plan)
+    run_id = None if dry_run else state.runs.start("export")
+    log_start("export", run_id)
+    try:
+        if not dry_run:
+            if after.pushes:
+                hooks.confirm(plan)
+            members = (
+                source.members().records if any(a.kind == "update" for a in after.actions) else []
+            )
+            _apply_after(after, config, state, client, members, run_id)
+    except BaseException as exc:
+        if run_id is not None:
+            message = (
+                exc.message if isinstance(exc, QbsyncError) else str(exc) or type(exc).__name__
+            )
+            failed = RunRecord("export", run_id, "error", error=message, exit_code=_code(exc))
+            state.runs.finish(run_id, "error", failed.to_json())
+        raise
+    record = export_record(plan, None, dry_run=dry_run, run_id=run_id)
+    add_to_record(record, after, dry_run=dry_run)
+    finish_status(record)
+    if run_id is not None:
+        state.runs.finish(run_id, record.status, record.to_json())
+        log_finish(record)
     return ExportRun(record, plan)
 
 

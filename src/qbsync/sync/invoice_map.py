@@ -91,12 +91,14 @@ def marker(invoice: SourceInvoice) -> str:
     without the end (export_apply.carries_marker tells the two apart).
     """
 
-    def escaped(text: str) -> str:
-        return "".join(
-            f"%{ord(c):02X}" if c in "%#;" or ord(c) < 32 or ord(c) == 127 else c for c in text
-        )
+    return f"qbsync:{marker_text(invoice.id)} #{marker_text(invoice.number)}{MARKER_END}"
 
-    return f"qbsync:{escaped(invoice.id)} #{escaped(invoice.number)}{MARKER_END}"
+
+def marker_text(text: str) -> str:
+    """``%``, ``#``, ``;`` and control characters as ``%XX``: a marker's parts never hold its end."""
+    return "".join(
+        f"%{ord(c):02X}" if c in "%#;" or ord(c) < 32 or ord(c) == 127 else c for c in text
+    )
 
 
 def source_total(invoice: SourceInvoice) -> Decimal:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from qbsync.qbo.query import parse_qbo_time
 from qbsync.state.pulls import PaymentApplied, PullEvent, QboInvoice
 from qbsync.sync.pull_fields import (
     applied_to,
@@ -96,9 +98,14 @@ def plan_pull(
     recorded: Iterable[PaymentApplied],
     *,
     own_payments: frozenset[str] = frozenset(),
+    own_voids: frozenset[str] = frozenset(),
+    own_updates: Mapping[str, datetime] | None = None,
 ) -> PullPlan:
-    """The new QBO states, payment rows and events. ``own_payments``: payments qbsync itself
-    wrote (none yet): their effect is recorded but never comes back as an event."""
+    """The new QBO states, payment rows and events. qbsync's own writes never come back as
+    events (they came from the platform): ``own_payments``, payments qbsync created from platform
+    payments; ``own_voids``, QBO invoice ids qbsync voided (a platform void, `undo`);
+    ``own_updates``, QBO invoice id -> when qbsync updated it (a platform edit): a QBO change
+    stamped within OWN_WRITE_WINDOW of that update is taken for it. Their effect is recorded."""
     rec = list(recorded)
     by_invoice: dict[str, dict[str, PaymentApplied]] = {}
     for p in rec:
@@ -119,8 +126,30 @@ def plan_pull(
             by_invoice.get(qbo_id, {}),
             changes,
             own_payments,
+            own=_own_write(qbo_id, changes.invoices[qbo_id], own_voids, own_updates or {}),
         )
     return plan
+
+
+# QBO stamps LastUpdatedTime with its own clock; qbsync records its update's end with this
+# machine's: a change in QBO stamped this close to qbsync's own update is taken for it.
+OWN_WRITE_WINDOW = timedelta(minutes=5)
+
+
+def _own_write(
+    qbo_id: str,
+    invoice: Mapping[str, Any],
+    own_voids: frozenset[str],
+    own_updates: Mapping[str, datetime],
+) -> str | None:
+    """ "void" / "update" when the invoice's last change in QBO is qbsync's own, else None."""
+    if qbo_id in own_voids:
+        return "void"
+    done = own_updates.get(qbo_id)
+    stamp = parse_qbo_time(updated(invoice))
+    if done is not None and stamp is not None and abs(stamp - done) <= OWN_WRITE_WINDOW:
+        return "update"
+    return None
 
 
 def _id_order(ident: str) -> tuple[int, str]:
@@ -242,6 +271,8 @@ def _invoice(
     applied: Mapping[str, PaymentApplied],
     changes: Changes,
     own_payments: frozenset[str],
+    *,
+    own: str | None = None,
 ) -> None:
     qbo_id = ex.qbo_id
     when = updated(invoice)
@@ -291,7 +322,7 @@ def _invoice(
     prev_balance = before.balance if before else (ex.total or total)
     token = invoice.get("SyncToken")
     if state == "voided":
-        if prev_state != "voided":
+        if prev_state != "voided" and own != "void":
             plan.events.append(
                 _event(
                     "voided",
@@ -332,7 +363,7 @@ def _invoice(
         )
     print_now = fingerprint(invoice)
     at_export = before.fingerprint_export if before else None
-    if state != "voided":
+    if state != "voided" and own != "update":
         _edited(plan, ex, before, invoice, print_now)
     if before is None:
         at_export = print_now

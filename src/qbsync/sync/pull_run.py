@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from qbsync.state.db import State
@@ -26,9 +27,25 @@ from qbsync.sync.vocabulary import Problem
 log = logging.getLogger(__name__)
 CHUNK = 500  # events per sink call (the csv sink fsyncs once per call)
 
-# qbsync's own writes to QBO never come back as events. qbsync records no payments yet; when it
-# does, the ids it wrote go here (read from the state) and pull_plan skips their events.
-OWN_PAYMENTS: frozenset[str] = frozenset()
+
+def own_writes(
+    state: State, exported: Mapping[str, Exported]
+) -> tuple[frozenset[str], frozenset[str], dict[str, datetime]]:
+    """What qbsync itself wrote to QBO after export (state.pushes: the platform's payments,
+    voids, `undo`, updates): pull_plan records their effect but never sends them back to the
+    platform as events (they came from it). ``exported``: QBO invoice id -> its export."""
+    qbo_of = {ex.invoice_id: qbo_id for qbo_id, ex in exported.items()}
+    voids: set[str] = set()
+    updates: dict[str, datetime] = {}
+    for push in state.pushes.all():
+        qbo_id = qbo_of.get(push.invoice_id)
+        if push.state != "pushed" or qbo_id is None:
+            continue
+        if push.kind in ("void", "undo"):
+            voids.add(qbo_id)
+        elif push.kind == "update" and push.done_at is not None:
+            updates[qbo_id] = max(push.done_at, updates.get(qbo_id, push.done_at))
+    return frozenset(state.pushes.own_payment_ids()), frozenset(voids), updates
 
 
 @dataclass
@@ -92,8 +109,15 @@ def run_pull(
             recorded=recorded,
             first_txn_date=first,
         )
+        own_payments, own_voids, own_updates = own_writes(state, exported)
         plan = plan_pull(
-            read.changes, exported, state.pulls.invoices(), recorded, own_payments=OWN_PAYMENTS
+            read.changes,
+            exported,
+            state.pulls.invoices(),
+            recorded,
+            own_payments=own_payments,
+            own_voids=own_voids,
+            own_updates=own_updates,
         )
         _voided_problems(plan, pending_at_platform)
         known_ids = state.pulls.known_event_ids(e.event_id for e in plan.events)
