@@ -176,3 +176,68 @@ def test_report_paid_in_qbo_per_day_csv_columns_and_verify_agrees_with_pull(
     code, report = as_json("report", "--verify")
     assert report["verify"]["unpulled"] == []
     assert report["totals"]["paid_in_qbo"] == "40.00"
+
+
+# -- pull on the one run record (task item 2) ------------------------------------------------------
+
+
+def test_pull_json_is_the_run_record_and_the_runs_row_holds_it(world: SyncWorld) -> None:
+    accountant_works(world)
+    code, doc = as_json("pull")
+    assert code == 5
+    run = doc["run"]
+    assert (run["version"], run["command"], run["status"], run["exit_code"]) == (
+        2, "pull", "partial", 5,
+    )  # fmt: skip
+    assert run["id"] == doc["run_id"]
+    actions = {(o["id"], o["action"]): o["result"] for o in run["outcomes"]}
+    assert actions[("i1", "payment")] == "paid" and actions[("i1", "paid")] == "paid"
+    assert actions[("i2", "payment")] == "partly-paid"
+    assert actions[("i4", "deleted")] == "deleted" and actions[("i5", "edited")] == "edited"
+    assert run["counts"] == {"deleted": 1, "edited": 1, "paid": 1, "partly-paid": 1, "voided": 1}
+    fixes = {p["record"]: p["fix"] for p in run["problems"]}
+    assert set(fixes) == {"i3", "i4", "i5"}
+    assert fixes["i4"] == "void/delete it at the platform too, or re-create it in QBO"
+    assert doc["summary"]["problems"] == run["problems"]  # one record, two views of it
+    with world.state() as state:  # the runs row holds that record, as export's and connect's do
+        stored = state.runs.get(doc["run_id"])
+        assert stored is not None and stored.outcome == "partial"
+        assert stored.summary is not None and stored.summary["outcomes"] == run["outcomes"]
+        assert stored.summary["problems"] == run["problems"]
+    code, shown = as_json("runs", str(doc["run_id"]))
+    assert code == 0 and shown["run"]["record"]["problems"] == run["problems"]
+    text = qbsync("runs", str(doc["run_id"])).output
+    assert "deleted in QBO" in text and "payment 25.00 applied in QBO" in text
+
+
+def test_pull_quiet_prints_only_problems_on_stderr_and_exits_5(world: SyncWorld) -> None:
+    ids = export_invoices(world, 3)
+    world.emu.record_payment({ids["i1"]: "25.00"})
+    result = qbsync("pull", "-q")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "", "")  # payments only
+    world.emu.delete_invoice(ids["i2"])
+    world.emu.void_invoice(ids["i3"])
+    result = qbsync("pull", "-q")
+    assert result.exit_code == 5 and result.stdout == ""
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("invoice ")]
+    assert len(lines) == 2, result.stderr
+    assert any("i2" in ln and "deleted in QBO" in ln and "re-create it" in ln for ln in lines)
+    with world.state() as state:
+        assert state.pulls.qbo_state("i2").state == "deleted"  # type: ignore[union-attr]
+
+
+def test_pull_log_file_lines_carry_the_run_id(world: SyncWorld, tmp_path: Path) -> None:
+    ids = export_invoices(world, 2)
+    world.emu.record_payment({ids["i1"]: "10.00"}, reference="R-7")
+    world.emu.delete_invoice(ids["i2"])
+    log_file = tmp_path / "qbsync.log"
+    result = CliRunner().invoke(cli, ["--log-file", str(log_file), "pull", "-q"])
+    assert result.exit_code == 5
+    with world.state() as state:
+        (run,) = state.runs.last(1, command="pull")
+    lines = log_file.read_text().splitlines()
+    mine = [ln for ln in lines if f"run {run.id} pull:" in ln]
+    assert any("started" in ln for ln in mine)
+    assert any("invoice i1 #N-1: partly-paid" in ln and "amount 10.00" in ln for ln in mine)
+    assert any("invoice i2 #N-2: deleted" in ln for ln in mine)
+    assert any("finished partial (exit 5" in ln for ln in mine), "\n".join(lines)
