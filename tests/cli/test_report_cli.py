@@ -203,6 +203,7 @@ def test_csv_and_html_files(world: SyncWorld, tmp_path: Any) -> None:
     assert list(rows[0]) == [
         "invoice_id", "number", "member_id", "state", "customer_id", "qbo_id", "doc_number",
         "txn_date", "platform_total", "qbo_total", "difference", "reason", "fix",
+        "qbo_state", "qbo_balance",
     ]  # fmt: skip
     exported_rows = [r for r in rows if r["state"] == "exported"]
     # The CSV reconciles to the cent with what QBO holds.

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 # Piped: every field, tab-separated, one invoice a line (grep, awk, a spreadsheet).
 FIELDS = ("invoice_id", "number", "member_id", "state", "customer_id", "qbo_id", "doc_number",
-          "txn_date", "platform_total", "qbo_total", "difference", "reason", "fix")  # fmt: skip
+          "txn_date", "platform_total", "qbo_total", "difference", "reason", "fix",
+          "qbo_state", "qbo_balance")  # fmt: skip
 WIDTH = 80
 
 
@@ -133,6 +134,7 @@ def elide(text: str, width: int) -> str:
 
 def _table(entries: list[LedgerEntry]) -> None:
     from qbsync.cli import render
+    from qbsync.sync.ledger_qbo import NOT_PULLED
 
     console = render.stdout_console()
     if not entries:
@@ -157,8 +159,16 @@ def _table(entries: list[LedgerEntry]) -> None:
             " ".join(f"{elide(v, w):<{w}}" for v, (_, w) in zip(values, cols, strict=True)).rstrip()
         )
         qbo = f"QBO {e.qbo_id}/{e.doc_number or '-'}" if e.qbo_id else ""
+        if e.qbo_state in (NOT_PULLED, "deleted"):
+            qbo += f" ({e.qbo_state})"
+        elif e.qbo_state is not None:  # as `qbsync pull` last recorded it
+            qbo += f" ({e.qbo_state}, balance {_cell(e, 'qbo_balance') or '-'})"
         customer = f"customer {e.customer_id}" if e.customer_id else ""
         detail = " · ".join(p for p in (customer, qbo, e.reason) if p)
+        if len(detail) > WIDTH - 2 and (customer or qbo) and e.reason:
+            # Too long for one line: the reason gets a line of its own rather than being cut.
+            out.append("  " + elide(" · ".join(p for p in (customer, qbo) if p), WIDTH - 2))
+            detail = e.reason
         out.append("  " + elide(detail, WIDTH - 2))
         if e.fix:
             out.append("  fix: " + elide(e.fix, WIDTH - 7))

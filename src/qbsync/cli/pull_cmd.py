@@ -4,7 +4,7 @@ The engine is qbsync.sync.pull_run (docs/pull.md)."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,9 +13,9 @@ from qbsync.cli.options import command, dry_run_option, json_option, quiet_optio
 
 if TYPE_CHECKING:
     from qbsync.sync.pull_run import PullOutcome
+    from qbsync.sync.runrecord import RunRecord
 
 log = logging.getLogger("qbsync.pull")
-SHOWN = 20
 
 
 @command("pull")
@@ -34,10 +34,11 @@ def pull(dry_run: bool, as_json: bool) -> None:
     while the platform has it pending, or an event the platform refused is a problem (exit 5).
     """
     from qbsync.cli import render
-    from qbsync.errors import RecordsFailedError
+    from qbsync.cli.runview import quiet_problems, with_unavailable_hint
+    from qbsync.errors import QboUnavailableError, RecordsFailedError
     from qbsync.sources.base import open_source
     from qbsync.sync.export_run import local_tz
-    from qbsync.sync.pull_run import run_pull
+    from qbsync.sync.pull_workflow import run_pull_workflow
     from qbsync.sync.sinks import open_sink
 
     obj = CliContext.get()
@@ -50,61 +51,62 @@ def pull(dry_run: bool, as_json: bool) -> None:
             read = source.invoices(statuses=config.export.statuses, created_since=None)
             return {i.id for i in read.records}
 
-        run_id = None if dry_run else state.runs.start("pull")
         try:
-            outcome = run_pull(
+            record, outcome = run_pull_workflow(
                 client,
                 state,
                 sink=None if dry_run else (lambda: open_sink(config.pull, config.source)),
                 pending_at_platform=pending_at_platform,
                 dry_run=dry_run,
-                run_id=run_id,
             )
-        except BaseException as exc:
-            if run_id is not None:
-                state.runs.finish(run_id, "error", {"error": str(exc)})
-            raise
-        summary = outcome.summary()
-        problems = outcome.problems
-        result = "partial" if problems else "ok"
-        if run_id is not None:
-            state.runs.finish(run_id, result, summary)
+        except QboUnavailableError as exc:
+            raise with_unavailable_hint(config, exc) from None
     if as_json:
+        # The run record (the one every view renders) with the events' payloads, for scripts;
+        # "summary" is the record's figures with its problems, as before the record existed.
+        summary = {**record.details, "problems": [p.to_dict() for p in record.problems]}
         render.emit_json(
             {
-                "ok": not problems,
+                "ok": record.ok,
                 "dry_run": dry_run,
-                "run_id": run_id,
+                "run_id": record.id,
                 "summary": summary,
+                "run": record.to_json(),
                 "events": [e.payload for e in outcome.events],
             }
         )
         obj.json_printed = True
     elif obj.quiet:
-        for problem in problems:
-            render.warn(f"{problem.what} ({problem.fix})")
+        quiet_problems(record)
     else:
-        _show(outcome, dry_run=dry_run)
-    if problems and not dry_run:
+        _show(record, outcome)
+    if record.exit_code == 5:
         raise RecordsFailedError(
-            f"{len(problems)} problem(s) came back from QBO or the platform (listed above)",
+            f"{len(record.problems)} problem(s) came back from QBO or the platform (listed above)",
             hint="payments are recorded; each problem says what to fix",
         )
 
 
-def _show(outcome: PullOutcome, *, dry_run: bool) -> None:
+def _show(record: RunRecord, outcome: PullOutcome) -> None:
     from qbsync.cli import render
+    from qbsync.cli.runview import shown
+    from qbsync.sync.runrecord import problem_line
 
-    summary: dict[str, Any] = outcome.summary()
+    summary = record.details
     kinds = ", ".join(f"{k} {v}" for k, v in summary["events"].items()) or "none"
     rows = [
         ("read", f"{summary['mode']} ({summary['qbo_requests']} QBO request(s))"),
         ("new events", f"{summary['new_events']}: {kinds}"),
     ]
-    if not dry_run:
-        rows += [("delivered", str(summary["delivered"])), ("waiting", str(summary["waiting"]))]
-    render.key_values("Pull (dry run: nothing recorded or delivered)" if dry_run else "Pull", rows)
-    shown = [
+    if not record.dry_run:
+        rows += [
+            ("run", str(record.id)),
+            ("delivered", str(summary["delivered"])),
+            ("waiting", str(summary["waiting"])),
+        ]
+    title = "Pull (dry run: nothing recorded or delivered)" if record.dry_run else "Pull"
+    render.key_values(title, rows)
+    events = [
         (
             e.invoice_id,
             str(e.payload.get("number") or ""),
@@ -113,12 +115,14 @@ def _show(outcome: PullOutcome, *, dry_run: bool) -> None:
             str(e.payload.get("balance") or ""),
             str(e.payload.get("detail") or ""),
         )
-        for e in outcome.events[:SHOWN]
+        for e in outcome.events
     ]
-    if shown:
-        render.table(None, ("invoice", "number", "event", "amount", "balance", "detail"), shown)
-    for problem in outcome.problems:
-        render.warn(f"{problem.what} ({problem.fix})")
+    if events:  # never cut silently: the first rows, then how many more (--json has all)
+        render.table(
+            None, ("invoice", "number", "event", "amount", "balance", "detail"), shown(events)
+        )
+    for problem in record.problems:
+        render.warn(problem_line(problem))
 
 
 def register(group: click.Group) -> None:

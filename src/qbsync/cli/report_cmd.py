@@ -132,16 +132,24 @@ def _render(obj: CliContext, report: Report, written: list[Path], *, as_json: bo
                 str(d.platform_total),
                 str(d.qbo_total) + (f" ({d.qbo_unknown} unknown)" if d.qbo_unknown else ""),
                 str(d.difference),
+                str(d.paid_in_qbo),
             )
             for d in report.days
         ]
         t = report.totals
         rows.append(
-            ("total", str(t.invoices), str(t.platform_total), str(t.qbo_total), str(t.difference))
+            (
+                "total",
+                str(t.invoices),
+                str(t.platform_total),
+                str(t.qbo_total),
+                str(t.difference),
+                str(t.paid_in_qbo),
+            )
         )
         render.table(
             f"\nPer export day ({cur})",
-            ("day", "invoices", "platform", "QBO", "difference"),
+            ("day", "invoices", "platform", "QBO", "difference", "paid in QBO"),
             rows,
         )
         if not all(d.export_day for d in report.days):
@@ -155,6 +163,13 @@ def _render(obj: CliContext, report: Report, written: list[Path], *, as_json: bo
         more = len(report.problems) - SHOWN_PROBLEMS
         if more > 0:
             render.result(f"  and {more} more (--json, --csv or --html list all)")
+    unpulled = (report.verified or {}).get("unpulled") or []
+    if unpulled:
+        render.result(f"\nChanged in QBO since the last pull ({len(unpulled)}):")
+        for u in unpulled[:SHOWN_PROBLEMS]:
+            render.result(f"  {u['what']}")
+        if len(unpulled) > SHOWN_PROBLEMS:
+            render.result(f"  and {len(unpulled) - SHOWN_PROBLEMS} more (--json lists all)")
     if report.states:
         render.table(
             "\nTotals by state (every invoice qbsync knows)",

@@ -266,11 +266,21 @@ def _render_figures(obj: CliContext, status: dict[str, Any]) -> None:
                  + (" (due now)" if invoices["due_now"] else "")),
                 *([("served ahead (--as-of)", ", ".join(invoices["served_ahead"]))]
                   if invoices.get("served_ahead") else []),
+                *_qbo_rows(invoices),
             ],
         )  # fmt: skip
     for part in (members, invoices):
         for problem in (part or {}).get("problems", []):
             render.warn(f"{problem['what']}: {obj.localize(problem['fix'])}")
+
+
+def _qbo_rows(invoices: dict[str, Any]) -> list[tuple[str, str]]:
+    """Exported invoices by QBO state (what `qbsync pull` last recorded) and when it ran."""
+    states = invoices.get("qbo_states") or {}
+    last = invoices.get("last_pull")
+    ran = "never" if last is None else f"{_when(last['at'])} ({last['outcome'] or 'running'})"
+    counted = ", ".join(f"{k} {v}" for k, v in states.items() if v)
+    return [("in QBO (pull)", counted or "none exported"), ("last pull", ran)]
 
 
 def register(group: click.Group) -> None:

@@ -7,6 +7,7 @@ ledger's (sync/ledger.py): one vocabulary state per invoice, never classified tw
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from qbsync.state.db import State
 from qbsync.state.exports import ExportRecord
 from qbsync.sync.export_run import export_tz, local_tz
 from qbsync.sync.ledger import Ledger, build_ledger
+from qbsync.sync.ledger_qbo import QBO_FIX, load_qbo_sides, qbo_state_counts
 from qbsync.sync.schedule import due_export_day, next_export_day, today_in
 
 CUSTOM_NUMBERS_META = "custom_txn_numbers"  # what the last export read from QBO's preferences
@@ -144,7 +146,21 @@ def load_ledger(
         tz=export_tz(config.export),  # the zone export judges them in
         known_members=known_members,
         source_problem=source_problem,
+        qbo=load_qbo_sides(state),  # what `qbsync pull` recorded (no QBO request)
     )
+
+
+def last_pull(state: State) -> dict[str, Any] | None:
+    """When `qbsync pull` last ran (dry runs are not recorded) and how it ended."""
+    runs = state.runs.last(1, command="pull")
+    if not runs:
+        return None
+    run = runs[0]
+    return {
+        "run_id": run.id,
+        "at": (run.finished_at or run.started_at).isoformat(),
+        "outcome": run.outcome,
+    }
 
 
 def invoice_figures(
@@ -216,6 +232,9 @@ def invoice_figures(
         "next_export_day": nxt.isoformat(),
         "served_ahead": ahead,
         "due_now": due is not None,
+        # Exported invoices by QBO state, as `qbsync pull` last recorded it (issue 14 item 6).
+        "qbo_states": qbo_state_counts(ledger.entries),
+        "last_pull": last_pull(state),
         "problems": [p.to_dict() for p in problems],
     }
 
@@ -248,6 +267,17 @@ def _invoice_problems(ledger: Ledger, by_state: dict[str, int], differences: int
     for state, (what, fix) in lines.items():
         if by_state.get(state):
             problems.append(Problem(f"{by_state[state]} {what}", fix))
+    qbo = Counter(p.state for p in ledger.problems if p.kind == "invoice" and p.state in QBO_FIX)
+    qbo_lines = {
+        "deleted": "exported invoice(s) deleted in QBO",
+        "edited": "exported invoice(s) edited in QBO",
+        "voided": "exported invoice(s) voided in QBO while the platform has them pending",
+    }
+    for kind, what in qbo_lines.items():
+        if qbo[kind]:
+            problems.append(
+                Problem(f"{qbo[kind]} {what}", f"qbsync invoices --problems; {QBO_FIX[kind]}")
+            )
     if differences:
         problems.append(
             Problem(

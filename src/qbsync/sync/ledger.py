@@ -36,6 +36,7 @@ from qbsync.state.exports import ExportRecord, Hold, Refusal
 from qbsync.sync.eligibility import classify
 from qbsync.sync.export_run import changed_since_export
 from qbsync.sync.invoice_map import source_total
+from qbsync.sync.ledger_qbo import QboSide, with_qbo
 from qbsync.sync.money import MoneyError
 from qbsync.sync.vocabulary import (
     EXPORT_ROW_STATE,
@@ -78,10 +79,19 @@ class LedgerEntry:
     run_id: int | None = None
     held_reason: str | None = None
     created_at: datetime | None = None  # at the platform (None: the source did not list it)
+    # QBO's side as `qbsync pull` last recorded it (sync/ledger_qbo.py); None: not in QBO.
+    qbo_state: str | None = None  # open | partly-paid | paid | voided | deleted | not pulled yet
+    qbo_balance: Decimal | None = None
+    qbo_paid: Decimal | None = None  # applied by payments and credits in QBO
+    qbo_problem: str | None = None  # deleted, edited, or voided while pending at the platform
 
     @property
     def is_problem(self) -> bool:
-        return self.state in PROBLEM_STATES or self.difference is not None
+        return (
+            self.state in PROBLEM_STATES
+            or self.difference is not None
+            or self.qbo_problem is not None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The `invoices --json` object: snake_case, amounts as strings, times ISO 8601."""
@@ -108,6 +118,9 @@ class LedgerEntry:
             "held_reason": self.held_reason,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "problem": self.is_problem,
+            # Last, so the fields before keep their order (issue 14 item 6).
+            "qbo_state": self.qbo_state,
+            "qbo_balance": amount(self.qbo_balance),
         }
 
 
@@ -142,11 +155,14 @@ def build_ledger(
     tz: tzinfo | None = None,
     known_members: Collection[str] | None = None,
     source_problem: str | None = None,
+    qbo: Mapping[str, QboSide] | None = None,
 ) -> Ledger:
     """The ledger (see the module docstring). ``links``: member id -> QBO customer id;
     ``member_states``: member id -> stored status (the roster; "unlinked" for `qbsync unlink`);
     ``known_members``: the source's member ids (None: every invoice's member counts as known);
-    ``source_problem``: why the source could not be read (then ``source_invoices`` is None)."""
+    ``source_problem``: why the source could not be read (then ``source_invoices`` is None);
+    ``qbo``: what `qbsync pull` recorded, by invoice id (ledger_qbo.load_qbo_sides; None: not
+    asked, so no QBO state is shown)."""
     records = {r.invoice_id: r for r in exports}
     ledger = Ledger(source_read=source_invoices is not None)
     seen: set[str] = set()
@@ -214,7 +230,12 @@ def build_ledger(
                     held_reason=hold.reason,
                 )
             )
-    ledger.problems = _problems(ledger.entries, member_states, links, source_problem)
+    pending = None
+    if source_invoices is not None:  # the source lists what the platform still has pending
+        wanted = {s.strip().lower() for s in statuses}
+        pending = {i.id for i in source_invoices if not wanted or i.status in wanted}
+    ledger.entries, qbo_problems = with_qbo(ledger.entries, qbo, pending)
+    ledger.problems = _problems(ledger.entries, member_states, links, source_problem, qbo_problems)
     return ledger
 
 
@@ -341,6 +362,7 @@ def _problems(
     member_states: Mapping[str, str],
     links: Mapping[str, str],
     source_problem: str | None,
+    qbo_problems: Sequence[Problem] = (),
 ) -> list[Problem]:
     problems: list[Problem] = []
     if source_problem:
@@ -362,6 +384,7 @@ def _problems(
             )
             fix = FIX["difference"].format(q=e.qbo_id or "-")
             problems.append(Problem(what, fix, "invoice", e.invoice_id, e.state))
+    problems.extend(qbo_problems)  # QBO's side (ledger_qbo.py), after the platform's
     for member, status in member_states.items():
         if status in ("needs_review", "needs-review") and member not in links:
             problems.append(

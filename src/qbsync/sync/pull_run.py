@@ -18,6 +18,7 @@ from typing import Any
 
 from qbsync.state.db import State
 from qbsync.state.pulls import PullEvent
+from qbsync.sync.ledger_qbo import QBO_FIX
 from qbsync.sync.pull_fields import EVENT_KINDS
 from qbsync.sync.pull_plan import Exported, PullPlan, plan_pull
 from qbsync.sync.pull_read import PullReader, read_changes
@@ -57,6 +58,7 @@ class PullOutcome:
     waiting: int = 0  # undelivered, left for the next run
     problems: list[Problem] = field(default_factory=list)
     requests: int | None = None
+    states: dict[str, str] = field(default_factory=dict)  # invoice id -> QBO state after it
 
     def summary(self) -> dict[str, Any]:
         kinds = Counter(e.kind for e in self.events)
@@ -123,6 +125,7 @@ def run_pull(
         known_ids = state.pulls.known_event_ids(e.event_id for e in plan.events)
         fresh = [e for e in plan.events if e.event_id not in known_ids]
         outcome = PullOutcome(read.mode, events=fresh)
+        outcome.states = {i.invoice_id: i.state for i in plan.invoices}
         if not dry_run:
             state.pulls.apply(
                 invoices=plan.invoices,
@@ -151,13 +154,10 @@ def run_pull(
 
 
 def _fix(event: PullEvent) -> str:
-    if event.kind == "deleted":
-        return "recreate it in QBO or settle it on the platform; qbsync does not export it again"
-    if event.kind == "edited":
-        return "make the platform and QBO agree (change the invoice on one side)"
-    if event.kind == "voided":
-        return "cancel the invoice on the platform, or recreate it in QBO"
-    return "see the platform's answer; the event is offered again by the next pull"
+    # The same fixes `invoices`, `status` and `report` give for it (ledger_qbo.QBO_FIX).
+    return QBO_FIX.get(
+        event.kind, "see the platform's answer; the event is offered again by the next pull"
+    )
 
 
 def _voided_problems(plan: PullPlan, pending_at_platform: Callable[[], set[str]]) -> None:

@@ -43,6 +43,8 @@ INVOICE_FIELDS = (
     "difference",
     "reason",
     "fix",
+    "qbo_state",  # QBO's side as `qbsync pull` last recorded it: last, so the order above stays
+    "qbo_balance",
 )
 
 
@@ -63,6 +65,8 @@ class InvoiceRow:
     difference: Decimal | None = None
     reason: str | None = None
     fix: str | None = None
+    qbo_state: str | None = None
+    qbo_balance: Decimal | None = None
 
     def cells(self) -> list[object]:
         return [getattr(self, name) for name in INVOICE_FIELDS]
@@ -86,6 +90,7 @@ class DayTotals:
     qbo_total: Decimal
     difference: Decimal  # QBO total minus platform total, summed over the invoices QBO has
     qbo_unknown: int = 0  # exported invoices whose QBO total qbsync did not record
+    paid_in_qbo: Decimal = ZERO  # applied to them by payments and credits, as pull recorded
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +101,7 @@ class DayTotals:
             "qbo_total": str(self.qbo_total),
             "difference": str(self.difference),
             "qbo_total_unknown": self.qbo_unknown,
+            "paid_in_qbo": str(self.paid_in_qbo),
         }
 
 
@@ -118,6 +124,7 @@ class Totals:
     qbo_total: Decimal
     difference: Decimal
     qbo_unknown: int
+    paid_in_qbo: Decimal = ZERO
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +133,7 @@ class Totals:
             "qbo_total": str(self.qbo_total),
             "difference": str(self.difference),
             "qbo_total_unknown": self.qbo_unknown,
+            "paid_in_qbo": str(self.paid_in_qbo),
         }
 
 
@@ -181,6 +189,7 @@ class Report:
             f"Reconciliation for {self.company or 'the QBO company'} ({period}), amounts in {cur}:",
             f"  {t.invoices} invoice(s) exported on {len(self.days)} day(s): platform "
             f"{t.platform_total}, QBO {t.qbo_total}, difference {t.difference}",
+            f"  paid in QBO (as the last `qbsync pull` recorded): {t.paid_in_qbo}",
         ]
         if t.qbo_unknown:
             lines.append(f"  {t.qbo_unknown} exported invoice(s) without a recorded QBO total")
@@ -190,6 +199,12 @@ class Report:
                 f"  verified against QBO: {self.verified['checked']} invoice(s) read back in "
                 f"{self.verified['requests']} request(s), {found} changed or missing"
             )
+            unseen = len(self.verified.get("unpulled", []))
+            if unseen:
+                lines.append(
+                    f"  {unseen} invoice(s) changed in QBO since the last pull (payments, "
+                    "voids...): pull has not seen that change yet: run qbsync pull"
+                )
         lines.append(
             f"  {len(self.problems)} problem(s) need you" if self.problems else "  no problem"
         )
@@ -224,11 +239,13 @@ def per_day(
     date_from: date | None = None,
     date_to: date | None = None,
     qbo_now: Mapping[str, Decimal] | None = None,
+    paid: Mapping[str, Decimal] | None = None,
 ) -> list[DayTotals]:
     """Exported invoices added up per export day, oldest first, within [date_from, date_to].
 
     ``qbo_now``: QBO's totals as read back by --verify (invoice id -> TotalAmt, 0 for one QBO no
-    longer has), used instead of the totals recorded at export."""
+    longer has), used instead of the totals recorded at export. ``paid``: invoice id -> what
+    payments and credits applied to it in QBO, as `qbsync pull` recorded (report_run)."""
     # Keyed by day and kind: invoices exported outside an export day stay a line of their own,
     # also on a date that is an export day too.
     groups: dict[tuple[date, bool], dict[str, Any]] = {}
@@ -242,9 +259,11 @@ def per_day(
         if (date_from and day < date_from) or (date_to and day > date_to):
             continue
         g = groups.setdefault(
-            (day, is_export_day), {"n": 0, "platform": ZERO, "qbo": ZERO, "diff": ZERO, "unk": 0}
+            (day, is_export_day),
+            {"n": 0, "platform": ZERO, "qbo": ZERO, "diff": ZERO, "unk": 0, "paid": ZERO},
         )
         g["n"] += 1
+        g["paid"] += (paid or {}).get(record.invoice_id, ZERO)
         expected = record.expected_total
         g["platform"] += expected
         qbo = qbo_now.get(record.invoice_id, record.qbo_total) if qbo_now else record.qbo_total
@@ -254,7 +273,7 @@ def per_day(
         g["qbo"] += qbo
         g["diff"] += qbo - expected
     return [
-        DayTotals(day, served_day, g["n"], g["platform"], g["qbo"], g["diff"], g["unk"])
+        DayTotals(day, served_day, g["n"], g["platform"], g["qbo"], g["diff"], g["unk"], g["paid"])
         for (day, served_day), g in sorted(groups.items(), key=lambda kv: (kv[0][0], not kv[0][1]))
     ]
 
@@ -266,6 +285,7 @@ def add_up(days: Sequence[DayTotals]) -> Totals:
         qbo_total=sum((d.qbo_total for d in days), ZERO),
         difference=sum((d.difference for d in days), ZERO),
         qbo_unknown=sum(d.qbo_unknown for d in days),
+        paid_in_qbo=sum((d.paid_in_qbo for d in days), ZERO),
     )
 
 

@@ -69,6 +69,8 @@ def ledger_rows(entries: Sequence[LedgerEntry]) -> list[InvoiceRow]:
             difference=e.difference,
             reason=e.reason or None,
             fix=e.fix or None,
+            qbo_state=e.qbo_state,
+            qbo_balance=e.qbo_balance,
         )
         for e in entries
     ]
@@ -89,7 +91,8 @@ def make_report(
     records = state.exports.all()
     verification: Verification | None = None
     if client is not None:
-        verification = verify_exported(client, records)
+        pulled = {e.invoice_id: (e.qbo_state, e.qbo_balance) for e in ledger.entries if e.qbo_id}
+        verification = verify_exported(client, records, pulled=pulled)
         if verification.home_currency and verification.home_currency != state.home_currency:
             state.set_home_currency(verification.home_currency)
     days = per_day(
@@ -99,6 +102,7 @@ def make_report(
         date_from=date_from,
         date_to=date_to,
         qbo_now=verification.qbo_totals if verification else None,
+        paid={e.invoice_id: e.qbo_paid for e in ledger.entries if e.qbo_paid is not None},
     )
     rows = ledger_rows(ledger.entries)
     found = list(ledger.problems)

@@ -6,6 +6,11 @@ company's Preferences for its home currency. An invoice deleted in QBO is a hard
 no longer returns it (qbo-facts.md "API", "Deleted objects"), which is how a missing one shows. A
 voided invoice is still returned, its amounts zeroed (qbo-facts.md "After export"): its total
 changed. Comparison is pure (``compare``); ``verify_exported`` does the reading.
+
+It agrees with `qbsync pull` (issue 14 item 6): an invoice whose QBO state or balance (judged as
+pull judges it, pull_fields.qbo_state) differs from what pull last recorded is listed as
+``unpulled`` ("pull has not seen that change yet: run qbsync pull"). Not a discrepancy: a payment
+is not a problem, and the next pull records it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, Protocol
 
 from qbsync.qbo.query import PAGE_SIZE, quote
 from qbsync.state.exports import ExportRecord
+from qbsync.sync.pull_fields import QBO_STATES, dec, qbo_state
 from qbsync.sync.vocabulary import Problem
 
 ID_CHUNK = PAGE_SIZE  # Ids per query: one full page at most
@@ -79,12 +85,41 @@ class Discrepancy:
 
 
 @dataclass(frozen=True)
+class Unpulled:
+    """An invoice QBO holds in another state or balance than `qbsync pull` last recorded."""
+
+    invoice_id: str
+    number: str
+    qbo_id: str
+    pulled: str  # "open, balance 25.00" (an invoice no pull saw counts as open, unpaid)
+    now: str  # "paid, balance 0.00" or "deleted"
+
+    def text(self) -> str:
+        return (
+            f"invoice {self.invoice_id} #{self.number} (QBO Id {self.qbo_id}): QBO now says "
+            f"{self.now}; pull recorded {self.pulled}: pull has not seen that change yet "
+            "(run qbsync pull)"
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "invoice_id": self.invoice_id,
+            "number": self.number,
+            "qbo_id": self.qbo_id,
+            "pulled": self.pulled,
+            "qbo_now": self.now,
+            "what": self.text(),
+        }
+
+
+@dataclass(frozen=True)
 class Verification:
     checked: int  # exported invoices read back
     requests: int  # requests it took (queries and the preferences read)
     discrepancies: tuple[Discrepancy, ...]
     qbo_totals: dict[str, Decimal]  # invoice id -> TotalAmt now (0 for one QBO no longer has)
     home_currency: str | None
+    unpulled: tuple[Unpulled, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +127,7 @@ class Verification:
             "requests": self.requests,
             "discrepancies": [d.to_dict() for d in self.discrepancies],
             "home_currency": self.home_currency,
+            "unpulled": [u.to_dict() for u in self.unpulled],
         }
 
 
@@ -139,8 +175,52 @@ def compare(
     return out
 
 
-def verify_exported(client: InvoiceReader, records: Sequence[ExportRecord]) -> Verification:
-    """Read every exported invoice back (``records``: exported rows with a QBO Id)."""
+def unpulled(
+    records: Iterable[ExportRecord],
+    found: Mapping[str, Mapping[str, Any]],
+    pulled: Mapping[str, tuple[str | None, Decimal | None]],
+) -> list[Unpulled]:
+    """Invoices whose QBO state or balance now differs from pull's record (``pulled``: invoice
+    id -> (QBO state, balance) as recorded; none recorded: no pull saw it, so open, unpaid)."""
+    out: list[Unpulled] = []
+    for r in records:
+        if r.qbo_id is None:
+            continue
+        state, balance = pulled.get(r.invoice_id, (None, None))
+        if state not in QBO_STATES:
+            state = "open"
+            balance = r.qbo_total if r.qbo_total is not None else r.expected_total
+        held = found.get(r.qbo_id)
+        now_state = "deleted" if held is None else qbo_state(held)
+        now_balance = None if held is None else dec(held.get("Balance"))
+        if state == "deleted" and now_state == "deleted":
+            continue
+        if (now_state, now_balance) != (state, balance):
+            said = Unpulled(
+                r.invoice_id,
+                r.number,
+                r.qbo_id,
+                _said(state, balance),
+                _said(now_state, now_balance),
+            )
+            out.append(said)
+    return out
+
+
+def _said(state: str | None, balance: Decimal | None) -> str:
+    if state == "deleted" or balance is None:
+        return str(state)
+    return f"{state}, balance {balance}"
+
+
+def verify_exported(
+    client: InvoiceReader,
+    records: Sequence[ExportRecord],
+    *,
+    pulled: Mapping[str, tuple[str | None, Decimal | None]] | None = None,
+) -> Verification:
+    """Read every exported invoice back (``records``: exported rows with a QBO Id); ``pulled``:
+    what `qbsync pull` recorded (None: not compared)."""
     start = client.request_count
     wanted = [r for r in records if r.state == "exported" and r.qbo_id is not None]
     found: dict[str, dict[str, Any]] = {}
@@ -166,6 +246,7 @@ def verify_exported(client: InvoiceReader, records: Sequence[ExportRecord]) -> V
         discrepancies=tuple(compare(wanted, found)),
         qbo_totals=totals,
         home_currency=str(home) if home else None,
+        unpulled=tuple(unpulled(wanted, found, pulled)) if pulled is not None else (),
     )
 
 
