@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from e2e.sync_helpers import SyncWorld, make_sync_world, member
+from e2e.sync_helpers import SyncWorld, make_sync_world, two_members_two_invoices
 from qbsync.cli.main import cli
 from qbsync.emulator import Emulator
 
@@ -22,32 +22,11 @@ from qbsync.emulator import Emulator
 def world(home: Any, emulator_config: Any) -> Iterator[SyncWorld]:
     with Emulator(limits=False) as emu:
         w = make_sync_world(emulator_config, emu)
-        w.write_members(
-            [
-                member("m1", "emily.platt@example.com", "Emily", "Platt"),
-                member("m2", "nia.obi@example.com", "Nia", "Obi"),
-            ]
-        )
-        at = w.enabled_at + timedelta(hours=2)
-        w.write_invoices(
-            [
-                {"invoice_id": "i1", "member_id": "m1", "number": "1001", "created_at": at},
-                {
-                    "invoice_id": "i2",
-                    "member_id": "m2",
-                    "number": "1002",
-                    "created_at": at,
-                    "quantity": "3",
-                    "unit_price": "7.333",
-                },
-                {
-                    "invoice_id": "i3",
-                    "member_id": "m2",
-                    "number": "1003",
-                    "created_at": at,
-                    "item_code": "No Such Item",
-                },
-            ]
+        two_members_two_invoices(
+            w,
+            {"invoice_id": "i3", "member_id": "m2", "number": "1003", "item_code": "No Such Item"},
+            quantity="3",
+            unit_price="7.333",
         )
         yield w
 

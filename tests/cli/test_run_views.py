@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from e2e.sync_helpers import SyncWorld, make_sync_world, member
+from e2e.sync_helpers import SyncWorld, make_sync_world, two_members_two_invoices
 from qbsync.cli.main import cli
 from qbsync.emulator import Emulator
 
@@ -22,20 +22,7 @@ from qbsync.emulator import Emulator
 def world(home: Any, emulator_config: Any) -> Iterator[SyncWorld]:
     with Emulator(limits=False) as emu:
         w = make_sync_world(emulator_config, emu)
-        w.write_members(
-            [
-                member("m1", "emily.platt@example.com", "Emily", "Platt"),
-                member("m2", "nia.obi@example.com", "Nia", "Obi"),
-            ]
-        )
-        at = w.enabled_at + timedelta(hours=2)
-        w.write_invoices(
-            [
-                {"invoice_id": "i1", "member_id": "m1", "number": "1001", "created_at": at},
-                {"invoice_id": "i2", "member_id": "m2", "number": "1002", "created_at": at},
-                {"invoice_id": "lost", "member_id": "m9", "number": "9", "created_at": at},
-            ]
-        )
+        two_members_two_invoices(w, {"invoice_id": "lost", "member_id": "m9", "number": "9"})
         yield w
 
 

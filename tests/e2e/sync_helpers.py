@@ -215,3 +215,23 @@ def wait_for(predicate: Any, *, timeout: float = 20, what: str = "the condition"
 
 def member(mid: str, email: str, first: str = "", last: str = "", **more: str) -> dict[str, str]:
     return {"id": mid, "email": email, "first_name": first, "last_name": last, **more}
+
+
+def two_members_two_invoices(world: SyncWorld, *more: dict[str, Any], **i2: Any) -> None:
+    """The CLI tests' usual world: members m1 (Emily Platt) and m2 (Nia Obi), invoices i1 (m1,
+    #1001) and i2 (m2, #1002; ``i2`` overrides its columns) created two hours after enabling,
+    then ``more`` rows (their ``created_at`` defaults to the same moment)."""
+    world.write_members(
+        [
+            member("m1", "emily.platt@example.com", "Emily", "Platt"),
+            member("m2", "nia.obi@example.com", "Nia", "Obi"),
+        ]
+    )
+    at = world.enabled_at + timedelta(hours=2)
+    world.write_invoices(
+        [
+            {"invoice_id": "i1", "member_id": "m1", "number": "1001", "created_at": at},
+            {"invoice_id": "i2", "member_id": "m2", "number": "1002", "created_at": at, **i2},
+            *({"created_at": at, **row} for row in more),
+        ]
+    )
