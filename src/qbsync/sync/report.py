@@ -27,6 +27,7 @@ from qbsync.sync.vocabulary import INVOICE_STATES, Problem
 
 CURRENCY_UNKNOWN = "home currency"  # no command has read QBO's preferences into the state yet
 ZERO = Decimal("0")
+CENTS = Decimal("0.00")  # money sums start here, so an empty one reads 0.00
 
 # One row per invoice: the fields of `qbsync invoices --json`, in its order.
 INVOICE_FIELDS = (
@@ -90,7 +91,7 @@ class DayTotals:
     qbo_total: Decimal
     difference: Decimal  # QBO total minus platform total, summed over the invoices QBO has
     qbo_unknown: int = 0  # exported invoices whose QBO total qbsync did not record
-    paid_in_qbo: Decimal = ZERO  # applied to them by payments and credits, as pull recorded
+    paid_in_qbo: Decimal = CENTS  # applied to them by payments and credits, as pull recorded
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,7 +125,7 @@ class Totals:
     qbo_total: Decimal
     difference: Decimal
     qbo_unknown: int
-    paid_in_qbo: Decimal = ZERO
+    paid_in_qbo: Decimal = CENTS
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -260,7 +261,7 @@ def per_day(
             continue
         g = groups.setdefault(
             (day, is_export_day),
-            {"n": 0, "platform": ZERO, "qbo": ZERO, "diff": ZERO, "unk": 0, "paid": ZERO},
+            {"n": 0, "platform": ZERO, "qbo": ZERO, "diff": ZERO, "unk": 0, "paid": CENTS},
         )
         g["n"] += 1
         g["paid"] += (paid or {}).get(record.invoice_id, ZERO)
@@ -285,7 +286,7 @@ def add_up(days: Sequence[DayTotals]) -> Totals:
         qbo_total=sum((d.qbo_total for d in days), ZERO),
         difference=sum((d.difference for d in days), ZERO),
         qbo_unknown=sum(d.qbo_unknown for d in days),
-        paid_in_qbo=sum((d.paid_in_qbo for d in days), ZERO),
+        paid_in_qbo=sum((d.paid_in_qbo for d in days), CENTS),
     )
 
 
