@@ -69,6 +69,8 @@ def plan_after(
     invoices: Sequence[SourceInvoice], state: State, config: Config, *, export_day: bool
 ) -> AfterExport:
     """``export_day``: new credit memos go only then, like new invoices."""
+    from qbsync.sync.export_run import export_tz
+
     exports = state.exports.all()
     records = {r.invoice_id: r for r in exports}
     pushes = state.pushes.all()
@@ -80,6 +82,7 @@ def plan_after(
         held=state.exports.holds().keys(),
         exported_ids=records.keys(),
         export_day=export_day,
+        tz=export_tz(config.export),
     )
     return AfterExport(plan_after_export(invoices, records, pushes, config), credits)
 

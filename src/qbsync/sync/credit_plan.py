@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Literal
 
 from qbsync.config import Config
 from qbsync.sources.records import SourceInvoice
 from qbsync.state.pushes import Push
+from qbsync.sync.eligibility import aware
 from qbsync.sync.export_apply import MARKER_END
 from qbsync.sync.invoice_map import marker_text
 from qbsync.sync.invoice_map import source_total as lines_total
@@ -86,6 +87,7 @@ def plan_credits(
     held: Collection[str],
     exported_ids: Collection[str],
     export_day: bool,
+    tz: tzinfo | None = None,
 ) -> list[CreditAction]:
     """(pure) New credit memos on export days (and any ``pushing`` one to settle, every day);
     applications every day until done."""
@@ -101,7 +103,9 @@ def plan_credits(
         if memo is not None and memo.state == "pushing":
             actions.append(CreditAction("create", note))  # settled by looking in QBO first
             continue
-        if enabled_at is None or note.created_at < enabled_at or note.status not in statuses:
+        if enabled_at is None or note.status not in statuses:
+            continue
+        if aware(note.created_at, tz) < enabled_at:  # naive times: wall time in the export zone
             continue
         if note.id in held or note.id in exported_ids or not export_day:
             continue

@@ -29,6 +29,7 @@ from qbsync.sync.after_export import (
     split_invoices,
 )
 from qbsync.sync.connect import ConnectResult, QboCustomers, apply_connect, prepare_connect
+from qbsync.sync.credit_plan import is_credit
 from qbsync.sync.export_apply import ExportOutcome
 from qbsync.sync.export_record import export_record, finish_status
 from qbsync.sync.export_run import (
@@ -161,7 +162,9 @@ def _export(
     read = read_changed(source, None, created_since=None, statuses=config.export.statuses)
     new_invoices, every_invoice = split_invoices(read.records, config)
     invoices = Read(new_invoices, read.problems)
-    newcomers = members_to_connect(invoices.records, members.records, state, config)
+    # Credit notes' members get their connect attempt too (a credit memo needs a customer).
+    credits = [i for i in every_invoice if is_credit(i, config)]
+    newcomers = members_to_connect([*invoices.records, *credits], members.records, state, config)
     connected: ConnectResult | None = None
     declined: list[str] = []
     assume: dict[str, str] = {}

@@ -144,6 +144,7 @@ def load_ledger(
         tz=export_tz(config.export),  # the zone export judges them in
         known_members=known_members,
         source_problem=source_problem,
+        pushes=state.pushes.all(),
     )
 
 
