@@ -308,13 +308,88 @@ def test_closed_books_and_emailed_invoices_are_problems_never_sent_blindly(
     assert {p["record"] for p in doc["run"]["problems"]} == {"i3"}
 
 
-def test_a_credit_note_is_never_sent_as_an_invoice(world: SyncWorld) -> None:
-    write_rows(world, [inv(world, "i1"), inv(world, "c1", type="credit_note", applies_to="i1")])
+def credit_memos(world: SyncWorld) -> list[dict[str, Any]]:
+    return list(world.emu.company.dump().get("CreditMemo", []))
+
+
+def pushes_of(world: SyncWorld, kind: str) -> dict[str, Any]:
+    with world.state() as state:
+        return {p.record_id: p for p in state.pushes.all(kind)}
+
+
+def test_a_credit_note_becomes_one_credit_memo_applied_to_its_invoice(world: SyncWorld) -> None:
+    """A credit note (positive amounts at the platform) becomes one QBO CreditMemo mapped like
+    an invoice, never an invoice, and is applied to the invoice it credits through a zero-total
+    Payment: the invoice's Balance and the memo's RemainingCredit drop in QBO, once."""
+    note = inv(world, "c1", type="credit_note", applies_to="i1", unit_price="10.00")
+    write_rows(world, [inv(world, "i1"), note])
     code, doc = export(world)
-    assert code == 5, doc
+    assert code == 0, doc
     assert doc["summary"]["exported"] == 1
     assert [i for i in world.invoices() if "c1" in str(i.get("PrivateNote"))] == []
-    assert any(p["record"] == "c1" for p in doc["run"]["problems"])
+    (memo,) = credit_memos(world)
+    assert memo["PrivateNote"] == "qbsync-cm:c1 #N-c1;" and str(memo["TotalAmt"]) == "10.00"
+    assert memo["Line"][0]["SalesItemLineDetail"]["ItemRef"]["value"]  # mapped like an invoice
+    assert memo["CustomerRef"] == qbo_invoice(world, "i1")["CustomerRef"]
+    assert str(qbo_invoice(world, "i1")["Balance"]) == "15.00"
+    assert str(world.emu.company.get_row("CreditMemo", memo["Id"])["RemainingCredit"]) in (
+        "0", "0.00",
+    )  # fmt: skip
+    (applied,) = qbo_payments(world)
+    assert str(applied["TotalAmt"]) in ("0", "0.00")
+    assert applied["PrivateNote"] == "qbsync-cm-apply:c1;"
+    with world.state() as state:
+        assert state.pushes.own_payment_ids() == {applied["Id"]}  # pull never echoes it
+        assert state.pushes.get("credit_memo", "c1").qbo_id == memo["Id"]
+    # Again, and on a day that is no export day: nothing is sent twice.
+    export(world)
+    export(world, "--if-due", "--as-of", off_day())
+    assert len(credit_memos(world)) == 1 and len(qbo_payments(world)) == 1
+    # The ledger: the credit note is exported (in QBO as a credit memo), not waiting.
+    shown = world.run("invoices", "c1", "--json")
+    assert "credit memo" in shown.out and '"exported"' in shown.out, shown
+
+
+def test_a_credit_note_for_an_invoice_not_in_qbo_yet_is_applied_later(world: SyncWorld) -> None:
+    """applies_to an invoice that is not in QBO: the memo is left unapplied and shown; a later
+    run applies it once the invoice is there. Amounts written negative are taken as a credit."""
+    note = inv(world, "c1", type="credit_note", applies_to="i9", unit_price="-5.00")
+    write_rows(world, [note])
+    code, doc = export(world)
+    assert code == 0, doc
+    (memo,) = credit_memos(world)
+    assert str(memo["TotalAmt"]) == "5.00" and qbo_payments(world) == []
+    waiting = [o for o in doc["run"]["outcomes"] if o["id"] == "c1" and o["result"] == "waiting"]
+    assert waiting and "not in QBO yet" in waiting[0]["detail"], doc["run"]["outcomes"]
+    assert pushes_of(world, "credit_apply") == {}
+    write_rows(world, [note, inv(world, "i9")])
+    code, doc = export(world)
+    assert code == 0, doc
+    (applied,) = qbo_payments(world)
+    assert str(qbo_invoice(world, "i9")["Balance"]) == "20.00"
+    assert str(world.emu.company.get_row("CreditMemo", memo["Id"])["RemainingCredit"]) in (
+        "0", "0.00",
+    )  # fmt: skip
+    assert pushes_of(world, "credit_apply")["c1"].qbo_id == applied["Id"]
+    assert len(credit_memos(world)) == 1
+
+
+def test_a_negative_invoice_is_refused_or_becomes_a_credit_memo(world: SyncWorld) -> None:
+    rows = [inv(world, "i1", unit_price="-12.00")]
+    write_rows(world, rows)
+    code, doc = export(world)  # negative = "refuse" (the default)
+    assert code == 5, doc
+    assert credit_memos(world) == [] and world.invoices() == []
+    assert any(p["record"] == "i1" and "negative" in p["fix"] + p["what"]
+               for p in doc["run"]["problems"]), doc["run"]["problems"]  # fmt: skip
+    world.write_config(export='negative = "credit_memo"')
+    code, doc = export(world)
+    assert code == 0, doc
+    (memo,) = credit_memos(world)
+    assert str(memo["TotalAmt"]) == "12.00" and memo["PrivateNote"] == "qbsync-cm:i1 #N-i1;"
+    assert world.invoices() == []
+    export(world)
+    assert len(credit_memos(world)) == 1
 
 
 def test_pull_never_sends_qbsyncs_own_voids_updates_and_payments_back(world: SyncWorld) -> None:

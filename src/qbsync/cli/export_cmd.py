@@ -219,7 +219,11 @@ def _confirm(obj: CliContext, plan: ExportPlan, *, yes: bool) -> None:
             hint=f"run `{obj.command_line('export', '--if-due')}` from cron, or add --yes",
         )
     pushes = [a for a in plan.after if a.kind != "report"]
-    also = f" and push {len(pushes)} platform change(s) (voids, edits, payments)" if pushes else ""
+    also = (
+        f" and push {len(pushes)} platform change(s) (voids, edits, payments, credit notes)"
+        if pushes
+        else ""
+    )
     click.confirm(
         f"Send {len(plan.to_send)} invoice(s), {plan.total} in all,{also} to QBO?",
         abort=True,
@@ -270,17 +274,24 @@ def _show_plan(plan: ExportPlan) -> None:
 def _after_rows(plan: ExportPlan) -> list[tuple[str, str, str, str]]:
     """The platform's changes to exported invoices: what this run pushes (or reports)."""
     from qbsync.sync.after_export import WORDS
+    from qbsync.sync.credit_plan import CreditAction
 
-    return [
-        (
-            a.invoice.id,
-            a.invoice.member_id,
-            a.kind,
-            f"{WORDS[a.kind]}: QBO invoice {a.record.qbo_id}"
-            + (f", payment {a.payment.id} of {a.payment.amount}" if a.payment else ""),
+    rows: list[tuple[str, str, str, str]] = []
+    for a in plan.after:
+        if isinstance(a, CreditAction):
+            target = f" {a.note.applies_to}" if a.step == "apply" else ""
+            rows.append((a.note.id, a.note.member_id, a.kind, WORDS[a.step] + target))
+            continue
+        rows.append(
+            (
+                a.invoice.id,
+                a.invoice.member_id,
+                a.kind,
+                f"{WORDS[a.kind]}: QBO invoice {a.record.qbo_id}"
+                + (f", payment {a.payment.id} of {a.payment.amount}" if a.payment else ""),
+            )
         )
-        for a in plan.after
-    ]
+    return rows
 
 
 def _show_summary(record: RunRecord, *, dry_run: bool) -> None:

@@ -17,7 +17,9 @@ from datetime import UTC, datetime
 
 from qbsync.state.rows import iso, parse_time
 
-PUSH_KINDS = ("void", "update", "payment", "credit_memo", "undo", "report")
+# credit_memo: record id = the credit note's id; credit_apply: the zero-total Payment applying
+# that credit memo to its invoice (record id = the credit note's id).
+PUSH_KINDS = ("void", "update", "payment", "credit_memo", "credit_apply", "undo", "report")
 PUSH_STATES = ("pushing", "pushed", "failed")
 _COLUMNS = (
     "kind, record_id, invoice_id, state, marker, fingerprint, request_id, qbo_id, detail, "
@@ -161,10 +163,12 @@ class PushLog:
             )
 
     def own_payment_ids(self) -> set[str]:
-        """QBO Ids of the payments qbsync created from platform payments: `pull` must never
-        send them back to the platform as events (they came from it)."""
+        """QBO Ids of the payments qbsync created (from platform payments, and the zero-total
+        payments applying its credit memos): `pull` must never send them back to the platform
+        as events (they came from it)."""
         rows = self._conn.execute(
-            "SELECT qbo_id FROM pushes WHERE kind = 'payment' AND qbo_id IS NOT NULL"
+            "SELECT qbo_id FROM pushes WHERE kind IN ('payment', 'credit_apply') "
+            "AND qbo_id IS NOT NULL"
         ).fetchall()
         return {str(r[0]) for r in rows}
 

@@ -175,7 +175,7 @@ def apply_after_export(
                 state="in-flight",
                 code=exc.code,
             )
-    _record(state, run_id, outcome)
+    record_outcome(state, run_id, outcome)
     return outcome
 
 
@@ -379,7 +379,7 @@ def describe_change(invoice: Any, obj: Mapping[str, Any]) -> str:
     return "; ".join(parts) or "its details (descriptions, items or dates)"
 
 
-def _record(state: State, run_id: int | None, outcome: AfterOutcome) -> None:
+def record_outcome(state: State, run_id: int | None, outcome: AfterOutcome) -> None:
     if run_id is None or not outcome.outcomes:
         return
     state.runs.record(

@@ -12,10 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 from qbsync.config import Config
-from qbsync.sources.records import Member, Problem, SourceInvoice
+from qbsync.sources.records import Member, SourceInvoice
 from qbsync.state.db import State
-from qbsync.sync.after_apply import AfterOutcome, QboWrites, Updater, apply_after_export
+from qbsync.sync.after_apply import (
+    AfterOutcome,
+    QboWrites,
+    Updater,
+    apply_after_export,
+    record_outcome,
+)
 from qbsync.sync.after_plan import AfterAction, plan_after_export
+from qbsync.sync.credit_memos import apply_credits
+from qbsync.sync.credit_plan import CreditAction, is_credit, plan_credits
 from qbsync.sync.export_apply import carries_marker
 from qbsync.sync.invoice_map import CustomerInfo, QboRefs, Refused, map_invoice
 from qbsync.sync.runrecord import Outcome, RunRecord
@@ -25,44 +33,58 @@ WORDS = {
     "update": "update the QBO invoice (edited at the platform)",
     "report": "report: changed at the platform after export",
     "payment": "record the platform's payment in QBO",
+    "create": "create a QBO credit memo (credit note)",
+    "apply": "apply the QBO credit memo to invoice",
 }
 
 
 @dataclass
 class AfterExport:
     actions: list[AfterAction] = field(default_factory=list)
+    credits: list[CreditAction] = field(default_factory=list)
     outcome: AfterOutcome | None = None
 
     @property
-    def pushes(self) -> list[AfterAction]:
+    def pushes(self) -> list[AfterAction | CreditAction]:
         """Actions that write to QBO (a report only tells)."""
-        return [a for a in self.actions if a.kind != "report"]
+        return [*(a for a in self.actions if a.kind != "report"), *self.credits]
+
+    @property
+    def planned(self) -> int:
+        return len(self.actions) + len(self.credits)
 
 
 def split_invoices(
     invoices: Sequence[SourceInvoice], config: Config
-) -> tuple[list[SourceInvoice], list[SourceInvoice], list[Problem]]:
-    """(invoices in an exported status: candidates for export, every invoice read, credit notes
-    held back). Credit notes are not exported yet: never sent as invoices."""
+) -> tuple[list[SourceInvoice], list[SourceInvoice]]:
+    """(invoices in an exported status: candidates for export, every invoice read). Credits
+    (credit notes; negative totals under ``[export] negative = "credit_memo"``) are never sent
+    as invoices: they become credit memos (credit_memos.py)."""
     wanted = set(config.export.statuses)
-    notes = [
-        Problem(
-            where="source",
-            record_id=i.id,
-            field="type",
-            reason="credit notes are not exported to QBO yet; record it in QBO by hand",
-            kind="invoice",
-        )
-        for i in invoices
-        if i.kind != "invoice" and i.status in wanted
-    ]
-    new = [i for i in invoices if i.status in wanted and i.kind == "invoice"]
-    return new, list(invoices), notes
+    new = [i for i in invoices if i.status in wanted and not is_credit(i, config)]
+    return new, list(invoices)
 
 
-def plan_after(invoices: Sequence[SourceInvoice], state: State, config: Config) -> AfterExport:
-    records = {r.invoice_id: r for r in state.exports.all()}
-    return AfterExport(plan_after_export(invoices, records, state.pushes.all(), config))
+def plan_after(
+    invoices: Sequence[SourceInvoice], state: State, config: Config, *, export_day: bool
+) -> AfterExport:
+    """``export_day``: new credit memos go only then, like new invoices."""
+    from qbsync.sync.export_run import export_tz
+
+    exports = state.exports.all()
+    records = {r.invoice_id: r for r in exports}
+    pushes = state.pushes.all()
+    credits = plan_credits(
+        [i for i in invoices if is_credit(i, config)],
+        pushes,
+        enabled_at=state.enabled_at,
+        statuses=config.export.statuses,
+        held=state.exports.holds().keys(),
+        exported_ids=records.keys(),
+        export_day=export_day,
+        tz=export_tz(config.export),
+    )
+    return AfterExport(plan_after_export(invoices, records, pushes, config), credits)
 
 
 def preview(after: AfterExport) -> list[Outcome]:
@@ -77,6 +99,15 @@ def preview(after: AfterExport) -> list[Outcome]:
             qbo_id=a.record.qbo_id,
         )
         for a in after.actions
+    ] + [
+        Outcome(
+            "invoice",
+            c.note.id,
+            "credit_memo" if c.step == "create" else "credit_apply",
+            "waiting",
+            WORDS[c.step] + (f" {c.note.applies_to}" if c.step == "apply" else ""),
+        )
+        for c in after.credits
     ]
 
 
@@ -95,10 +126,26 @@ def apply_after(
 
     updater = updater_for(state, config, {m.id: m for m in members}, refs)
     payer = payer_for(client, state, config, run_id)
-    after.outcome = apply_after_export(
+    outcome = apply_after_export(
         after.actions, client=client, state=state, run_id=run_id, updater=updater, payer=payer
     )
-    return after.outcome
+    if after.credits:
+        credited = apply_credits(
+            after.credits,
+            client=client,
+            state=state,
+            config=config,
+            members={m.id: m for m in members},
+            refs=refs,
+            run_id=run_id,
+        )
+        record_outcome(state, run_id, credited)
+        outcome.outcomes.extend(credited.outcomes)
+        outcome.problems.extend(credited.problems)
+        outcome.pushed.extend(credited.pushed)
+        outcome.unclear.extend(credited.unclear)
+    after.outcome = outcome
+    return outcome
 
 
 def updater_for(state: State, config: Config, members: Mapping[str, Member], refs: Any) -> Updater:
@@ -151,7 +198,7 @@ def add_to_record(record: RunRecord, after: AfterExport, *, dry_run: bool) -> No
     """The after-export outcomes and problems into the run's one record."""
     if dry_run:
         record.outcomes.extend(preview(after))
-        record.details["after_export"] = {"planned": len(after.actions), "pushed": []}
+        record.details["after_export"] = {"planned": after.planned, "pushed": []}
         return
     outcome = after.outcome
     if outcome is None:
@@ -159,7 +206,7 @@ def add_to_record(record: RunRecord, after: AfterExport, *, dry_run: bool) -> No
     record.outcomes.extend(outcome.outcomes)
     record.problems.extend(outcome.problems)
     record.details["after_export"] = {
-        "planned": len(after.actions),
+        "planned": after.planned,
         "pushed": outcome.pushed,
         "unclear": outcome.unclear,
     }

@@ -29,6 +29,7 @@ from qbsync.sync.after_export import (
     split_invoices,
 )
 from qbsync.sync.connect import ConnectResult, QboCustomers, apply_connect, prepare_connect
+from qbsync.sync.credit_plan import is_credit
 from qbsync.sync.export_apply import ExportOutcome
 from qbsync.sync.export_record import export_record, finish_status
 from qbsync.sync.export_run import (
@@ -159,9 +160,11 @@ def _export(
     # those created before enablement: classify keeps them back (never exported) and the summary
     # counts them ("12 created before enablement"), as `status` and `invoices` do.
     read = read_changed(source, None, created_since=None, statuses=config.export.statuses)
-    new_invoices, every_invoice, notes = split_invoices(read.records, config)
-    invoices = Read(new_invoices, [*read.problems, *notes])
-    newcomers = members_to_connect(invoices.records, members.records, state, config)
+    new_invoices, every_invoice = split_invoices(read.records, config)
+    invoices = Read(new_invoices, read.problems)
+    # Credit notes' members get their connect attempt too (a credit memo needs a customer).
+    credits = [i for i in every_invoice if is_credit(i, config)]
+    newcomers = members_to_connect([*invoices.records, *credits], members.records, state, config)
     connected: ConnectResult | None = None
     declined: list[str] = []
     assume: dict[str, str] = {}
@@ -201,8 +204,9 @@ def _export(
         settle=not dry_run,
         assume_links=assume,
     )
-    after = plan_after(every_invoice, state, config)
-    plan.after = after.actions
+    # New credit memos go whenever new invoices do (an export day, or `export` asked by hand).
+    after = plan_after(every_invoice, state, config, export_day=True)
+    plan.after = [*after.actions, *after.credits]
     plan.changed_since_export = []  # reported (or updated) by the after-export step, with what
     hooks.show_plan(plan)
     outcome: ExportOutcome | None = None
@@ -230,7 +234,7 @@ def _apply_after(
     members: list[Member],
     run_id: int | None,
 ) -> None:
-    if after.actions:
+    if after.actions or after.credits:
         apply_after(
             after,
             client=client,  # type: ignore[arg-type]  # QboClient has every write
@@ -260,11 +264,11 @@ def _after_only(
         )
     except QbsyncError:
         return None  # _not_due reports the source that cannot be read
-    after = plan_after(read.records, state, config)
-    if not after.actions:
+    after = plan_after(read.records, state, config, export_day=False)
+    if not after.actions and not after.credits:
         return None
     plan = ExportPlan(today=today, export_day=None, settled=ExportOutcome())
-    plan.after = after.actions
+    plan.after = [*after.actions, *after.credits]
     hooks.show_plan(plan)
     run_id = None if dry_run else state.runs.start("export")
     log_start("export", run_id)
@@ -273,7 +277,9 @@ def _after_only(
             if after.pushes:
                 hooks.confirm(plan)
             members = (
-                source.members().records if any(a.kind == "update" for a in after.actions) else []
+                source.members().records
+                if after.credits or any(a.kind == "update" for a in after.actions)
+                else []
             )
             _apply_after(after, config, state, client, members, run_id)
     except BaseException as exc:

@@ -147,6 +147,7 @@ def load_ledger(
         known_members=known_members,
         source_problem=source_problem,
         qbo=load_qbo_sides(state),  # what `qbsync pull` recorded (no QBO request)
+        pushes=state.pushes.all(),
     )
 
 

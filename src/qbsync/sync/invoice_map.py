@@ -163,8 +163,9 @@ def _map(
     if total <= 0:
         raise _Refusal(
             "total",
-            f"invoice {invoice.number} totals {total}; credit memos are not exported yet "
-            "(only invoices with a total above zero go to QBO)",
+            f"invoice {invoice.number} totals {total}; only invoices with a total above zero "
+            "go to QBO as invoices: a negative total goes as a credit memo with [export] "
+            'negative = "credit_memo" (or issue it as a credit note at the platform)',
         )
     doc_number = _doc_number(invoice, export, refs)
     note = marker(invoice)

@@ -33,6 +33,7 @@ from typing import Any
 
 from qbsync.sources.records import SourceInvoice
 from qbsync.state.exports import ExportRecord, Hold, Refusal
+from qbsync.state.pushes import Push
 from qbsync.sync.eligibility import classify
 from qbsync.sync.export_run import changed_since_export
 from qbsync.sync.invoice_map import source_total
@@ -156,13 +157,17 @@ def build_ledger(
     known_members: Collection[str] | None = None,
     source_problem: str | None = None,
     qbo: Mapping[str, QboSide] | None = None,
+    pushes: Sequence[Push] = (),
 ) -> Ledger:
     """The ledger (see the module docstring). ``links``: member id -> QBO customer id;
     ``member_states``: member id -> stored status (the roster; "unlinked" for `qbsync unlink`);
     ``known_members``: the source's member ids (None: every invoice's member counts as known);
     ``source_problem``: why the source could not be read (then ``source_invoices`` is None);
     ``qbo``: what `qbsync pull` recorded, by invoice id (ledger_qbo.load_qbo_sides; None: not
-    asked, so no QBO state is shown)."""
+    asked, so no QBO state is shown).
+    ``pushes``: state.pushes, for credit notes (a ``credit_memo`` row: in QBO as a credit memo)."""
+    memos = {p.record_id: p for p in pushes if p.kind == "credit_memo"}
+    applied = {p.record_id: p for p in pushes if p.kind == "credit_apply" and p.state == "pushed"}
     records = {r.invoice_id: r for r in exports}
     ledger = Ledger(source_read=source_invoices is not None)
     seen: set[str] = set()
@@ -185,6 +190,10 @@ def build_ledger(
             verdicts = {s.invoice_id: (s.reason_code, s.reason) for s in skipped}
         for invoice in source_invoices:
             seen.add(invoice.id)
+            memo = memos.get(invoice.id)
+            if memo is not None:
+                ledger.entries.append(_credit(invoice, memo, applied.get(invoice.id)))
+                continue
             entry = _from_source(
                 invoice,
                 records.get(invoice.id),
@@ -237,6 +246,26 @@ def build_ledger(
     ledger.entries, qbo_problems = with_qbo(ledger.entries, qbo, pending)
     ledger.problems = _problems(ledger.entries, member_states, links, source_problem, qbo_problems)
     return ledger
+
+
+def _credit(invoice: SourceInvoice, memo: Push, applied: Push | None) -> LedgerEntry:
+    """A credit note qbsync sent as a QBO credit memo (credit_memos.py)."""
+    i, m = invoice.id, invoice.member_id
+    more: dict[str, Any] = {"platform_total": platform_total(invoice), "qbo_id": memo.qbo_id,
+                            "created_at": invoice.created_at, "run_id": memo.run_id}  # fmt: skip
+    if memo.state == "pushed":
+        reason = f"in QBO as credit memo {memo.qbo_id}"
+        if applied is not None:
+            reason += f", applied to invoice {invoice.applies_to}"
+        elif invoice.applies_to:
+            reason += f", not applied to invoice {invoice.applies_to} yet"
+        return _entry(i, invoice.number, m, "exported", reason, "", exported_at=memo.done_at,
+                      **more)  # fmt: skip
+    if memo.state == "pushing":
+        reason = "credit memo sent, no answer recorded yet"
+        return _entry(i, invoice.number, m, "in-flight", reason, FIX["in-flight"], **more)
+    reason = f"QBO refused the credit memo: {memo.detail}"
+    return _entry(i, invoice.number, m, "failed", reason, FIX["failed"].format(i=i), **more)
 
 
 def _entry(
@@ -309,6 +338,8 @@ def _from_source(
             failed, platform_total=base["platform_total"], created_at=invoice.created_at
         )
     reason = "goes to QBO on the next export day"
+    if invoice.kind == "credit_note":
+        reason = "goes to QBO as a credit memo on the next export day"
     return _entry(i, invoice.number, m, "waiting", reason, "", **base)
 
 

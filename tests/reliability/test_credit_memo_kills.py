@@ -1,0 +1,80 @@
+"""Exactly once under SIGKILL for credit notes (issue 15): each becomes one QBO CreditMemo and
+is applied to its invoice by one zero-total Payment, whatever moment runs are killed at; then a
+normal run: nothing done twice, nothing missing."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from e2e.sync_helpers import SyncWorld, make_sync_world, member
+from e2e.test_after_export_e2e import inv, qbo_invoice, qbo_payments, write_rows
+from qbsync.emulator import Emulator, routes
+from reliability.test_after_push_kills import _kill_loop
+
+pytestmark = pytest.mark.e2e
+
+COUNT = 8
+WRITES = ("/creditmemo", "/payment")
+ANSWER_DELAY = 0.3  # seconds between QBO doing a write and its answer: where kills hurt
+
+
+@pytest.fixture
+def world(emulator_config: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[SyncWorld]:
+    original = routes.handle
+
+    def slow_answer(emu: Any, request: Any) -> Any:
+        """The write is done at once, its answer comes late: a kill in between is a run that
+        sent a write QBO did, without recording it."""
+        response = original(emu, request)
+        if request.method == "POST" and request.path.endswith(WRITES):
+            time.sleep(ANSWER_DELAY)
+        return response
+
+    monkeypatch.setattr(routes, "handle", slow_answer)
+    with Emulator(limits=False) as emu:
+        w = make_sync_world(emulator_config, emu)
+        w.write_members([member(f"m{i}", f"m{i}@example.com", "M", str(i)) for i in range(4)])
+        yield w
+
+
+@pytest.mark.slow
+def test_sigkills_during_credit_memos_and_their_application_do_nothing_twice(
+    world: SyncWorld,
+) -> None:
+    seed = int(os.environ.get("QBSYNC_KILL_SEED", random.randrange(1 << 30)))
+    print(f"kill loop seed: {seed} (QBSYNC_KILL_SEED={seed} repeats it)")
+    rng = random.Random(seed)
+    rows = [inv(world, f"i{n:02d}", f"m{n % 4}") for n in range(COUNT)]
+    write_rows(world, rows)
+    first = world.run("export", "--yes")
+    assert first.code == 0, first
+    notes = [
+        inv(world, f"c{n:02d}", f"m{n % 4}", type="credit_note", applies_to=f"i{n:02d}",
+            unit_price="10.00")
+        for n in range(COUNT)
+    ]  # fmt: skip
+    write_rows(world, [*rows, *notes])
+    _kill_loop(world, rng, ("export", "--yes"), 10, seed)
+    final = world.run("export", "--yes", env=world.env(QBSYNC_SETTLE_GRACE_SECONDS="0"))
+    assert final.code == 0, f"seed {seed}: {final}"
+    memos = Counter(str(m.get("PrivateNote")) for m in world.emu.company.dump()["CreditMemo"])
+    assert memos == Counter(f"qbsync-cm:c{n:02d} #N-c{n:02d};" for n in range(COUNT)), seed
+    applied = Counter(str(p.get("PrivateNote")) for p in qbo_payments(world))
+    assert applied == Counter(f"qbsync-cm-apply:c{n:02d};" for n in range(COUNT)), seed
+    for row in rows:
+        assert str(qbo_invoice(world, row["invoice_id"])["Balance"]) == "15.00", seed
+    with world.state() as state:
+        pushes = [p for p in state.pushes.all() if p.kind in ("credit_memo", "credit_apply")]
+        own = state.pushes.own_payment_ids()
+    assert len(pushes) == 2 * COUNT and {p.state for p in pushes} == {"pushed"}, seed
+    assert own == {str(p["Id"]) for p in qbo_payments(world)}, seed
+    assert set(world.marker_counts().values()) == {1}, f"seed {seed}: an invoice went twice"
+    creates = len(world.emu.requests("/creditmemo", method="POST"))
+    print(f"10 kills; {creates} credit memo creates sent for {COUNT} credit notes")
