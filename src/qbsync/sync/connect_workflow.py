@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qbsync.config import Config
-from qbsync.errors import QbsyncError
 from qbsync.sources.base import open_source
 from qbsync.state.db import State
 from qbsync.sync.connect import (
@@ -21,7 +20,7 @@ from qbsync.sync.connect import (
 )
 from qbsync.sync.export_run import local_tz
 from qbsync.sync.members_plan import MemberPlan
-from qbsync.sync.runrecord import Outcome, RunRecord, RunStatus, log_finish, log_start
+from qbsync.sync.runrecord import Outcome, RunRecord, log_finish, log_start, stopped
 from qbsync.sync.vocabulary import Problem, member_state
 
 Advance = Callable[[int, str], None]
@@ -58,14 +57,8 @@ def run_connect_workflow(
         run = _connect(config, state, client, hooks, full=full, dry_run=dry_run, run_id=run_id)
     except BaseException as exc:
         if run_id is not None:
-            interrupted = isinstance(exc, KeyboardInterrupt)
-            status: RunStatus = "interrupted" if interrupted else "error"
-            message = (
-                exc.message if isinstance(exc, QbsyncError) else str(exc) or type(exc).__name__
-            )
-            code = 130 if interrupted else int(exc.exit_code) if isinstance(exc, QbsyncError) else 1
-            record = RunRecord("connect-members", run_id, status, error=message, exit_code=code)
-            state.runs.finish(run_id, status, record.to_json())
+            record = stopped("connect-members", run_id, exc)
+            state.runs.finish(run_id, record.status, record.to_json())
             log_finish(record)
         raise
     if run_id is not None:

@@ -42,7 +42,7 @@ from qbsync.sync.export_run import (
     plan_export,
     qbo_refs,
 )
-from qbsync.sync.runrecord import RunRecord, log_finish, log_start
+from qbsync.sync.runrecord import RunRecord, log_finish, log_start, stopped
 from qbsync.sync.vocabulary import Problem
 
 Advance = Callable[[int, str], None]
@@ -114,21 +114,14 @@ def run_export_workflow(
         raise
     except BaseException as exc:
         if run_id is not None:
-            message = (
-                exc.message if isinstance(exc, QbsyncError) else str(exc) or type(exc).__name__
-            )
-            record = RunRecord("export", run_id, "error", error=message, exit_code=_code(exc))
-            state.runs.finish(run_id, "error", record.to_json())
+            record = stopped("export", run_id, exc)
+            state.runs.finish(run_id, record.status, record.to_json())
             log_finish(record)
         raise
     if run_id is not None:
         state.runs.finish(run_id, run.record.status, run.record.to_json())
         log_finish(run.record)
     return run
-
-
-def _code(exc: BaseException) -> int:
-    return int(exc.exit_code) if isinstance(exc, QbsyncError) else 1
 
 
 def _not_due(config: Config, today: date, next_day: date) -> RunRecord:
@@ -292,11 +285,9 @@ def _after_only(
             _apply_after(after, config, state, client, members, run_id)
     except BaseException as exc:
         if run_id is not None:
-            message = (
-                exc.message if isinstance(exc, QbsyncError) else str(exc) or type(exc).__name__
-            )
-            failed = RunRecord("export", run_id, "error", error=message, exit_code=_code(exc))
-            state.runs.finish(run_id, "error", failed.to_json())
+            failed = stopped("export", run_id, exc)
+            state.runs.finish(run_id, failed.status, failed.to_json())
+            log_finish(failed)
         raise
     record = export_record(plan, None, dry_run=dry_run, run_id=run_id)
     add_to_record(record, after, dry_run=dry_run)

@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from qbsync.errors import QbsyncError
 from qbsync.sync.pull_run import PullOutcome, PullReader, run_pull
-from qbsync.sync.runrecord import Outcome, RunRecord, RunStatus, log_finish, log_start
+from qbsync.sync.runrecord import Outcome, RunRecord, log_finish, log_start, stopped
 
 if TYPE_CHECKING:
     from qbsync.state.db import State
@@ -50,14 +49,8 @@ def run_pull_workflow(
         )
     except BaseException as exc:
         if run_id is not None:
-            interrupted = isinstance(exc, KeyboardInterrupt)
-            status: RunStatus = "interrupted" if interrupted else "error"
-            message = (
-                exc.message if isinstance(exc, QbsyncError) else str(exc) or type(exc).__name__
-            )
-            code = 130 if interrupted else int(exc.exit_code) if isinstance(exc, QbsyncError) else 1
-            failed = RunRecord(COMMAND, run_id, status, error=message, exit_code=code)
-            state.runs.finish(run_id, status, failed.to_json())
+            failed = stopped(COMMAND, run_id, exc)
+            state.runs.finish(run_id, failed.status, failed.to_json())
             log_finish(failed)
         raise
     record = pull_record(outcome, run_id=run_id, dry_run=dry_run)

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from qbsync.errors import tid_in
+from qbsync.errors import QbsyncError, tid_in
 from qbsync.sync.vocabulary import Problem
 
 VERSION = 2
@@ -273,6 +273,16 @@ def outcome_line(outcome: Outcome) -> str:
     if outcome.detail:
         parts.append(f"reason: {outcome.detail}")
     return f"{head}: {', '.join(parts)}"
+
+
+def stopped(command: str, run_id: int | None, exc: BaseException) -> RunRecord:
+    """The record of a run that stopped on ``exc`` before it finished: ``interrupted`` (Ctrl-C,
+    exit 130) or ``error`` (a QbsyncError's own exit code; 1 for anything unexpected)."""
+    message = exc.message if isinstance(exc, QbsyncError) else str(exc) or type(exc).__name__
+    if isinstance(exc, KeyboardInterrupt):
+        return RunRecord(command, run_id, "interrupted", error=message, exit_code=130)
+    code = int(exc.exit_code) if isinstance(exc, QbsyncError) else 1
+    return RunRecord(command, run_id, "error", error=message, exit_code=code)
 
 
 def log_start(command: str, run_id: int | None) -> None:
