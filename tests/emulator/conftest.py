@@ -8,7 +8,10 @@ import pytest
 from quickbooks import QuickBooks
 from requests_oauthlib import OAuth2Session
 
+from emulator.fake_clock import FakeClock
 from qbsync.emulator import Emulator
+from qbsync.emulator.seed import default_seed
+from qbsync.emulator.store import Company
 
 
 @pytest.fixture
@@ -40,3 +43,13 @@ def qb_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Emulator], Qui
 @pytest.fixture
 def qb(emulator: Emulator, qb_for: Callable[[Emulator], QuickBooks]) -> QuickBooks:
     return qb_for(emulator)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def company(clock: FakeClock) -> Company:
+    return Company(default_seed(), clock=clock)

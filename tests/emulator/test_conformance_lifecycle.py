@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,35 +15,14 @@ import requests
 from quickbooks import QuickBooks
 from quickbooks.objects.customer import Customer
 
+from emulator.fake_clock import START, FakeClock
 from qbsync.emulator import Emulator
 from qbsync.emulator.api import ApiResult, handle_api
 from qbsync.emulator.merge import merge_customers
 from qbsync.emulator.seed import default_seed
 from qbsync.emulator.store import Company, Fault
 
-START = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
 TIMEOUT = 5
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def company(clock: FakeClock) -> Company:
-    return Company(default_seed(), clock=clock)
 
 
 def taxed_company(clock: FakeClock, rate: Any = "8.25") -> Company:

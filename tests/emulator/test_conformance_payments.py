@@ -5,38 +5,15 @@ payment does to invoices, credit memos and customers (docs/emulator-rules.md "Pa
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from emulator.fake_clock import START, FakeClock
 from qbsync.emulator.api import ApiResult, handle_api
-from qbsync.emulator.seed import default_seed
 from qbsync.emulator.store import Company, Fault
-
-START = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def company(clock: FakeClock) -> Company:
-    return Company(default_seed(), clock=clock)
 
 
 def call(company: Company, method: str, subpath: str, body: Any = None, **params: str) -> ApiResult:

@@ -4,37 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from emulator.fake_clock import START, FakeClock
 from qbsync.emulator.seed import default_seed
 from qbsync.emulator.store import Company, Fault
-
-START = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def company(clock: FakeClock) -> Company:
-    return Company(default_seed(), clock=clock)
 
 
 def fault_of(call: Any, *args: Any) -> Fault:

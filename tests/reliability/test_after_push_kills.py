@@ -25,29 +25,40 @@ WRITES = ("/invoice", "/payment")
 ANSWER_DELAY = 0.3  # seconds between QBO doing a write and its answer: where kills hurt
 
 
-@pytest.fixture
-def world(emulator_config: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[SyncWorld]:
+def slow_answers(monkeypatch: pytest.MonkeyPatch, writes: tuple[str, ...]) -> None:
+    """The emulator does each POST to ``writes`` at once and answers it ANSWER_DELAY late: a
+    kill in between is a run that sent a write QBO did, without recording it (the moment
+    exactly-once is about)."""
     original = routes.handle
 
     def slow_answer(emu: Any, request: Any) -> Any:
-        """The write is done at once, its answer comes late: a kill in between is a run that
-        sent a write QBO did, without recording it (the moment exactly-once is about)."""
         response = original(emu, request)
-        if request.method == "POST" and request.path.endswith(WRITES):
+        if request.method == "POST" and request.path.endswith(writes):
             time.sleep(ANSWER_DELAY)
         return response
 
     monkeypatch.setattr(routes, "handle", slow_answer)
+
+
+def four_members_world(emulator_config: Any) -> Iterator[SyncWorld]:
+    """An emulator without limits and a profile with members m0..m3."""
     with Emulator(limits=False) as emu:
         w = make_sync_world(emulator_config, emu)
         w.write_members([member(f"m{i}", f"m{i}@example.com", "M", str(i)) for i in range(4)])
+        yield w
+
+
+@pytest.fixture
+def world(emulator_config: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[SyncWorld]:
+    slow_answers(monkeypatch, WRITES)
+    for w in four_members_world(emulator_config):
         w.write_config(export='on_change = "update"')
         with w.config_path.open("a") as handle:
             handle.write('\n[payments]\nrecorded_in = "platform"\n')
         yield w
 
 
-def _kill_loop(
+def kill_loop(
     world: SyncWorld, rng: random.Random, args: tuple[str, ...], kills: int, seed: int
 ) -> int:
     """Runs `qbsync ARGS` killed after a random delay until ``kills`` of them died; how many
@@ -95,7 +106,7 @@ def test_sigkills_during_voids_updates_payments_and_undo_do_nothing_twice(
             pay(row, f"p-{n}", "10.00", payment_ref=f"R{n}")
     write_rows(world, rows)
     kills = 0
-    _kill_loop(world, rng, day, 8, seed)
+    kill_loop(world, rng, day, 8, seed)
     kills += 8
     final = world.run(*day, env=env)
     assert final.code == 0, f"seed {seed}: {final}"
@@ -121,7 +132,7 @@ def test_sigkills_during_voids_updates_payments_and_undo_do_nothing_twice(
     # 2. undo of the first run, killed at random moments.
     run_id = 1  # the first export: the only one that exported invoices
     before = len(world.emu.requests("/invoice", method="POST"))
-    _kill_loop(world, rng, ("undo", str(run_id), "--yes"), 12, seed)
+    kill_loop(world, rng, ("undo", str(run_id), "--yes"), 12, seed)
     kills += 12
     final = world.run("undo", str(run_id), "--yes", env=env)
     assert final.code == 5, f"seed {seed}: {final}"  # the paid ones are blockers

@@ -6,42 +6,26 @@ from __future__ import annotations
 
 import os
 import random
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from e2e.sync_helpers import SyncWorld, make_sync_world, member
+from e2e.sync_helpers import SyncWorld
 from e2e.test_after_export_e2e import inv, qbo_invoice, qbo_payments, write_rows
-from qbsync.emulator import Emulator, routes
-from reliability.test_after_push_kills import _kill_loop
+from reliability.test_after_push_kills import four_members_world, kill_loop, slow_answers
 
 pytestmark = pytest.mark.e2e
 
 COUNT = 8
 WRITES = ("/creditmemo", "/payment")
-ANSWER_DELAY = 0.3  # seconds between QBO doing a write and its answer: where kills hurt
 
 
 @pytest.fixture
 def world(emulator_config: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[SyncWorld]:
-    original = routes.handle
-
-    def slow_answer(emu: Any, request: Any) -> Any:
-        """The write is done at once, its answer comes late: a kill in between is a run that
-        sent a write QBO did, without recording it."""
-        response = original(emu, request)
-        if request.method == "POST" and request.path.endswith(WRITES):
-            time.sleep(ANSWER_DELAY)
-        return response
-
-    monkeypatch.setattr(routes, "handle", slow_answer)
-    with Emulator(limits=False) as emu:
-        w = make_sync_world(emulator_config, emu)
-        w.write_members([member(f"m{i}", f"m{i}@example.com", "M", str(i)) for i in range(4)])
-        yield w
+    slow_answers(monkeypatch, WRITES)
+    yield from four_members_world(emulator_config)
 
 
 @pytest.mark.slow
@@ -61,7 +45,7 @@ def test_sigkills_during_credit_memos_and_their_application_do_nothing_twice(
         for n in range(COUNT)
     ]  # fmt: skip
     write_rows(world, [*rows, *notes])
-    _kill_loop(world, rng, ("export", "--yes"), 10, seed)
+    kill_loop(world, rng, ("export", "--yes"), 10, seed)
     final = world.run("export", "--yes", env=world.env(QBSYNC_SETTLE_GRACE_SECONDS="0"))
     assert final.code == 0, f"seed {seed}: {final}"
     memos = Counter(str(m.get("PrivateNote")) for m in world.emu.company.dump()["CreditMemo"])

@@ -28,7 +28,7 @@ that cannot be read. Each carries the command or config line that fixes it (``Pr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 InvoiceState = Literal[
     "waiting",
@@ -41,32 +41,14 @@ InvoiceState = Literal[
     "not-eligible",
     "changed",
 ]
-INVOICE_STATES: tuple[InvoiceState, ...] = (
-    "waiting",
-    "in-flight",
-    "exported",
-    "failed",
-    "refused",
-    "blocked",
-    "held",
-    "not-eligible",
-    "changed",
-)
+INVOICE_STATES: tuple[InvoiceState, ...] = get_args(InvoiceState)
 # The invoice states that need the operator (a total difference on an exported invoice is one too).
 PROBLEM_STATES: frozenset[str] = frozenset({"failed", "refused", "blocked", "changed"})
 
 MemberState = Literal[
     "linked", "created", "manual", "needs-review", "unmatched", "unlinked", "no-email"
 ]
-MEMBER_STATES: tuple[MemberState, ...] = (
-    "linked",
-    "created",
-    "manual",
-    "needs-review",
-    "unmatched",
-    "unlinked",
-    "no-email",
-)
+MEMBER_STATES: tuple[MemberState, ...] = get_args(MemberState)
 
 # eligibility.REASON_CODES -> the state an invoice skipped for that reason is in.
 SKIP_STATE: dict[str, InvoiceState] = {
