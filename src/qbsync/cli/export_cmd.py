@@ -141,12 +141,20 @@ def _raise_for(obj: CliContext, record: RunRecord) -> None:
             hint="fix it before the next export day",
         )
     failed = record.counts.get("failed", 0)
+    # Name only what happened: a run whose problems are blocked or refused invoices does not
+    # say "0 failed and 0 got no clear answer".
+    parts = [f"{failed} invoice(s) failed"] if failed else []
+    parts += [f"{waiting} got no clear answer from QBO"] if waiting else []
+    said = f": {' and '.join(parts)}" if parts else ""
+    retry = (
+        "; failed invoices are sent again by the next export, and those without an answer are "
+        "looked for in QBO first"
+        if parts
+        else "; each line says what fixes it"
+    )
     raise RecordsFailedError(
-        f"{len(record.problems)} problem(s) need you (listed above): {failed} invoice(s) "
-        f"failed and {waiting} got no clear answer from QBO; the others were exported",
-        hint=f"`{obj.command_line('runs', str(record.id))}` lists them again; failed invoices "
-        "are sent again by the next export, and those without an answer are looked for in QBO "
-        "first",
+        f"{len(record.problems)} problem(s) need you (listed above){said}; the others were done",
+        hint=f"`{obj.command_line('runs', str(record.id))}` lists them again{retry}",
     )
 
 

@@ -241,8 +241,12 @@ def _from_old(
 
 
 def problem_line(problem: Problem) -> str:
-    """One line: what is wrong, then what fixes it."""
-    return f"{problem.what}; {problem.fix}" if problem.fix else problem.what
+    """One line: what is wrong, then what fixes it (unless the reason already names the command:
+    "pick one with `qbsync link m-3 <customer id>`" needs no second "qbsync link m-3")."""
+    command = problem.fix.rsplit(": ", 1)[-1] if problem.fix else ""
+    if not problem.fix or (command.startswith("qbsync ") and command in problem.what):
+        return problem.what
+    return f"{problem.what}; {problem.fix}"
 
 
 def quiet_lines(record: RunRecord, *, limit: int = QUIET_PROBLEMS) -> list[str]:
@@ -291,12 +295,14 @@ def log_start(command: str, run_id: int | None) -> None:
 
 def log_finish(record: RunRecord, *, unchanged: Iterable[str] = ("not-eligible",)) -> None:
     """The log file's lines for a finished run: each record that changed state or is a problem
-    (records merely found in a state that needs nothing, e.g. not-eligible, are left out), each
-    problem of the whole run, then the end line with the outcome."""
+    (records merely found in a state that needs nothing are left out: not-eligible, and an
+    invoice an export skipped because it is held), each problem of the whole run, then the end
+    line with the outcome."""
     quiet = set(unchanged)
     run = record.id if record.id is not None else "-"
     for outcome in record.outcomes:
-        if outcome.result not in quiet:
+        held_still = outcome.action == "skip" and outcome.result == "held"
+        if outcome.result not in quiet and not held_still:
             log.info("run %s %s: %s", run, record.command, outcome_line(outcome))
     for problem in record.problems:
         if problem.record is None:
